@@ -1,0 +1,694 @@
+package mesh
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// FieldError is one problem in a mesh file, located by its path in the
+// document (models[1].versions[0].weight).
+type FieldError struct {
+	Path string
+	Msg  string
+}
+
+func (e FieldError) Error() string {
+	if e.Path == "" {
+		return e.Msg
+	}
+	return e.Path + ": " + e.Msg
+}
+
+// ValidationError carries every problem found in one document, so an
+// operator fixes them in one pass instead of one per reload.
+type ValidationError struct {
+	Source string
+	Errors []FieldError
+}
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	src := e.Source
+	if src == "" {
+		src = "mesh"
+	}
+	fmt.Fprintf(&b, "%s: %d problem(s):", src, len(e.Errors))
+	for _, fe := range e.Errors {
+		b.WriteString("\n  ")
+		b.WriteString(fe.Error())
+	}
+	return b.String()
+}
+
+// LoadFile reads and validates a mesh file. Relative paths inside it (the
+// piiguard .wasm) are resolved against the file's directory.
+func LoadFile(path string) (*Mesh, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read mesh file: %w", err)
+	}
+	abs, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("resolve mesh file directory: %w", err)
+	}
+	m, err := Parse(data, abs)
+	if err != nil {
+		var ve *ValidationError
+		if errors.As(err, &ve) {
+			ve.Source = path
+		}
+		return nil, err
+	}
+	return m, nil
+}
+
+// file mirrors the YAML document. Numbers that must be range-checked are
+// pointers or wide ints so that a missing or negative value is reported
+// instead of silently becoming zero.
+type file struct {
+	TrustDomain  string        `yaml:"trustDomain"`
+	Identity     *identityFile `yaml:"identity"`
+	ControlPlane *cpFile       `yaml:"controlPlane"`
+	ExtAuthz     *extAuthzFile `yaml:"extAuthz"`
+	PIIGuard     *piiGuardFile `yaml:"piiGuard"`
+	JWT          *jwtFile      `yaml:"jwt"`
+	Tracing      *tracingFile  `yaml:"tracing"`
+	Services     []serviceFile `yaml:"services"`
+	Models       []modelFile   `yaml:"models"`
+}
+
+type identityFile struct {
+	Provider         string `yaml:"provider"`
+	SPIREAgentSocket string `yaml:"spireAgentSocket"`
+}
+
+type cpFile struct {
+	Address  string `yaml:"address"`
+	SPIFFEID string `yaml:"spiffeId"`
+}
+
+type extAuthzFile struct {
+	Address         string `yaml:"address"`
+	SPIFFEID        string `yaml:"spiffeId"`
+	Timeout         string `yaml:"timeout"`
+	MaxRequestBytes *int64 `yaml:"maxRequestBytes"`
+}
+
+type piiGuardFile struct {
+	Wasm   string `yaml:"wasm"`
+	SHA256 string `yaml:"sha256"`
+}
+
+type jwtFile struct {
+	Issuer    string   `yaml:"issuer"`
+	Audiences []string `yaml:"audiences"`
+	JWKSURI   string   `yaml:"jwksUri"`
+	Forward   bool     `yaml:"forward"`
+}
+
+type tracingFile struct {
+	Collector       string   `yaml:"collector"`
+	SPIFFEID        string   `yaml:"spiffeId"`
+	ServiceName     string   `yaml:"serviceName"`
+	SamplingPercent *float64 `yaml:"samplingPercent"`
+}
+
+type serviceFile struct {
+	Name     string `yaml:"name"`
+	SPIFFEID string `yaml:"spiffeId"`
+	AppPort  *int64 `yaml:"appPort"`
+	Inbound  string `yaml:"inbound"`
+	Outbound string `yaml:"outbound"`
+}
+
+type modelFile struct {
+	Name     string            `yaml:"name"`
+	SPIFFEID string            `yaml:"spiffeId"`
+	Hosts    []string          `yaml:"hosts"`
+	Sidecar  string            `yaml:"sidecar"`
+	Policy   string            `yaml:"policy"`
+	PII      map[string]string `yaml:"pii"`
+	Versions []versionFile     `yaml:"versions"`
+}
+
+type versionFile struct {
+	Name      string   `yaml:"name"`
+	Weight    *int64   `yaml:"weight"`
+	Endpoints []string `yaml:"endpoints"`
+	SPIFFEID  string   `yaml:"spiffeId"`
+}
+
+// Defaults that a demanding operator would otherwise have to repeat.
+const (
+	DefaultExtAuthzTimeout         = 250 * time.Millisecond
+	DefaultExtAuthzMaxRequestBytes = 64 * 1024
+	// maxExtAuthzRequestBytes bounds what Envoy buffers for a decision; the
+	// body only needs enough to read the prompt.
+	maxExtAuthzRequestBytes = 8 * 1024 * 1024
+	defaultSamplingPercent  = 1.0
+)
+
+var (
+	nameRE        = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	versionRE     = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9._-]{0,61}[a-zA-Z0-9])?$`)
+	trustDomainRE = regexp.MustCompile(`^[a-z0-9._-]+$`)
+	regoPackageRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*(\.[a-zA-Z_][a-zA-Z0-9_]*)*$`)
+	hostRE        = regexp.MustCompile(`^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`)
+	sha256RE      = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
+
+// maxDocumentBytes bounds what Parse accepts; a mesh of thousands of models
+// is far below it.
+const maxDocumentBytes = 16 << 20
+
+// Parse decodes and validates a mesh document. baseDir resolves relative
+// paths; it may be empty to leave them as written.
+func Parse(data []byte, baseDir string) (*Mesh, error) {
+	if len(data) > maxDocumentBytes {
+		return nil, &ValidationError{Errors: []FieldError{{Msg: fmt.Sprintf("document is %d bytes, more than the %d allowed", len(data), maxDocumentBytes)}}}
+	}
+	var f file
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &ValidationError{Errors: []FieldError{{Msg: "document is empty"}}}
+		}
+		return nil, &ValidationError{Errors: yamlErrors(err)}
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, &ValidationError{Errors: []FieldError{{Msg: "more than one YAML document; a mesh is one document"}}}
+	}
+	v := &validator{}
+	m := v.mesh(&f, baseDir)
+	if len(v.errs) > 0 {
+		return nil, &ValidationError{Errors: v.errs}
+	}
+	return m, nil
+}
+
+func yamlErrors(err error) []FieldError {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		out := make([]FieldError, 0, len(te.Errors))
+		for _, e := range te.Errors {
+			out = append(out, FieldError{Msg: strings.TrimPrefix(e, "yaml: ")})
+		}
+		return out
+	}
+	return []FieldError{{Msg: strings.TrimPrefix(err.Error(), "yaml: ")}}
+}
+
+type validator struct {
+	errs []FieldError
+}
+
+func (v *validator) errorf(path, format string, args ...any) {
+	v.errs = append(v.errs, FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) mesh(f *file, baseDir string) *Mesh {
+	m := &Mesh{TrustDomain: f.TrustDomain}
+	switch {
+	case f.TrustDomain == "":
+		v.errorf("trustDomain", "is required")
+	case !trustDomainRE.MatchString(f.TrustDomain) || len(f.TrustDomain) > 255:
+		v.errorf("trustDomain", "%q is not a SPIFFE trust domain (lower-case letters, digits, '.', '-', '_')", f.TrustDomain)
+	}
+	m.Identity = v.identity(f.Identity)
+	m.ControlPlane = v.controlPlane(f.ControlPlane, f.TrustDomain)
+	m.ExtAuthz = v.extAuthz(f.ExtAuthz, f.TrustDomain)
+	m.PIIGuard = v.piiGuard(f.PIIGuard, baseDir)
+	m.JWT = v.jwt(f.JWT)
+	m.Tracing = v.tracing(f.Tracing, f.TrustDomain)
+
+	listeners := map[Address]string{}
+	claim := func(path string, a Address) {
+		if a.Port == 0 {
+			return
+		}
+		if prev, ok := listeners[a]; ok {
+			v.errorf(path, "address %s is already used by %s", a, prev)
+			return
+		}
+		listeners[a] = path
+	}
+	ids := map[string]string{}
+	claimID := func(path, id string) {
+		if id == "" {
+			return
+		}
+		if prev, ok := ids[id]; ok {
+			v.errorf(path, "SPIFFE id %s is already used by %s", id, prev)
+			return
+		}
+		ids[id] = path
+	}
+
+	names := map[string]string{}
+	for i := range f.Services {
+		p := fmt.Sprintf("services[%d]", i)
+		s := v.service(p, &f.Services[i], f.TrustDomain)
+		if prev, ok := names[s.Name]; ok && s.Name != "" {
+			v.errorf(p+".name", "%q is already used by %s", s.Name, prev)
+		}
+		names[s.Name] = p
+		claim(p+".inbound", s.Inbound)
+		claim(p+".outbound", s.Outbound)
+		claimID(p+".spiffeId", s.SPIFFEID)
+		m.Services = append(m.Services, s)
+	}
+	if len(f.Models) == 0 {
+		v.errorf("models", "at least one model is required")
+	}
+	modelNames := map[string]string{}
+	hosts := map[string]string{}
+	for i := range f.Models {
+		p := fmt.Sprintf("models[%d]", i)
+		md := v.model(p, &f.Models[i], f.TrustDomain)
+		if prev, ok := modelNames[md.Name]; ok && md.Name != "" {
+			v.errorf(p+".name", "%q is already used by %s", md.Name, prev)
+		}
+		modelNames[md.Name] = p
+		for j, h := range md.Hosts {
+			if prev, ok := hosts[h]; ok {
+				v.errorf(fmt.Sprintf("%s.hosts[%d]", p, j), "host %q is already used by %s", h, prev)
+			}
+			hosts[h] = fmt.Sprintf("%s.hosts[%d]", p, j)
+		}
+		claim(p+".sidecar", md.Sidecar)
+		claimID(p+".spiffeId", md.SPIFFEID)
+		m.Models = append(m.Models, md)
+	}
+	return m
+}
+
+func (v *validator) identity(f *identityFile) Identity {
+	id := Identity{Provider: IdentityBuiltin}
+	if f == nil {
+		return id
+	}
+	switch IdentityProvider(f.Provider) {
+	case "", IdentityBuiltin:
+	case IdentitySPIRE:
+		id.Provider = IdentitySPIRE
+		id.SPIREAgentSocket = f.SPIREAgentSocket
+		if id.SPIREAgentSocket == "" {
+			id.SPIREAgentSocket = "/run/spire/sockets/agent.sock"
+		}
+		if !filepath.IsAbs(id.SPIREAgentSocket) {
+			v.errorf("identity.spireAgentSocket", "must be an absolute path, got %q", id.SPIREAgentSocket)
+		}
+	default:
+		v.errorf("identity.provider", "must be %q or %q, got %q", IdentityBuiltin, IdentitySPIRE, f.Provider)
+	}
+	return id
+}
+
+func (v *validator) controlPlane(f *cpFile, td string) ControlPlane {
+	cp := ControlPlane{Address: Address{Host: "127.0.0.1", Port: 18000}, SPIFFEID: spiffeID(td, "nexus/controlplane")}
+	if f == nil {
+		return cp
+	}
+	if f.Address != "" {
+		cp.Address = v.address("controlPlane.address", f.Address)
+	}
+	if f.SPIFFEID != "" {
+		cp.SPIFFEID = v.spiffeID("controlPlane.spiffeId", f.SPIFFEID, td)
+	}
+	return cp
+}
+
+func (v *validator) extAuthz(f *extAuthzFile, td string) ExtAuthz {
+	ea := ExtAuthz{
+		Address:         Address{Host: "127.0.0.1", Port: 9191},
+		SPIFFEID:        spiffeID(td, "nexus/authz"),
+		Timeout:         DefaultExtAuthzTimeout,
+		MaxRequestBytes: DefaultExtAuthzMaxRequestBytes,
+	}
+	if f == nil {
+		return ea
+	}
+	if f.Address != "" {
+		ea.Address = v.address("extAuthz.address", f.Address)
+	}
+	if f.SPIFFEID != "" {
+		ea.SPIFFEID = v.spiffeID("extAuthz.spiffeId", f.SPIFFEID, td)
+	}
+	if f.Timeout != "" {
+		d, err := time.ParseDuration(f.Timeout)
+		switch {
+		case err != nil:
+			v.errorf("extAuthz.timeout", "%q is not a duration (e.g. 250ms)", f.Timeout)
+		case d <= 0 || d > 30*time.Second:
+			v.errorf("extAuthz.timeout", "must be more than 0 and at most 30s, got %s", d)
+		default:
+			ea.Timeout = d
+		}
+	}
+	if f.MaxRequestBytes != nil {
+		n := *f.MaxRequestBytes
+		if n < 1 || n > maxExtAuthzRequestBytes {
+			v.errorf("extAuthz.maxRequestBytes", "must be 1..%d, got %d", maxExtAuthzRequestBytes, n)
+		} else {
+			ea.MaxRequestBytes = uint32(n)
+		}
+	}
+	return ea
+}
+
+func (v *validator) piiGuard(f *piiGuardFile, baseDir string) PIIGuard {
+	if f == nil || f.Wasm == "" {
+		v.errorf("piiGuard.wasm", "is required: the path of piiguard.wasm as the sidecar's Envoy sees it")
+		return PIIGuard{}
+	}
+	p := f.Wasm
+	if !filepath.IsAbs(p) && baseDir != "" {
+		p = filepath.Join(baseDir, p)
+	}
+	if f.SHA256 != "" && !sha256RE.MatchString(f.SHA256) {
+		v.errorf("piiGuard.sha256", "must be 64 lower-case hex digits")
+	}
+	return PIIGuard{WasmPath: filepath.Clean(p), SHA256: f.SHA256}
+}
+
+func (v *validator) jwt(f *jwtFile) *JWT {
+	if f == nil {
+		return nil
+	}
+	j := &JWT{Issuer: f.Issuer, Audiences: f.Audiences, JWKSURI: f.JWKSURI, Forward: f.Forward}
+	if f.Issuer == "" {
+		v.errorf("jwt.issuer", "is required")
+	}
+	if f.JWKSURI == "" {
+		v.errorf("jwt.jwksUri", "is required")
+	} else if _, _, err := SplitHTTPSURL(f.JWKSURI); err != nil {
+		v.errorf("jwt.jwksUri", "%v", err)
+	}
+	if len(f.Audiences) == 0 {
+		v.errorf("jwt.audiences", "at least one audience is required, so tokens minted for other apps are refused")
+	}
+	return j
+}
+
+// SplitHTTPSURL returns the host and port of an https URL, defaulting the port.
+func SplitHTTPSURL(raw string) (string, uint32, error) {
+	rest, ok := strings.CutPrefix(raw, "https://")
+	if !ok {
+		return "", 0, fmt.Errorf("%q must be an https:// URL", raw)
+	}
+	hostport, _, _ := strings.Cut(rest, "/")
+	if hostport == "" {
+		return "", 0, fmt.Errorf("%q has no host", raw)
+	}
+	host, portStr, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return hostport, 443, nil
+	}
+	port, err := strconv.ParseUint(portStr, 10, 16)
+	if err != nil || port == 0 {
+		return "", 0, fmt.Errorf("%q has an invalid port", raw)
+	}
+	return host, uint32(port), nil
+}
+
+func (v *validator) tracing(f *tracingFile, td string) *Tracing {
+	if f == nil {
+		return nil
+	}
+	t := &Tracing{ServiceName: f.ServiceName, SamplingPercent: defaultSamplingPercent, SPIFFEID: spiffeID(td, "nexus/otel-collector")}
+	if f.SPIFFEID != "" {
+		t.SPIFFEID = v.spiffeID("tracing.spiffeId", f.SPIFFEID, td)
+	}
+	if f.Collector == "" {
+		v.errorf("tracing.collector", "is required (host:port of an OTLP/gRPC collector)")
+	} else {
+		t.Collector = v.address("tracing.collector", f.Collector)
+	}
+	if t.ServiceName == "" {
+		t.ServiceName = "nexus-sidecar"
+	}
+	if f.SamplingPercent != nil {
+		if *f.SamplingPercent < 0 || *f.SamplingPercent > 100 {
+			v.errorf("tracing.samplingPercent", "must be 0..100, got %v", *f.SamplingPercent)
+		} else {
+			t.SamplingPercent = *f.SamplingPercent
+		}
+	}
+	return t
+}
+
+func (v *validator) service(p string, f *serviceFile, td string) Service {
+	s := Service{Name: f.Name}
+	v.name(p+".name", f.Name)
+	if f.SPIFFEID == "" {
+		s.SPIFFEID = spiffeID(td, "service/"+f.Name)
+	} else {
+		s.SPIFFEID = v.spiffeID(p+".spiffeId", f.SPIFFEID, td)
+	}
+	switch {
+	case f.AppPort == nil:
+		v.errorf(p+".appPort", "is required")
+	case *f.AppPort < 1 || *f.AppPort > 65535:
+		v.errorf(p+".appPort", "must be 1..65535, got %d", *f.AppPort)
+	default:
+		s.AppPort = uint32(*f.AppPort)
+	}
+	if f.Inbound == "" {
+		v.errorf(p+".inbound", "is required (host:port of the sidecar's mTLS listener)")
+	} else {
+		s.Inbound = v.address(p+".inbound", f.Inbound)
+	}
+	if f.Outbound == "" {
+		v.errorf(p+".outbound", "is required (loopback host:port the app calls models through)")
+	} else {
+		s.Outbound = v.address(p+".outbound", f.Outbound)
+		if ip, err := netip.ParseAddr(s.Outbound.Host); err == nil && !ip.IsLoopback() {
+			v.errorf(p+".outbound", "must be a loopback address: the outbound listener accepts plaintext from the app")
+		}
+	}
+	return s
+}
+
+func (v *validator) model(p string, f *modelFile, td string) Model {
+	md := Model{Name: f.Name, Policy: f.Policy}
+	v.name(p+".name", f.Name)
+	if f.SPIFFEID == "" {
+		md.SPIFFEID = spiffeID(td, "model/"+f.Name)
+	} else {
+		md.SPIFFEID = v.spiffeID(p+".spiffeId", f.SPIFFEID, td)
+	}
+	if len(f.Hosts) == 0 {
+		v.errorf(p+".hosts", "at least one host is required")
+	}
+	for j, h := range f.Hosts {
+		hp := fmt.Sprintf("%s.hosts[%d]", p, j)
+		h = strings.ToLower(h)
+		if !hostRE.MatchString(h) || len(h) > 253 {
+			v.errorf(hp, "%q is not a DNS name (a leading '*.' is allowed)", f.Hosts[j])
+			continue
+		}
+		if slices.Contains(md.Hosts, h) {
+			v.errorf(hp, "host %q is listed twice", h)
+			continue
+		}
+		md.Hosts = append(md.Hosts, h)
+	}
+	if f.Sidecar == "" {
+		v.errorf(p+".sidecar", "is required (host:port of the model sidecar's mTLS listener)")
+	} else {
+		md.Sidecar = v.address(p+".sidecar", f.Sidecar)
+	}
+	switch {
+	case f.Policy == "":
+		v.errorf(p+".policy", "is required: the Rego package that decides calls to this model")
+	case !regoPackageRE.MatchString(f.Policy):
+		v.errorf(p+".policy", "%q is not a Rego package path (e.g. nexus.models.triage)", f.Policy)
+	}
+	md.PII = map[string]PIIMode{}
+	for _, class := range sortedKeys(f.PII) {
+		mode := PIIMode(f.PII[class])
+		cp := fmt.Sprintf("%s.pii.%s", p, class)
+		if !slices.Contains(piiClasses, class) {
+			v.errorf(cp, "unknown data class; known classes: %s", strings.Join(piiClasses, ", "))
+			continue
+		}
+		switch mode {
+		case PIITokenize, PIIRedact, PIIHash, PIIBlock, PIIReport:
+			md.PII[class] = mode
+		default:
+			v.errorf(cp, "mode must be one of tokenize, redact, hash, block, report; got %q", mode)
+		}
+	}
+	if len(f.Versions) == 0 {
+		v.errorf(p+".versions", "at least one version is required")
+	}
+	seen := map[string]bool{}
+	var total int64
+	weightsOK := true
+	for j := range f.Versions {
+		vp := fmt.Sprintf("%s.versions[%d]", p, j)
+		vf := &f.Versions[j]
+		ver := Version{Name: vf.Name}
+		switch {
+		case vf.Name == "":
+			v.errorf(vp+".name", "is required")
+		case !versionRE.MatchString(vf.Name):
+			v.errorf(vp+".name", "%q must be letters, digits, '.', '_' or '-' (at most 63)", vf.Name)
+		case seen[vf.Name]:
+			v.errorf(vp+".name", "version %q is listed twice", vf.Name)
+		}
+		seen[vf.Name] = true
+		switch {
+		case vf.Weight == nil:
+			v.errorf(vp+".weight", "is required (0..100; the weights of a model sum to 100)")
+			weightsOK = false
+		case *vf.Weight < 0 || *vf.Weight > 100:
+			v.errorf(vp+".weight", "must be 0..100, got %d", *vf.Weight)
+			weightsOK = false
+		default:
+			ver.Weight = uint32(*vf.Weight)
+			total += *vf.Weight
+		}
+		if len(vf.Endpoints) == 0 {
+			v.errorf(vp+".endpoints", "at least one endpoint is required")
+		}
+		for k, e := range vf.Endpoints {
+			ver.Endpoints = append(ver.Endpoints, v.address(fmt.Sprintf("%s.endpoints[%d]", vp, k), e))
+		}
+		if vf.SPIFFEID == "" {
+			ver.SPIFFEID = spiffeID(td, "model/"+f.Name+"/"+vf.Name)
+		} else {
+			ver.SPIFFEID = v.spiffeID(vp+".spiffeId", vf.SPIFFEID, td)
+		}
+		md.Versions = append(md.Versions, ver)
+	}
+	if weightsOK && len(f.Versions) > 0 && total != 100 {
+		v.errorf(p+".versions", "weights sum to %d; they must sum to 100", total)
+	}
+	return md
+}
+
+func (v *validator) name(path, name string) {
+	switch {
+	case name == "":
+		v.errorf(path, "is required")
+	case !nameRE.MatchString(name):
+		v.errorf(path, "%q must be a DNS label: lower-case letters, digits and '-', at most 63", name)
+	}
+}
+
+func (v *validator) address(path, s string) Address {
+	host, portStr, err := net.SplitHostPort(s)
+	if err != nil || host == "" {
+		v.errorf(path, "%q is not host:port", s)
+		return Address{}
+	}
+	port, err := strconv.ParseUint(portStr, 10, 16)
+	if err != nil || port == 0 {
+		v.errorf(path, "%q has an invalid port (1..65535)", s)
+		return Address{}
+	}
+	if _, err := netip.ParseAddr(host); err != nil && !hostRE.MatchString(strings.ToLower(host)) {
+		v.errorf(path, "%q has an invalid host", s)
+		return Address{}
+	}
+	return Address{Host: host, Port: uint32(port)}
+}
+
+func (v *validator) spiffeID(path, id, td string) string {
+	rest, ok := strings.CutPrefix(id, "spiffe://")
+	if !ok {
+		v.errorf(path, "%q is not a SPIFFE id (spiffe://<trust-domain>/<path>)", id)
+		return ""
+	}
+	dom, p, _ := strings.Cut(rest, "/")
+	if dom != td {
+		v.errorf(path, "%q is outside the mesh trust domain %q", id, td)
+		return ""
+	}
+	if p == "" || strings.HasSuffix(p, "/") || strings.Contains(p, "//") {
+		v.errorf(path, "%q needs a non-empty path without empty segments", id)
+		return ""
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "." || seg == ".." {
+			v.errorf(path, "%q has a '.' or '..' segment", id)
+			return ""
+		}
+		for _, r := range seg {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_') {
+				v.errorf(path, "%q has a character SPIFFE ids do not allow (%q)", id, r)
+				return ""
+			}
+		}
+	}
+	return id
+}
+
+func spiffeID(td, path string) string { return "spiffe://" + td + "/" + path }
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// ValidateWeights checks a traffic change for model against the mesh: every
+// version named exists, every weight is 0..100 and they sum to 100. Versions
+// left out get weight 0.
+func (m *Mesh) ValidateWeights(model string, weights map[string]int64) (map[string]uint32, error) {
+	md, ok := m.Model(model)
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownModel, model)
+	}
+	var errs []FieldError
+	out := make(map[string]uint32, len(md.Versions))
+	for _, v := range md.Versions {
+		out[v.Name] = 0
+	}
+	var total int64
+	for _, name := range sortedKeys(weights) {
+		w := weights[name]
+		p := "weights." + name
+		if _, ok := md.Version(name); !ok {
+			errs = append(errs, FieldError{Path: p, Msg: fmt.Sprintf("model %q has no version %q", model, name)})
+			continue
+		}
+		if w < 0 || w > 100 {
+			errs = append(errs, FieldError{Path: p, Msg: fmt.Sprintf("must be 0..100, got %d", w)})
+			continue
+		}
+		out[name] = uint32(w)
+		total += w
+	}
+	if len(weights) == 0 {
+		errs = append(errs, FieldError{Path: "weights", Msg: "is required: an object of version name to weight"})
+	} else if len(errs) == 0 && total != 100 {
+		errs = append(errs, FieldError{Path: "weights", Msg: fmt.Sprintf("sum to %d; they must sum to 100", total)})
+	}
+	if len(errs) > 0 {
+		return nil, &ValidationError{Source: "traffic", Errors: errs}
+	}
+	return out, nil
+}
+
+// ErrUnknownModel is returned for a model name the mesh does not define.
+var ErrUnknownModel = errors.New("unknown model")

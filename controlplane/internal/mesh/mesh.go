@@ -1,0 +1,238 @@
+// Package mesh holds the declarative model of a Nexus mesh: the trust domain,
+// the services that get a drop-in sidecar, the models and their versions, and
+// where the shared parts (ext_authz, the piiguard filter, tracing) live.
+//
+// A Mesh is produced only by Parse, which validates the whole document and
+// reports every problem with its path; code that receives a *Mesh may rely on
+// it being valid.
+package mesh
+
+import (
+	"fmt"
+	"time"
+)
+
+// PIIMode is what the piiguard filter does with one class of personal data.
+type PIIMode string
+
+// The modes piiguard understands. They are the filter's configuration
+// vocabulary, so the names are part of the contract with filters/.
+const (
+	PIITokenize PIIMode = "tokenize"
+	PIIRedact   PIIMode = "redact"
+	PIIHash     PIIMode = "hash"
+	PIIBlock    PIIMode = "block"
+	PIIReport   PIIMode = "report"
+)
+
+// PIIClasses are the data classes piiguard knows; a mode for any other class
+// is a configuration error rather than a silently ignored entry.
+var piiClasses = []string{
+	"EMAIL", "PHONE", "US_SSN", "CREDIT_CARD", "IBAN", "IP_ADDRESS",
+	"DATE_OF_BIRTH", "MEDICAL_RECORD_NUMBER", "HEALTH_PLAN_ID", "US_PASSPORT",
+	"DRIVER_LICENSE", "SECRET",
+}
+
+// PIIClasses returns the data classes piiguard knows, in a stable order.
+func PIIClasses() []string { return append([]string(nil), piiClasses...) }
+
+// IdentityProvider says who issues SVIDs and serves them over SDS.
+type IdentityProvider string
+
+const (
+	// IdentityBuiltin is the control plane's own SPIFFE CA, served over ADS.
+	IdentityBuiltin IdentityProvider = "builtin"
+	// IdentitySPIRE points Envoy's SDS at a SPIRE agent socket.
+	IdentitySPIRE IdentityProvider = "spire"
+)
+
+// Mesh is a validated mesh description.
+type Mesh struct {
+	TrustDomain  string
+	Identity     Identity
+	ControlPlane ControlPlane
+	Services     []Service
+	Models       []Model
+	ExtAuthz     ExtAuthz
+	PIIGuard     PIIGuard
+	JWT          *JWT
+	Tracing      *Tracing
+}
+
+// Identity configures where Envoy gets its certificates.
+type Identity struct {
+	Provider IdentityProvider
+	// SPIREAgentSocket is the SPIRE agent's SDS socket (provider spire).
+	SPIREAgentSocket string
+}
+
+// ControlPlane is where sidecars reach the xDS server.
+type ControlPlane struct {
+	Address  Address
+	SPIFFEID string
+}
+
+// Address is a host and port.
+type Address struct {
+	Host string
+	Port uint32
+}
+
+func (a Address) String() string { return fmt.Sprintf("%s:%d", a.Host, a.Port) }
+
+// Service is an existing workload that gets a sidecar: it calls models through
+// its outbound listener and receives calls on its inbound listener.
+type Service struct {
+	Name     string
+	SPIFFEID string
+	// AppPort is the port the application listens on, on loopback.
+	AppPort uint32
+	// Inbound is where the sidecar accepts mTLS calls for the app.
+	Inbound Address
+	// Outbound is where the app sends plaintext calls that the sidecar
+	// upgrades to mTLS; it stays on loopback.
+	Outbound Address
+}
+
+// NodeID is the xDS node id of the service's sidecar.
+func (s Service) NodeID() string { return NodeID(RoleService, s.Name) }
+
+// Model is an inference model served by one or more versions behind a
+// model-side sidecar.
+type Model struct {
+	Name     string
+	SPIFFEID string
+	Hosts    []string
+	// Sidecar is the model-side Envoy's inbound mTLS listener; callers'
+	// outbound clusters point at it.
+	Sidecar Address
+	// Policy is the Rego package that decides calls to this model.
+	Policy   string
+	PII      map[string]PIIMode
+	Versions []Version
+}
+
+// NodeID is the xDS node id of the model's sidecar.
+func (m Model) NodeID() string { return NodeID(RoleModel, m.Name) }
+
+// Version returns the version named v.
+func (m Model) Version(v string) (Version, bool) {
+	for _, ver := range m.Versions {
+		if ver.Name == v {
+			return ver, true
+		}
+	}
+	return Version{}, false
+}
+
+// Version is one deployable version of a model.
+type Version struct {
+	Name      string
+	Weight    uint32
+	Endpoints []Address
+	// SPIFFEID is the identity the backend presents to the model sidecar.
+	SPIFFEID string
+}
+
+// ExtAuthz locates nexus-authz.
+type ExtAuthz struct {
+	Address         Address
+	SPIFFEID        string
+	Timeout         time.Duration
+	MaxRequestBytes uint32
+}
+
+// PIIGuard locates the compiled filter.
+type PIIGuard struct {
+	WasmPath string
+	SHA256   string
+}
+
+// JWT configures end-user token verification with Envoy's jwt_authn filter.
+type JWT struct {
+	Issuer    string
+	Audiences []string
+	JWKSURI   string
+	// Forward keeps the token in the request for the backend.
+	Forward bool
+}
+
+// Tracing configures the OpenTelemetry tracer.
+type Tracing struct {
+	Collector Address
+	// SPIFFEID is the collector's identity; the sidecar verifies it.
+	SPIFFEID        string
+	ServiceName     string
+	SamplingPercent float64
+}
+
+// Role is what a sidecar node fronts.
+type Role string
+
+const (
+	RoleModel   Role = "model"
+	RoleService Role = "service"
+)
+
+// NodeID builds an xDS node id. The "~" separator follows Istio's node ids
+// and cannot appear in a model or service name.
+func NodeID(role Role, name string) string { return string(role) + "~" + name }
+
+// Node is one sidecar the mesh defines.
+type Node struct {
+	ID   string
+	Role Role
+	Name string
+}
+
+// Nodes lists every sidecar node the mesh defines, models first, each group
+// in file order.
+func (m *Mesh) Nodes() []Node {
+	nodes := make([]Node, 0, len(m.Models)+len(m.Services))
+	for _, md := range m.Models {
+		nodes = append(nodes, Node{ID: md.NodeID(), Role: RoleModel, Name: md.Name})
+	}
+	for _, s := range m.Services {
+		nodes = append(nodes, Node{ID: s.NodeID(), Role: RoleService, Name: s.Name})
+	}
+	return nodes
+}
+
+// Model returns the model named name.
+func (m *Mesh) Model(name string) (*Model, bool) {
+	for i := range m.Models {
+		if m.Models[i].Name == name {
+			return &m.Models[i], true
+		}
+	}
+	return nil, false
+}
+
+// WithWeights returns a copy of the mesh in which model's versions carry the
+// given weights. The caller validates the weights first (ValidateWeights).
+func (m *Mesh) WithWeights(model string, weights map[string]uint32) *Mesh {
+	out := *m
+	out.Models = make([]Model, len(m.Models))
+	copy(out.Models, m.Models)
+	for i := range out.Models {
+		if out.Models[i].Name != model {
+			continue
+		}
+		vs := make([]Version, len(out.Models[i].Versions))
+		copy(vs, out.Models[i].Versions)
+		for j := range vs {
+			vs[j].Weight = weights[vs[j].Name]
+		}
+		out.Models[i].Versions = vs
+	}
+	return &out
+}
+
+// Weights returns the model's current weights by version name.
+func (m Model) Weights() map[string]uint32 {
+	w := make(map[string]uint32, len(m.Versions))
+	for _, v := range m.Versions {
+		w[v.Name] = v.Weight
+	}
+	return w
+}
