@@ -148,7 +148,6 @@ func firstDiff(a, b string) string {
 	return ""
 }
 
-
 // TestEveryResourceValidates enforces, for every golden case, that each
 // generated resource passes its proto constraints and that every packed
 // config resolves to a registered Envoy type that validates too.
