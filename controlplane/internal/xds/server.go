@@ -1,0 +1,159 @@
+package xds
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"sync"
+	"time"
+
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	clusterservice "github.com/envoyproxy/go-control-plane/envoy/service/cluster/v3"
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	endpointservice "github.com/envoyproxy/go-control-plane/envoy/service/endpoint/v3"
+	listenerservice "github.com/envoyproxy/go-control-plane/envoy/service/listener/v3"
+	routeservice "github.com/envoyproxy/go-control-plane/envoy/service/route/v3"
+	secretservice "github.com/envoyproxy/go-control-plane/envoy/service/secret/v3"
+	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
+
+	"github.com/secureai-nexus/nexus/controlplane/internal/mesh"
+	"github.com/secureai-nexus/nexus/controlplane/internal/translate"
+)
+
+// Server publishes mesh snapshots and serves them over ADS.
+type Server struct {
+	log    *slog.Logger
+	cache  cachev3.SnapshotCache
+	status *tracker
+
+	mu    sync.Mutex
+	nodes map[string]bool // node ids with a snapshot
+}
+
+// NewServer returns a server with an empty cache.
+func NewServer(log *slog.Logger) *Server {
+	s := &Server{log: log, status: newTracker(log), nodes: map[string]bool{}}
+	s.cache = cachev3.NewSnapshotCache(true, cachev3.IDHash{}, slogAdapter{log})
+	return s
+}
+
+// Publish translates the mesh and replaces every node's snapshot. If any
+// node fails to translate, nothing is published and the previous snapshots
+// keep serving.
+func (s *Server) Publish(ctx context.Context, m *mesh.Mesh) error {
+	all, err := translate.Translate(m)
+	if err != nil {
+		return fmt.Errorf("translate mesh: %w", err)
+	}
+	snaps := make(map[string]*cachev3.Snapshot, len(all))
+	for id, r := range all {
+		snap, err := NewSnapshot(r)
+		if err != nil {
+			return fmt.Errorf("node %s: %w", id, err)
+		}
+		snaps[id] = snap
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]string, 0, len(snaps))
+	for id := range snaps {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		if err := s.cache.SetSnapshot(ctx, id, snaps[id]); err != nil {
+			return fmt.Errorf("set snapshot for %s: %w", id, err)
+		}
+	}
+	for id := range s.nodes {
+		if _, ok := snaps[id]; !ok {
+			s.cache.ClearSnapshot(id)
+			s.log.Info("node removed from mesh", "node", id)
+		}
+	}
+	s.nodes = make(map[string]bool, len(snaps))
+	for id := range snaps {
+		s.nodes[id] = true
+	}
+	return nil
+}
+
+// Versions returns the versions currently published for a node, by short
+// type name.
+func (s *Server) Versions(nodeID string) map[string]string {
+	snap, err := s.cache.GetSnapshot(nodeID)
+	if err != nil {
+		return nil
+	}
+	out := map[string]string{}
+	for _, url := range []string{typeListener, typeRoute, typeCluster, typeEndpoint} {
+		out[TypeName(url)] = snap.GetVersion(url)
+	}
+	return out
+}
+
+// Status returns what a node has connected, ACKed and NACKed.
+func (s *Server) Status(nodeID string) NodeStatus { return s.status.get(nodeID) }
+
+// Serve registers ADS and the per-type discovery services on a gRPC server
+// and serves lis until ctx ends.
+func (s *Server) Serve(ctx context.Context, lis net.Listener, opts ...grpc.ServerOption) error {
+	opts = append([]grpc.ServerOption{
+		// Sidecars hold one long stream each; keepalives find dead ones.
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 15 * time.Second, PermitWithoutStream: true}),
+		grpc.MaxConcurrentStreams(1 << 20),
+	}, opts...)
+	gs := grpc.NewServer(opts...)
+	xs := serverv3.NewServer(ctx, s.cache, s.status)
+	discovery.RegisterAggregatedDiscoveryServiceServer(gs, xs)
+	listenerservice.RegisterListenerDiscoveryServiceServer(gs, xs)
+	routeservice.RegisterRouteDiscoveryServiceServer(gs, xs)
+	clusterservice.RegisterClusterDiscoveryServiceServer(gs, xs)
+	endpointservice.RegisterEndpointDiscoveryServiceServer(gs, xs)
+	secretservice.RegisterSecretDiscoveryServiceServer(gs, xs)
+
+	errc := make(chan error, 1)
+	go func() { errc <- gs.Serve(lis) }()
+	select {
+	case <-ctx.Done():
+		stopped := make(chan struct{})
+		go func() { gs.GracefulStop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-time.After(5 * time.Second):
+			gs.Stop()
+		}
+		return nil
+	case err := <-errc:
+		if errors.Is(err, grpc.ErrServerStopped) {
+			return nil
+		}
+		return fmt.Errorf("xds server: %w", err)
+	}
+}
+
+// slogAdapter routes go-control-plane's logger into slog at debug level;
+// its messages are per-watch and too chatty for info.
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) Debugf(f string, args ...any) { a.l.Debug(fmt.Sprintf(f, args...)) }
+func (a slogAdapter) Infof(f string, args ...any)  { a.l.Debug(fmt.Sprintf(f, args...)) }
+func (a slogAdapter) Warnf(f string, args ...any)  { a.l.Warn(fmt.Sprintf(f, args...)) }
+func (a slogAdapter) Errorf(f string, args ...any) { a.l.Error(fmt.Sprintf(f, args...)) }
+
+func nodeID(n *core.Node) string { return n.GetId() }
+
+// SetAckHook registers fn to be told of every ACK; tests and benchmarks
+// use it to wait for propagation.
+func (s *Server) SetAckHook(fn func(node, typeURL, version string)) {
+	s.status.mu.Lock()
+	defer s.status.mu.Unlock()
+	s.status.onAck = fn
+}
