@@ -1,0 +1,228 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // pure-Go SQLite driver, no cgo
+
+	"github.com/secureai-nexus/nexus/controlplane/internal/audit"
+)
+
+// SQLite is the embedded store: one file under the data dir, in WAL mode
+// with full fsync, so a kill -9 mid-write leaves either the whole change
+// and its audit record, or neither.
+type SQLite struct {
+	db *sql.DB
+	// mu serializes writers: the chain needs the head read and the new
+	// record written atomically.
+	mu sync.Mutex
+}
+
+var _ Store = (*SQLite)(nil)
+
+const schema = `
+CREATE TABLE IF NOT EXISTS traffic (
+	model      TEXT PRIMARY KEY,
+	weights    TEXT NOT NULL,
+	updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit (
+	seq       INTEGER PRIMARY KEY,
+	time      TEXT NOT NULL,
+	actor     TEXT NOT NULL,
+	action    TEXT NOT NULL,
+	target    TEXT NOT NULL,
+	before    TEXT,
+	after     TEXT,
+	prev_hash TEXT NOT NULL,
+	hash      TEXT NOT NULL UNIQUE
+);
+`
+
+// OpenSQLite opens (creating if needed) the store in dir.
+func OpenSQLite(ctx context.Context, dir string) (*SQLite, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	path := filepath.Join(dir, "nexus.db")
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "foreign_keys(ON)")
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if _, err := db.ExecContext(ctx, schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("create schema in %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("restrict %s: %w", path, err)
+	}
+	return &SQLite{db: db}, nil
+}
+
+// Close closes the database.
+func (s *SQLite) Close() error { return s.db.Close() }
+
+// Traffic implements Store.
+func (s *SQLite) Traffic(ctx context.Context) (map[string]map[string]uint32, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT model, weights FROM traffic ORDER BY model`)
+	if err != nil {
+		return nil, fmt.Errorf("read traffic: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]map[string]uint32{}
+	for rows.Next() {
+		var model, raw string
+		if err := rows.Scan(&model, &raw); err != nil {
+			return nil, fmt.Errorf("read traffic: %w", err)
+		}
+		w := map[string]uint32{}
+		if err := json.Unmarshal([]byte(raw), &w); err != nil {
+			return nil, fmt.Errorf("traffic of %s is corrupt: %w", model, err)
+		}
+		out[model] = w
+	}
+	return out, rows.Err()
+}
+
+// SetTraffic implements Store.
+func (s *SQLite) SetTraffic(ctx context.Context, model string, weights map[string]uint32, e audit.Entry) (audit.Record, error) {
+	raw, err := json.Marshal(weights) // sorted keys
+	if err != nil {
+		return audit.Record{}, err
+	}
+	return s.write(ctx, e, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO traffic (model, weights, updated_at) VALUES (?, ?, ?)
+			ON CONFLICT(model) DO UPDATE SET weights = excluded.weights, updated_at = excluded.updated_at`,
+			model, string(raw), e.Time.UTC().Format(time.RFC3339Nano))
+		return err
+	})
+}
+
+// Append implements Store.
+func (s *SQLite) Append(ctx context.Context, e audit.Entry) (audit.Record, error) {
+	return s.write(ctx, e, nil)
+}
+
+func (s *SQLite) write(ctx context.Context, e audit.Entry, change func(*sql.Tx) error) (audit.Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return audit.Record{}, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
+	if change != nil {
+		if err := change(tx); err != nil {
+			return audit.Record{}, fmt.Errorf("write change: %w", err)
+		}
+	}
+	head, err := scanRecord(tx.QueryRowContext(ctx, `SELECT `+recordCols+` FROM audit ORDER BY seq DESC LIMIT 1`))
+	var prev *audit.Record
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return audit.Record{}, fmt.Errorf("read audit head: %w", err)
+	default:
+		prev = &head
+	}
+	rec, err := audit.Seal(prev, e)
+	if err != nil {
+		return audit.Record{}, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO audit (seq, time, actor, action, target, before, after, prev_hash, hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		rec.Seq, rec.Time.Format(time.RFC3339Nano), rec.Actor, rec.Action, rec.Target,
+		nullJSON(rec.Before), nullJSON(rec.After), rec.PrevHash, rec.Hash); err != nil {
+		return audit.Record{}, fmt.Errorf("append audit record: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return audit.Record{}, fmt.Errorf("commit: %w", err)
+	}
+	return rec, nil
+}
+
+const recordCols = `seq, time, actor, action, target, before, after, prev_hash, hash`
+
+type scanner interface{ Scan(...any) error }
+
+func scanRecord(row scanner) (audit.Record, error) {
+	var r audit.Record
+	var t string
+	var before, after sql.NullString
+	if err := row.Scan(&r.Seq, &t, &r.Actor, &r.Action, &r.Target, &before, &after, &r.PrevHash, &r.Hash); err != nil {
+		return r, err
+	}
+	ts, err := time.Parse(time.RFC3339Nano, t)
+	if err != nil {
+		return r, fmt.Errorf("audit record %d has a bad time %q: %w", r.Seq, t, err)
+	}
+	r.Time = ts
+	if before.Valid {
+		r.Before = json.RawMessage(before.String)
+	}
+	if after.Valid {
+		r.After = json.RawMessage(after.String)
+	}
+	return r, nil
+}
+
+func nullJSON(raw json.RawMessage) any {
+	if len(raw) == 0 {
+		return nil
+	}
+	return string(raw)
+}
+
+// Audit implements Store.
+func (s *SQLite) Audit(ctx context.Context, after int64, limit int) ([]audit.Record, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+recordCols+` FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read audit: %w", err)
+	}
+	defer rows.Close()
+	out := []audit.Record{}
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// VerifyAudit implements Store. It streams the chain rather than loading it.
+func (s *SQLite) VerifyAudit(ctx context.Context) (audit.Verification, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+recordCols+` FROM audit ORDER BY seq`)
+	if err != nil {
+		return audit.Verification{}, fmt.Errorf("read audit: %w", err)
+	}
+	defer rows.Close()
+	var v audit.Verifier
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return audit.Verification{}, err
+		}
+		if !v.Add(r) {
+			break
+		}
+	}
+	return v.Result(), rows.Err()
+}
