@@ -1,0 +1,357 @@
+// Package admin serves the control plane's REST admin API: models and their
+// traffic split, the sidecars' sync status, and the audit log.
+package admin
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/secureai-nexus/nexus/controlplane/internal/audit"
+	"github.com/secureai-nexus/nexus/controlplane/internal/controller"
+	"github.com/secureai-nexus/nexus/controlplane/internal/mesh"
+	"github.com/secureai-nexus/nexus/controlplane/internal/xds"
+)
+
+//go:embed openapi.json
+var openAPI []byte
+
+// OpenAPI returns the API's OpenAPI 3 document.
+func OpenAPI() []byte { return bytes.Clone(openAPI) }
+
+// Controller is what the API reads and changes.
+type Controller interface {
+	Mesh() *mesh.Mesh
+	SetTraffic(ctx context.Context, actor, model string, weights map[string]int64) (mesh.Model, audit.Record, error)
+}
+
+// Status reports sidecar sync state.
+type Status interface {
+	Status(nodeID string) xds.NodeStatus
+	Versions(nodeID string) map[string]string
+}
+
+// AuditLog reads the audit chain.
+type AuditLog interface {
+	Audit(ctx context.Context, after int64, limit int) ([]audit.Record, error)
+	VerifyAudit(ctx context.Context) (audit.Verification, error)
+}
+
+// API is the admin API's dependencies.
+type API struct {
+	Log    *slog.Logger
+	Auth   Authenticator
+	Ctrl   Controller
+	Status Status
+	Audit  AuditLog
+}
+
+// maxBodyBytes bounds request bodies; a traffic change is a few bytes.
+const maxBodyBytes = 64 << 10
+
+// Handler returns the API's routes.
+func (a *API) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(openAPI)
+	})
+	mux.Handle("GET /api/v1/admin/models", a.authed(a.listModels))
+	mux.Handle("GET /api/v1/admin/models/{model}", a.authed(a.getModel))
+	mux.Handle("PUT /api/v1/admin/models/{model}/traffic", a.authed(a.setTraffic))
+	mux.Handle("GET /api/v1/admin/nodes", a.authed(a.listNodes))
+	mux.Handle("GET /api/v1/admin/audit", a.authed(a.listAudit))
+	mux.Handle("GET /api/v1/admin/audit/verify", a.authed(a.verifyAudit))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "", fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))
+	})
+	return mux
+}
+
+type principalKey struct{}
+
+func (a *API) authed(h func(http.ResponseWriter, *http.Request, Principal)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := a.Auth.Authenticate(r)
+		if err != nil {
+			a.Log.Warn("admin request refused", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr, "error", err)
+			w.Header().Set("WWW-Authenticate", `Bearer realm="nexus-admin"`)
+			writeError(w, http.StatusUnauthorized, "unauthenticated", "", err.Error())
+			return
+		}
+		h(w, r, p)
+	})
+}
+
+// ModelView is a model as the API shows it.
+type ModelView struct {
+	Name     string        `json:"name"`
+	Hosts    []string      `json:"hosts"`
+	Policy   string        `json:"policy"`
+	Versions []VersionView `json:"versions"`
+}
+
+// VersionView is a version as the API shows it.
+type VersionView struct {
+	Name      string   `json:"name"`
+	Weight    uint32   `json:"weight"`
+	Endpoints []string `json:"endpoints"`
+}
+
+func modelView(m mesh.Model) ModelView {
+	mv := ModelView{Name: m.Name, Hosts: m.Hosts, Policy: m.Policy, Versions: []VersionView{}}
+	for _, v := range m.Versions {
+		vv := VersionView{Name: v.Name, Weight: v.Weight, Endpoints: []string{}}
+		for _, e := range v.Endpoints {
+			vv.Endpoints = append(vv.Endpoints, e.String())
+		}
+		mv.Versions = append(mv.Versions, vv)
+	}
+	return mv
+}
+
+func (a *API) listModels(w http.ResponseWriter, _ *http.Request, _ Principal) {
+	m := a.Ctrl.Mesh()
+	out := struct {
+		Models []ModelView `json:"models"`
+	}{Models: []ModelView{}}
+	for _, md := range m.Models {
+		out.Models = append(out.Models, modelView(md))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) getModel(w http.ResponseWriter, r *http.Request, _ Principal) {
+	name := r.PathValue("model")
+	md, ok := a.Ctrl.Mesh().Model(name)
+	if !ok {
+		writeError(w, http.StatusNotFound, "model_not_found", "model", fmt.Sprintf("no model named %q", name))
+		return
+	}
+	writeJSON(w, http.StatusOK, modelView(*md))
+}
+
+// trafficRequest is the body of PUT .../traffic. Weights stay raw so that
+// 50.5 or "50" get a message naming the version rather than a generic type
+// error.
+type trafficRequest struct {
+	Weights map[string]json.RawMessage `json:"weights"`
+}
+
+func (a *API) setTraffic(w http.ResponseWriter, r *http.Request, p Principal) {
+	name := r.PathValue("model")
+	if _, ok := a.Ctrl.Mesh().Model(name); !ok {
+		writeError(w, http.StatusNotFound, "model_not_found", "model", fmt.Sprintf("no model named %q", name))
+		return
+	}
+	var req trafficRequest
+	if err := decodeJSON(r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_argument", "", err.Error())
+		return
+	}
+	if req.Weights == nil {
+		writeError(w, http.StatusBadRequest, "invalid_argument", "weights", `weights: is required, e.g. {"weights":{"v1":90,"v2":10}}`)
+		return
+	}
+	weights := make(map[string]int64, len(req.Weights))
+	for _, v := range sortedKeys(req.Weights) {
+		raw := string(req.Weights[v])
+		i, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "invalid_argument", "weights."+v, fmt.Sprintf("weights.%s: must be an integer 0..100, got %s", v, raw))
+			return
+		}
+		weights[v] = i
+	}
+	md, rec, err := a.Ctrl.SetTraffic(r.Context(), p.String(), name, weights)
+	var ve *mesh.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		field := ""
+		if len(ve.Errors) > 0 {
+			field = ve.Errors[0].Path
+		}
+		msgs := make([]string, 0, len(ve.Errors))
+		for _, fe := range ve.Errors {
+			msgs = append(msgs, fe.Error())
+		}
+		writeError(w, http.StatusBadRequest, "invalid_argument", field, strings.Join(msgs, "; "))
+		return
+	case errors.Is(err, mesh.ErrUnknownModel):
+		writeError(w, http.StatusNotFound, "model_not_found", "model", err.Error())
+		return
+	case errors.Is(err, controller.ErrNotPublished):
+		a.Log.Error("traffic change stored but not published", "model", name, "error", err)
+		writeError(w, http.StatusServiceUnavailable, "not_published", "", err.Error())
+		return
+	case err != nil:
+		a.Log.Error("traffic change failed", "model", name, "error", err)
+		writeError(w, http.StatusInternalServerError, "internal", "", "the change was not applied: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Model ModelView `json:"model"`
+		// AuditSeq is 0 when the request changed nothing.
+		AuditSeq int64 `json:"audit_seq"`
+	}{modelView(md), rec.Seq})
+}
+
+// NodeView is one sidecar's sync state, as istioctl proxy-status shows it.
+type NodeView struct {
+	ID        string              `json:"id"`
+	Role      string              `json:"role"`
+	Name      string              `json:"name"`
+	Connected bool                `json:"connected"`
+	Synced    bool                `json:"synced"`
+	Published map[string]string   `json:"published"`
+	Acked     map[string]string   `json:"acked"`
+	Nacked    map[string]xds.Nack `json:"nacked"`
+}
+
+func (a *API) listNodes(w http.ResponseWriter, _ *http.Request, _ Principal) {
+	out := struct {
+		Nodes []NodeView `json:"nodes"`
+	}{Nodes: []NodeView{}}
+	for _, n := range a.Ctrl.Mesh().Nodes() {
+		st := a.Status.Status(n.ID)
+		pub := a.Status.Versions(n.ID)
+		synced := st.Connected && len(st.Nacked) == 0
+		for typ, v := range pub {
+			if st.Acked[typ] != v {
+				synced = false
+			}
+		}
+		out.Nodes = append(out.Nodes, NodeView{
+			ID: n.ID, Role: string(n.Role), Name: n.Name, Connected: st.Connected, Synced: synced,
+			Published: pub, Acked: st.Acked, Nacked: st.Nacked,
+		})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+const maxAuditPage = 1000
+
+func (a *API) listAudit(w http.ResponseWriter, r *http.Request, _ Principal) {
+	after, err := intParam(r, "after", 0)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_argument", "after", err.Error())
+		return
+	}
+	limit, err := intParam(r, "limit", 100)
+	if err != nil || limit < 1 || limit > maxAuditPage {
+		writeError(w, http.StatusBadRequest, "invalid_argument", "limit", fmt.Sprintf("limit: must be 1..%d", maxAuditPage))
+		return
+	}
+	recs, err := a.Audit.Audit(r.Context(), after, int(limit))
+	if err != nil {
+		a.Log.Error("read audit log", "error", err)
+		writeError(w, http.StatusInternalServerError, "internal", "", "could not read the audit log")
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Records []audit.Record `json:"records"`
+	}{recs})
+}
+
+func (a *API) verifyAudit(w http.ResponseWriter, r *http.Request, _ Principal) {
+	v, err := a.Audit.VerifyAudit(r.Context())
+	if err != nil {
+		a.Log.Error("verify audit log", "error", err)
+		writeError(w, http.StatusInternalServerError, "internal", "", "could not read the audit log")
+		return
+	}
+	if !v.OK {
+		a.Log.Error("audit chain is broken", "at", v.BrokenAt, "reason", v.Reason)
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func intParam(r *http.Request, name string, def int64) (int64, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%s: must be a non-negative integer, got %q", name, s)
+	}
+	return n, nil
+}
+
+// decodeJSON reads one JSON object, refusing unknown fields, trailing data
+// and oversized bodies, with messages that say what was wrong.
+func decodeJSON(r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return fmt.Errorf("content-type must be application/json, got %q", ct)
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+	if err != nil {
+		return fmt.Errorf("read body: %w", err)
+	}
+	if len(body) > maxBodyBytes {
+		return fmt.Errorf("body is larger than %d bytes", maxBodyBytes)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.Is(err, io.EOF):
+			return errors.New("body is empty; send a JSON object")
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return errors.New("body is not valid JSON: it ends early")
+		case errors.As(err, &se):
+			return fmt.Errorf("body is not valid JSON at byte %d: %v", se.Offset, err)
+		case errors.As(err, &te):
+			return fmt.Errorf("%s: must be %s, got a JSON %s", te.Field, te.Type, te.Value)
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			return fmt.Errorf("unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+		}
+		return fmt.Errorf("body: %v", err)
+	}
+	if dec.More() {
+		return errors.New("body has data after the JSON object")
+	}
+	return nil
+}
+
+type apiError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, field, msg string) {
+	writeJSON(w, status, struct {
+		Error apiError `json:"error"`
+	}{apiError{Code: code, Message: msg, Field: field}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,303 @@
+package admin_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/secureai-nexus/nexus/controlplane/internal/admin"
+	"github.com/secureai-nexus/nexus/controlplane/internal/controller"
+	"github.com/secureai-nexus/nexus/controlplane/internal/mesh"
+	"github.com/secureai-nexus/nexus/controlplane/internal/store"
+	"github.com/secureai-nexus/nexus/controlplane/internal/xds"
+)
+
+type stack struct {
+	url   string
+	token string
+	xds   *xds.Server
+	dir   string
+}
+
+// newStack runs the API over the real controller, SQLite store and xDS
+// server, as nexus-controlplane wires them.
+func newStack(t testing.TB, dir string) *stack {
+	t.Helper()
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	m, err := mesh.LoadFile("../translate/testdata/canary.in.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.OpenSQLite(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	xs := xds.NewServer(log)
+	ctrl, err := controller.New(ctx, log, m, st, xs, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := admin.LoadOrCreateToken(filepath.Join(dir, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := &admin.API{Log: log, Auth: auth, Ctrl: ctrl, Status: xs, Audit: st}
+	srv := httptest.NewServer(api.Handler())
+	t.Cleanup(srv.Close)
+	tok, err := os.ReadFile(filepath.Join(dir, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &stack{url: srv.URL, token: strings.TrimSpace(string(tok)), xds: xs, dir: dir}
+}
+
+func (s *stack) do(t *testing.T, method, path, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, s.url+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatalf("%s %s: response is not JSON: %v", method, path, err)
+	}
+	return resp.StatusCode, out
+}
+
+func weights(t *testing.T, s *stack) map[string]float64 {
+	t.Helper()
+	code, body := s.do(t, "GET", "/api/v1/admin/models", "")
+	if code != 200 {
+		t.Fatalf("list models: %d %v", code, body)
+	}
+	out := map[string]float64{}
+	for _, v := range body["models"].([]any)[0].(map[string]any)["versions"].([]any) {
+		vm := v.(map[string]any)
+		out[vm["name"].(string)] = vm["weight"].(float64)
+	}
+	return out
+}
+
+func TestListModels(t *testing.T) {
+	s := newStack(t, t.TempDir())
+	code, body := s.do(t, "GET", "/api/v1/admin/models", "")
+	if code != 200 {
+		t.Fatal(code, body)
+	}
+	m := body["models"].([]any)[0].(map[string]any)
+	if m["name"] != "triage" {
+		t.Errorf("model = %v", m)
+	}
+	v2 := m["versions"].([]any)[1].(map[string]any)
+	if v2["name"] != "v2" || v2["weight"].(float64) != 10 || len(v2["endpoints"].([]any)) != 2 || v2["endpoints"].([]any)[0] != "127.0.0.1:8002" {
+		t.Errorf("v2 = %v", v2)
+	}
+}
+
+func TestSetTraffic(t *testing.T) {
+	s := newStack(t, t.TempDir())
+	before := s.xds.Versions("model~triage")["routes"]
+	code, body := s.do(t, "PUT", "/api/v1/admin/models/triage/traffic", `{"weights":{"v1":70,"v2":30}}`)
+	if code != 200 {
+		t.Fatal(code, body)
+	}
+	if body["audit_seq"].(float64) != 1 {
+		t.Errorf("audit_seq = %v", body["audit_seq"])
+	}
+	if w := weights(t, s); w["v1"] != 70 || w["v2"] != 30 {
+		t.Errorf("weights after PUT = %v", w)
+	}
+	if s.xds.Versions("model~triage")["routes"] == before {
+		t.Error("the change was not published to the model sidecar")
+	}
+	code, body = s.do(t, "GET", "/api/v1/admin/audit", "")
+	if code != 200 {
+		t.Fatal(code, body)
+	}
+	rec := body["records"].([]any)[0].(map[string]any)
+	if rec["actor"] != "token:local-admin" || rec["action"] != "traffic.set" || rec["target"] != "models/triage" {
+		t.Errorf("audit record = %v", rec)
+	}
+	if b, _ := json.Marshal(rec["before"]); string(b) != `{"v1":90,"v2":10}` {
+		t.Errorf("audit before = %s", b)
+	}
+	if a, _ := json.Marshal(rec["after"]); string(a) != `{"v1":70,"v2":30}` {
+		t.Errorf("audit after = %s", a)
+	}
+	code, body = s.do(t, "GET", "/api/v1/admin/audit/verify", "")
+	if code != 200 || body["ok"] != true || body["records"].(float64) != 1 {
+		t.Errorf("verify = %d %v", code, body)
+	}
+}
+
+// TestSetTrafficRejects pins the status, error code and field for each kind
+// of bad request, and that the previous split keeps serving.
+func TestSetTrafficRejects(t *testing.T) {
+	s := newStack(t, t.TempDir())
+	routes := s.xds.Versions("model~triage")["routes"]
+	tests := []struct {
+		name, model, body string
+		status            int
+		field, msg        string
+	}{
+		{"sum not 100", "triage", `{"weights":{"v1":50,"v2":40}}`, 400, "weights", "sum to 90; they must sum to 100"},
+		{"unknown version", "triage", `{"weights":{"v1":50,"v3":50}}`, 400, "weights.v3", `model "triage" has no version "v3"`},
+		{"negative", "triage", `{"weights":{"v1":50,"v2":-10}}`, 400, "weights.v2", "must be 0..100, got -10"},
+		{"fraction", "triage", `{"weights":{"v1":50.5,"v2":49.5}}`, 400, "weights.v1", "must be an integer 0..100, got 50.5"},
+		{"string weight", "triage", `{"weights":{"v1":"90","v2":10}}`, 400, "weights.v1", `must be an integer 0..100, got "90"`},
+		{"missing weights", "triage", `{}`, 400, "weights", "is required"},
+		{"unknown field", "triage", `{"weights":{"v1":100},"weigths":{}}`, 400, "", `unknown field "weigths"`},
+		{"not JSON", "triage", `{"weights":`, 400, "", "body is not valid JSON"},
+		{"empty body", "triage", ``, 400, "", "body is empty"},
+		{"trailing data", "triage", `{"weights":{"v1":100}} {}`, 400, "", "data after the JSON object"},
+		{"unknown model", "nope", `{"weights":{"v1":100}}`, 404, "model", `no model named "nope"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body := s.do(t, "PUT", "/api/v1/admin/models/"+tt.model+"/traffic", tt.body)
+			if code != tt.status {
+				t.Fatalf("status = %d, want %d: %v", code, tt.status, body)
+			}
+			e := body["error"].(map[string]any)
+			if tt.field != "" && e["field"] != tt.field {
+				t.Errorf("field = %v, want %s", e["field"], tt.field)
+			}
+			if !strings.Contains(e["message"].(string), tt.msg) {
+				t.Errorf("message = %q, want it to contain %q", e["message"], tt.msg)
+			}
+		})
+	}
+	if w := weights(t, s); w["v1"] != 90 || w["v2"] != 10 {
+		t.Errorf("a rejected change altered the split: %v", w)
+	}
+	if s.xds.Versions("model~triage")["routes"] != routes {
+		t.Error("a rejected change was pushed")
+	}
+	if code, body := s.do(t, "GET", "/api/v1/admin/audit", ""); code != 200 || len(body["records"].([]any)) != 0 {
+		t.Errorf("rejected changes were audited: %v", body)
+	}
+}
+
+func TestStateSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	s := newStack(t, dir)
+	if code, body := s.do(t, "PUT", "/api/v1/admin/models/triage/traffic", `{"weights":{"v1":0,"v2":100}}`); code != 200 {
+		t.Fatal(code, body)
+	}
+	s2 := newStack(t, dir)
+	if s2.token != s.token {
+		t.Error("admin token changed across restarts")
+	}
+	if w := weights(t, s2); w["v1"] != 0 || w["v2"] != 100 {
+		t.Errorf("weights after restart = %v", w)
+	}
+}
+
+func TestNodes(t *testing.T) {
+	s := newStack(t, t.TempDir())
+	code, body := s.do(t, "GET", "/api/v1/admin/nodes", "")
+	if code != 200 {
+		t.Fatal(code, body)
+	}
+	nodes := body["nodes"].([]any)
+	if len(nodes) != 2 {
+		t.Fatalf("nodes = %v", nodes)
+	}
+	n := nodes[0].(map[string]any)
+	if n["id"] != "model~triage" || n["role"] != "model" || n["connected"] != false || n["synced"] != false {
+		t.Errorf("node = %v", n)
+	}
+	if n["published"].(map[string]any)["routes"] == "" {
+		t.Errorf("no published routes version: %v", n)
+	}
+	if nodes[1].(map[string]any)["role"] != "service" {
+		t.Errorf("second node = %v", nodes[1])
+	}
+}
+
+func TestAuthRequired(t *testing.T) {
+	s := newStack(t, t.TempDir())
+	for _, tok := range []string{"", "Bearer wrong", "Basic abc", "Bearer " + s.token + "x"} {
+		req, _ := http.NewRequest("GET", s.url+"/api/v1/admin/models", nil)
+		if tok != "" {
+			req.Header.Set("Authorization", tok)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("Authorization %q: status %d", tok, resp.StatusCode)
+		}
+	}
+	st, err := os.Stat(filepath.Join(s.dir, "admin.token"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("admin.token mode = %v, %v", st.Mode().Perm(), err)
+	}
+}
+
+func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
+	s := newStack(t, t.TempDir())
+	resp, err := http.Get(s.url + "/api/v1/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		OpenAPI string                    `json:"openapi"`
+		Paths   map[string]map[string]any `json:"paths"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Errorf("openapi = %q", doc.OpenAPI)
+	}
+	for _, r := range []struct{ method, path string }{
+		{"get", "/api/v1/admin/models"}, {"get", "/api/v1/admin/models/{model}"},
+		{"put", "/api/v1/admin/models/{model}/traffic"}, {"get", "/api/v1/admin/nodes"},
+		{"get", "/api/v1/admin/audit"}, {"get", "/api/v1/admin/audit/verify"},
+	} {
+		if _, ok := doc.Paths[r.path][r.method]; !ok {
+			t.Errorf("%s %s is not documented", r.method, r.path)
+		}
+	}
+}
+
+// FuzzSetTraffic sends arbitrary bodies: never a 5xx, and a rejected body
+// never changes the split.
+func FuzzSetTraffic(f *testing.F) {
+	f.Add(`{"weights":{"v1":90,"v2":10}}`)
+	f.Add(`{"weights":{"v1":1e2}}`)
+	f.Add(`{"weights":null}`)
+	f.Add(`[]`)
+	s := newStack(f, f.TempDir())
+	f.Fuzz(func(t *testing.T, body string) {
+		code, out := s.do(t, "PUT", "/api/v1/admin/models/triage/traffic", body)
+		if code >= 500 {
+			t.Fatalf("status %d for %q: %v", code, body, out)
+		}
+		if code != 200 {
+			if _, ok := out["error"]; !ok {
+				t.Fatalf("status %d without an error object", code)
+			}
+		}
+	})
+}
