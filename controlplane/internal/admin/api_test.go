@@ -25,7 +25,11 @@ type stack struct {
 	token string
 	xds   *xds.Server
 	dir   string
+	api   *admin.API
 }
+
+// swapAuth replaces the authenticator, as starting with --oidc-issuer would.
+func (s *stack) swapAuth(t *testing.T, a admin.Authenticator) { s.api.Auth = a }
 
 // newStack runs the API over the real controller, SQLite store and xDS
 // server, as nexus-controlplane wires them.
@@ -58,7 +62,7 @@ func newStack(t testing.TB, dir string) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &stack{url: srv.URL, token: strings.TrimSpace(string(tok)), xds: xs, dir: dir}
+	return &stack{url: srv.URL, token: strings.TrimSpace(string(tok)), xds: xs, dir: dir, api: api}
 }
 
 func (s *stack) do(t *testing.T, method, path, body string) (int, map[string]any) {
