@@ -19,8 +19,6 @@ import (
 var update = flag.Bool("update", false, "rewrite golden files from the current translation")
 
 // outputs are the golden files written per case, one per xDS type.
-var outputs = []string{"listeners", "routes", "clusters", "endpoints", "secrets"}
-
 func cases(t *testing.T) []string {
 	t.Helper()
 	in, err := filepath.Glob("testdata/*.in.yaml")
@@ -73,12 +71,32 @@ func renderAll(t *testing.T, m *mesh.Mesh, res map[string]*translate.Resources) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	boots := map[string]json.RawMessage{}
+	for _, n := range m.Nodes() {
+		bs, err := translate.Bootstrap(m, n.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := xdscheck.Validate(bs); err != nil {
+			t.Errorf("bootstrap %s: %v", n.ID, err)
+		}
+		j, err := translate.ToJSON(bs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		boots[n.ID] = j
+	}
+	by, err := translate.ToYAML(boots)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return map[string][]byte{
 		"listeners": render(t, m, res, func(r *translate.Resources) []proto.Message { return msgs(r.Listeners) }),
 		"routes":    render(t, m, res, func(r *translate.Resources) []proto.Message { return msgs(r.Routes) }),
 		"clusters":  render(t, m, res, func(r *translate.Resources) []proto.Message { return msgs(r.Clusters) }),
 		"endpoints": render(t, m, res, func(r *translate.Resources) []proto.Message { return msgs(r.Endpoints) }),
 		"secrets":   sy,
+		"bootstrap": by,
 	}
 }
 

@@ -1,0 +1,42 @@
+// Command nexus-controlplane serves the Nexus mesh to Envoy sidecars over
+// xDS and runs the admin API.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/secureai-nexus/nexus/controlplane/internal/app"
+)
+
+func main() {
+	var cfg app.Config
+	var debug bool
+	flag.StringVar(&cfg.MeshFile, "config", "examples/mesh.yaml", "mesh file")
+	flag.StringVar(&cfg.DataDir, "data-dir", ".data/controlplane", "state directory (database, admin token, Envoy bootstraps)")
+	flag.StringVar(&cfg.XDSAddr, "xds-addr", "127.0.0.1:18000", "xDS (ADS) gRPC listen address")
+	flag.StringVar(&cfg.AdminAddr, "admin-addr", "127.0.0.1:18080", "admin API listen address")
+	flag.StringVar(&cfg.OIDCIssuer, "oidc-issuer", "", "OIDC issuer whose tokens the admin API accepts")
+	flag.StringVar(&cfg.OIDCAudience, "oidc-audience", "nexus", "audience (client id) admin tokens must carry")
+	flag.StringVar(&cfg.AdminTLSCert, "admin-tls-cert", "", "serve the admin API over HTTPS with this certificate")
+	flag.StringVar(&cfg.AdminTLSKey, "admin-tls-key", "", "key for --admin-tls-cert")
+	flag.BoolVar(&debug, "debug", false, "log at debug level")
+	flag.Parse()
+
+	level := slog.LevelInfo
+	if debug {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := app.Run(ctx, log, cfg, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "nexus-controlplane:", err)
+		os.Exit(1)
+	}
+}

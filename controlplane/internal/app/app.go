@@ -1,0 +1,184 @@
+// Package app wires the control plane's parts together: mesh file, store,
+// xDS server, controller and admin API.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/secureai-nexus/nexus/controlplane/internal/admin"
+	"github.com/secureai-nexus/nexus/controlplane/internal/controller"
+	"github.com/secureai-nexus/nexus/controlplane/internal/mesh"
+	"github.com/secureai-nexus/nexus/controlplane/internal/store"
+	"github.com/secureai-nexus/nexus/controlplane/internal/translate"
+	"github.com/secureai-nexus/nexus/controlplane/internal/xds"
+)
+
+// Config is the control plane's command line.
+type Config struct {
+	MeshFile  string
+	DataDir   string
+	XDSAddr   string
+	AdminAddr string
+	// OIDCIssuer enables OIDC bearer tokens for the admin API; without it
+	// the API serves loopback only, with the token in <data-dir>/admin.token.
+	OIDCIssuer   string
+	OIDCAudience string
+	// AdminTLSCert/Key serve the admin API over HTTPS (required off loopback).
+	AdminTLSCert string
+	AdminTLSKey  string
+}
+
+// Ready describes what started; Run sends it once serving.
+type Ready struct {
+	XDSAddr, AdminAddr string
+	AdminTokenPath     string
+	BootstrapDir       string
+	Nodes              []mesh.Node
+}
+
+// Run serves until ctx ends. ready, if not nil, receives the bound
+// addresses once both servers listen.
+func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) error {
+	m, err := mesh.LoadFile(cfg.MeshFile)
+	if err != nil {
+		return err
+	}
+	if cfg.DataDir == "" {
+		return errors.New("--data-dir is required")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	auth, tokenPath, err := authenticator(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	st, err := store.OpenSQLite(ctx, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	xs := xds.NewServer(log.With("component", "xds"))
+	ctrl, err := controller.New(ctx, log.With("component", "controller"), m, st, xs, time.Now)
+	if err != nil {
+		return err
+	}
+	bootDir, err := writeBootstraps(cfg.DataDir, m)
+	if err != nil {
+		return err
+	}
+
+	xlis, err := net.Listen("tcp", cfg.XDSAddr)
+	if err != nil {
+		return fmt.Errorf("listen for xDS on %s: %w", cfg.XDSAddr, err)
+	}
+	alis, err := net.Listen("tcp", cfg.AdminAddr)
+	if err != nil {
+		xlis.Close()
+		return fmt.Errorf("listen for the admin API on %s: %w", cfg.AdminAddr, err)
+	}
+	api := &admin.API{Log: log.With("component", "admin"), Auth: auth, Ctrl: ctrl, Status: xs, Audit: st}
+	hs := &http.Server{
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
+	go func() { errc <- xs.Serve(ctx, xlis) }()
+	go func() {
+		var err error
+		if cfg.AdminTLSCert != "" {
+			err = hs.ServeTLS(alis, cfg.AdminTLSCert, cfg.AdminTLSKey)
+		} else {
+			err = hs.Serve(alis)
+		}
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		errc <- err
+	}()
+	log.Info("nexus control plane serving", "xds", xlis.Addr().String(), "admin", alis.Addr().String(),
+		"mesh", cfg.MeshFile, "models", len(m.Models), "services", len(m.Services))
+	if ready != nil {
+		ready <- Ready{XDSAddr: xlis.Addr().String(), AdminAddr: alis.Addr().String(), AdminTokenPath: tokenPath, BootstrapDir: bootDir, Nodes: m.Nodes()}
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	cancel()
+	shutdown, done := context.WithTimeout(context.Background(), 5*time.Second)
+	defer done()
+	_ = hs.Shutdown(shutdown)
+	log.Info("nexus control plane stopped")
+	return runErr
+}
+
+func authenticator(ctx context.Context, cfg Config) (admin.Authenticator, string, error) {
+	loopback := isLoopback(cfg.AdminAddr)
+	if !loopback && (cfg.AdminTLSCert == "" || cfg.AdminTLSKey == "") {
+		return nil, "", fmt.Errorf("admin API on %s is not loopback: it needs --admin-tls-cert and --admin-tls-key", cfg.AdminAddr)
+	}
+	if cfg.OIDCIssuer != "" {
+		a, err := admin.NewOIDC(ctx, admin.OIDCConfig{Issuer: cfg.OIDCIssuer, Audience: cfg.OIDCAudience})
+		return a, "", err
+	}
+	if !loopback {
+		return nil, "", fmt.Errorf("admin API on %s is not loopback: configure --oidc-issuer, or bind it to 127.0.0.1", cfg.AdminAddr)
+	}
+	path := filepath.Join(cfg.DataDir, "admin.token")
+	a, err := admin.LoadOrCreateToken(path)
+	return a, path, err
+}
+
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// writeBootstraps writes each node's Envoy bootstrap to
+// <data-dir>/envoy/<node-id>.json, which envoy/run-sidecar.sh starts from.
+func writeBootstraps(dataDir string, m *mesh.Mesh) (string, error) {
+	dir := filepath.Join(dataDir, "envoy")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	for _, n := range m.Nodes() {
+		bs, err := translate.Bootstrap(m, n.ID)
+		if err != nil {
+			return "", err
+		}
+		j, err := translate.ToJSON(bs)
+		if err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(filepath.Join(dir, n.ID+".json"), j, 0o600); err != nil {
+			return "", fmt.Errorf("write bootstrap for %s: %w", n.ID, err)
+		}
+	}
+	return dir, nil
+}

@@ -1,0 +1,113 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	sotw "github.com/envoyproxy/go-control-plane/pkg/client/sotw/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/secureai-nexus/nexus/controlplane/internal/app"
+)
+
+const exampleMesh = "../../../examples/mesh.yaml"
+
+func TestRunServesXDSAndAdmin(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan app.Ready, 1)
+	done := make(chan error, 1)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	go func() {
+		done <- app.Run(ctx, log, app.Config{MeshFile: exampleMesh, DataDir: dir, XDSAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0"}, ready)
+	}()
+	var r app.Ready
+	select {
+	case r = <-ready:
+	case err := <-done:
+		t.Fatal(err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("control plane did not start")
+	}
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+
+	tok, err := os.ReadFile(r.AdminTokenPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", "http://"+r.AdminAddr+"/api/v1/admin/nodes", nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nodes struct {
+		Nodes []struct{ ID string } `json:"nodes"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&nodes)
+	resp.Body.Close()
+	if err != nil || len(nodes.Nodes) != 2 {
+		t.Fatalf("nodes = %+v, %v", nodes, err)
+	}
+
+	conn, err := grpc.NewClient(r.XDSAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c := sotw.NewADSClient(ctx, &core.Node{Id: "model~triage"}, resourcev3.ListenerType)
+	if err := c.InitConnect(conn); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Fetch()
+	if err != nil || len(got.Resources) != 1 {
+		t.Fatalf("listeners = %v, %v", got, err)
+	}
+	for _, n := range r.Nodes {
+		if _, err := os.Stat(filepath.Join(r.BootstrapDir, n.ID+".json")); err != nil {
+			t.Errorf("no bootstrap for %s: %v", n.ID, err)
+		}
+	}
+}
+
+func TestRunRefuses(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("trustDomain: x\nmodels: []\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		cfg  app.Config
+		want string
+	}{
+		{"invalid mesh", app.Config{MeshFile: bad}, "models: at least one model is required"},
+		{"non-loopback admin without TLS", app.Config{MeshFile: exampleMesh, AdminAddr: "0.0.0.0:0"}, "needs --admin-tls-cert"},
+		{"non-loopback admin without OIDC", app.Config{MeshFile: exampleMesh, AdminAddr: "0.0.0.0:0", AdminTLSCert: "c", AdminTLSKey: "k"}, "configure --oidc-issuer"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.DataDir = t.TempDir()
+			tt.cfg.XDSAddr = "127.0.0.1:0"
+			err := app.Run(context.Background(), slog.New(slog.NewTextHandler(io.Discard, nil)), tt.cfg, nil)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
