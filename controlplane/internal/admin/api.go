@@ -77,8 +77,6 @@ func (a *API) Handler() http.Handler {
 	return mux
 }
 
-type principalKey struct{}
-
 func (a *API) authed(h func(http.ResponseWriter, *http.Request, Principal)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := a.Auth.Authenticate(r)

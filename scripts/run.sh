@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Starts the example mesh on this machine: two nexus-backend versions, the
+# control plane serving examples/mesh.yaml, and an Envoy sidecar for the
+# model when an Envoy binary can be found. Ctrl-C stops everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DATA=${NEXUS_DATA:-.data}
+LOGS=$DATA/logs
+mkdir -p "$LOGS"
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  echo "stopped."
+}
+trap cleanup INT TERM EXIT
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for p in 8001 8002 18000 18080; do
+  if ! port_free "$p"; then
+    echo "port 127.0.0.1:$p is in use; stop whatever holds it (an earlier 'make run'?) and retry." >&2
+    exit 1
+  fi
+done
+
+bin/nexus-backend --model triage --version v1 --addr 127.0.0.1:8001 >"$LOGS/backend-v1.log" 2>&1 & pids+=($!)
+bin/nexus-backend --model triage --version v2 --addr 127.0.0.1:8002 >"$LOGS/backend-v2.log" 2>&1 & pids+=($!)
+bin/nexus-controlplane --config examples/mesh.yaml --data-dir "$DATA/controlplane" \
+  --xds-addr 127.0.0.1:18000 --admin-addr 127.0.0.1:18080 >"$LOGS/controlplane.log" 2>&1 & pids+=($!)
+
+for _ in $(seq 1 100); do
+  curl -fsS -o /dev/null http://127.0.0.1:18080/api/v1/openapi.json 2>/dev/null && break
+  if ! kill -0 "${pids[2]}" 2>/dev/null; then
+    echo "the control plane failed to start:" >&2; cat "$LOGS/controlplane.log" >&2; exit 1
+  fi
+  sleep 0.1
+done
+curl -fsS -o /dev/null http://127.0.0.1:8001/readyz && curl -fsS -o /dev/null http://127.0.0.1:8002/readyz
+
+ENVOY=${ENVOY_BIN:-$(command -v envoy || true)}
+if [ -n "$ENVOY" ]; then
+  envoy/run-sidecar.sh "$ENVOY" "$DATA/controlplane/envoy/model~triage.json" >"$LOGS/envoy-model-triage.log" 2>&1 & pids+=($!)
+  envoy_line="envoy          model~triage sidecar, mTLS on 127.0.0.1:10000, admin 127.0.0.1:15000 (log $LOGS/envoy-model-triage.log)"
+else
+  envoy_line="envoy          not found: no sidecar started (set ENVOY_BIN or put envoy on PATH; 'go run github.com/tetratelabs/func-e/cmd/func-e@latest run' fetches one). Control plane and backends keep serving."
+fi
+
+TOKEN_FILE=$DATA/controlplane/admin.token
+cat <<MSG
+
+SecureAI Nexus is running (logs in $LOGS/):
+  control plane  xDS 127.0.0.1:18000, admin API http://127.0.0.1:18080 (token in $TOKEN_FILE)
+  nexus-backend  triage v1 on 127.0.0.1:8001, triage v2 on 127.0.0.1:8002
+  $envoy_line
+
+Try:
+  curl -s -H "Authorization: Bearer \$(cat $TOKEN_FILE)" http://127.0.0.1:18080/api/v1/admin/models
+  curl -s -X PUT -H "Authorization: Bearer \$(cat $TOKEN_FILE)" -H 'Content-Type: application/json' \\
+       -d '{"weights":{"v1":50,"v2":50}}' http://127.0.0.1:18080/api/v1/admin/models/triage/traffic
+
+Ctrl-C stops everything.
+MSG
+wait -n "${pids[@]}" || true
+echo "a process exited; see $LOGS/" >&2
