@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -35,6 +36,9 @@ type Config struct {
 	// AdminTLSCert/Key serve the admin API over HTTPS (required off loopback).
 	AdminTLSCert string
 	AdminTLSKey  string
+	// ReloadInterval is how often the mesh file is checked for changes;
+	// default 2s.
+	ReloadInterval time.Duration
 }
 
 // Ready describes what started; Run sends it once serving.
@@ -48,6 +52,10 @@ type Ready struct {
 // Run serves until ctx ends. ready, if not nil, receives the bound
 // addresses once both servers listen.
 func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) error {
+	raw, err := os.ReadFile(cfg.MeshFile)
+	if err != nil {
+		return fmt.Errorf("read mesh file: %w", err)
+	}
 	m, err := mesh.LoadFile(cfg.MeshFile)
 	if err != nil {
 		return err
@@ -100,6 +108,7 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	defer cancel()
 	errc := make(chan error, 2)
 	go func() { errc <- xs.Serve(ctx, xlis) }()
+	go watchMesh(ctx, log.With("component", "mesh-watch"), cfg, sha256.Sum256(raw), ctrl)
 	go func() {
 		var err error
 		if cfg.AdminTLSCert != "" {
@@ -129,6 +138,43 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	_ = hs.Shutdown(shutdown)
 	log.Info("nexus control plane stopped")
 	return runErr
+}
+
+// watchMesh reloads the mesh file when its content changes. A file that
+// fails to load is logged with every problem and the last good mesh keeps
+// serving.
+func watchMesh(ctx context.Context, log *slog.Logger, cfg Config, last [32]byte, ctrl *controller.Controller) {
+	every := cfg.ReloadInterval
+	if every <= 0 {
+		every = 2 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		raw, err := os.ReadFile(cfg.MeshFile)
+		if err != nil {
+			log.Error("cannot read the mesh file; still serving the previous mesh", "file", cfg.MeshFile, "error", err)
+			continue
+		}
+		sum := sha256.Sum256(raw)
+		if sum == last {
+			continue
+		}
+		last = sum
+		m, err := mesh.LoadFile(cfg.MeshFile)
+		if err != nil {
+			log.Error("mesh file rejected; still serving the previous mesh", "file", cfg.MeshFile, "error", err)
+			continue
+		}
+		if err := ctrl.Reload(ctx, m, cfg.MeshFile); err != nil {
+			log.Error("mesh reload failed; still serving the previous mesh", "file", cfg.MeshFile, "error", err)
+		}
+	}
 }
 
 func authenticator(ctx context.Context, cfg Config) (admin.Authenticator, string, error) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -110,4 +111,91 @@ func TestRunRefuses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMeshFileReload: a valid edit is served; an invalid one is refused
+// and the last good mesh keeps serving.
+func TestMeshFileReload(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "mesh.yaml")
+	orig, err := os.ReadFile(exampleMesh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Paths in the example are relative to examples/.
+	doc := strings.Replace(string(orig), "../filters/piiguard.wasm", "/opt/piiguard.wasm", 1)
+	if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logs := &lockedBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan app.Ready, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- app.Run(ctx, slog.New(slog.NewTextHandler(logs, nil)), app.Config{
+			MeshFile: file, DataDir: filepath.Join(dir, "data"), XDSAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", ReloadInterval: 20 * time.Millisecond,
+		}, ready)
+	}()
+	r := <-ready
+	defer func() { cancel(); <-done }()
+	tok, _ := os.ReadFile(r.AdminTokenPath)
+	weightOfV2 := func() float64 {
+		req, _ := http.NewRequest("GET", "http://"+r.AdminAddr+"/api/v1/admin/models/triage", nil)
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m struct {
+			Versions []struct {
+				Weight float64 `json:"weight"`
+			} `json:"versions"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		return m.Versions[1].Weight
+	}
+	waitUntil := func(what string, cond func() bool) {
+		deadline := time.Now().Add(5 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out: %s\nlogs:\n%s", what, logs.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+
+	good := strings.Replace(strings.Replace(doc, "weight: 90", "weight: 60", 1), "weight: 10", "weight: 40", 1)
+	if err := os.WriteFile(file, []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil("valid edit served", func() bool { return weightOfV2() == 40 })
+
+	bad := strings.Replace(good, "weight: 40", "weight: 400", 1)
+	if err := os.WriteFile(file, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil("invalid edit logged", func() bool {
+		return strings.Contains(logs.String(), "mesh file rejected") && strings.Contains(logs.String(), "models[0].versions[1].weight: must be 0..100, got 400")
+	})
+	if w := weightOfV2(); w != 40 {
+		t.Errorf("after a rejected edit v2 weight = %v, want the last good 40", w)
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

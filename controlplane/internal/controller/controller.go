@@ -37,10 +37,25 @@ type Controller struct {
 }
 
 // New lays the stored weights over base, publishes the result and returns
-// the controller. Stored weights that no longer fit the mesh file (a
-// version was removed) are ignored with a warning: the file wins.
+// the controller.
 func New(ctx context.Context, log *slog.Logger, base *mesh.Mesh, st store.Store, pub Publisher, now func() time.Time) (*Controller, error) {
-	stored, err := st.Traffic(ctx)
+	c := &Controller{log: log, store: st, pub: pub, now: now}
+	m, err := c.overlay(ctx, base)
+	if err != nil {
+		return nil, err
+	}
+	if err := pub.Publish(ctx, m); err != nil {
+		return nil, err
+	}
+	c.mesh = m
+	return c, nil
+}
+
+// overlay applies the weights set through the API to a mesh from the file.
+// Stored weights that no longer fit (a version was removed) are ignored
+// with a warning: the file wins.
+func (c *Controller) overlay(ctx context.Context, base *mesh.Mesh) (*mesh.Mesh, error) {
+	stored, err := c.store.Traffic(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -56,15 +71,60 @@ func New(ctx context.Context, log *slog.Logger, base *mesh.Mesh, st store.Store,
 		}
 		valid, err := m.ValidateWeights(md.Name, req)
 		if err != nil {
-			log.Warn("stored traffic no longer fits the mesh file; using the file's weights", "model", md.Name, "error", err)
+			c.log.Warn("stored traffic no longer fits the mesh file; using the file's weights", "model", md.Name, "error", err)
 			continue
 		}
 		m = m.WithWeights(md.Name, valid)
 	}
-	if err := pub.Publish(ctx, m); err != nil {
-		return nil, err
+	return m, nil
+}
+
+// Reload serves a new mesh from the file, with the API's weights laid over
+// it, and audits the reload. A mesh that fails to translate is refused and
+// the current one keeps serving.
+func (c *Controller) Reload(ctx context.Context, base *mesh.Mesh, source string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m, err := c.overlay(ctx, base)
+	if err != nil {
+		return err
 	}
-	return &Controller{log: log, store: st, pub: pub, now: now, mesh: m}, nil
+	if _, err := translate.Translate(m); err != nil {
+		return fmt.Errorf("translate: %w", err)
+	}
+	if _, err := c.store.Append(ctx, audit.Entry{
+		Time: c.now(), Actor: "file:" + source, Action: "mesh.reload", Target: "mesh",
+		Before: summary(c.mesh), After: summary(m),
+	}); err != nil {
+		return fmt.Errorf("audit reload: %w", err)
+	}
+	if err := c.pub.Publish(ctx, m); err != nil {
+		return errors.Join(ErrNotPublished, err)
+	}
+	c.mesh = m
+	c.log.Info("mesh reloaded", "source", source, "models", len(m.Models), "services", len(m.Services))
+	return nil
+}
+
+// summary is what the audit log keeps of a whole mesh: its models and
+// weights, and its services.
+func summary(m *mesh.Mesh) json.RawMessage {
+	type model struct {
+		Name    string            `json:"name"`
+		Weights map[string]uint32 `json:"weights"`
+	}
+	out := struct {
+		Models   []model  `json:"models"`
+		Services []string `json:"services"`
+	}{Models: []model{}, Services: []string{}}
+	for _, md := range m.Models {
+		out.Models = append(out.Models, model{md.Name, md.Weights()})
+	}
+	for _, s := range m.Services {
+		out.Services = append(out.Services, s.Name)
+	}
+	b, _ := json.Marshal(out)
+	return b
 }
 
 // Mesh returns the mesh being served. Callers must not modify it.
