@@ -57,6 +57,7 @@ SecureAI Nexus is running (logs in $LOGS/):
 
 Try:
   curl -s -H "Authorization: Bearer \$(cat $TOKEN_FILE)" http://127.0.0.1:18080/api/v1/admin/models
+  (or: bin/nexusctl models; bin/nexusctl traffic triage v1=50 v2=50; bin/nexusctl proxy-status)
   curl -s -X PUT -H "Authorization: Bearer \$(cat $TOKEN_FILE)" -H 'Content-Type: application/json' \\
        -d '{"weights":{"v1":50,"v2":50}}' http://127.0.0.1:18080/api/v1/admin/models/triage/traffic
 

@@ -1,0 +1,353 @@
+// Package cli is nexusctl: a thin client of the admin API, plus offline
+// commands that work on a mesh file (validate, bootstrap).
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/secureai-nexus/nexus/controlplane/internal/mesh"
+	"github.com/secureai-nexus/nexus/controlplane/internal/translate"
+)
+
+const usage = `nexusctl — operate a SecureAI Nexus control plane
+
+Usage:
+  nexusctl [flags] models                      list models, versions and weights
+  nexusctl [flags] traffic MODEL V=W [V=W…]    set a model's split, e.g. traffic triage v1=90 v2=10
+  nexusctl [flags] proxy-status                every sidecar and whether it is in sync
+  nexusctl [flags] audit [--after N]           read the audit log
+  nexusctl [flags] audit verify                verify the audit hash chain
+  nexusctl validate MESH_FILE                  check a mesh file, listing every problem
+  nexusctl bootstrap MESH_FILE NODE_ID         print a node's Envoy bootstrap (JSON)
+
+Flags:
+`
+
+// Run executes nexusctl with args and returns the exit code.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("nexusctl", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	server := fs.String("server", envOr("NEXUS_ADMIN_URL", "http://127.0.0.1:18080"), "admin API base URL ($NEXUS_ADMIN_URL)")
+	tokenFile := fs.String("token-file", envOr("NEXUS_TOKEN_FILE", ".data/controlplane/admin.token"), "file holding the bearer token ($NEXUS_TOKEN_FILE); $NEXUS_TOKEN wins if set")
+	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	rest := fs.Args()
+	if len(rest) == 0 {
+		fs.Usage()
+		return 2
+	}
+	c := &client{base: strings.TrimRight(*server, "/"), tokenFile: *tokenFile, http: &http.Client{Timeout: 30 * time.Second}}
+	var err error
+	switch rest[0] {
+	case "models":
+		err = c.models(ctx, stdout)
+	case "traffic":
+		err = c.traffic(ctx, stdout, rest[1:])
+	case "proxy-status":
+		err = c.proxyStatus(ctx, stdout)
+	case "audit":
+		err = c.audit(ctx, stdout, rest[1:])
+	case "validate":
+		err = validate(stdout, rest[1:])
+	case "bootstrap":
+		err = bootstrap(stdout, rest[1:])
+	default:
+		err = fmt.Errorf("unknown command %q (run nexusctl without arguments for help)", rest[0])
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "nexusctl:", err)
+		return 1
+	}
+	return 0
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+type client struct {
+	base, tokenFile string
+	http            *http.Client
+}
+
+func (c *client) token() (string, error) {
+	if t := os.Getenv("NEXUS_TOKEN"); t != "" {
+		return t, nil
+	}
+	b, err := os.ReadFile(c.tokenFile)
+	if err != nil {
+		return "", fmt.Errorf("no token: set NEXUS_TOKEN or --token-file (%w)", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// apiError is the admin API's error body.
+type apiError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func (c *client) do(ctx context.Context, method, path string, body, out any) error {
+	tok, err := c.token()
+	if err != nil {
+		return err
+	}
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 300 {
+		var e apiError
+		if json.Unmarshal(data, &e) == nil && e.Error.Message != "" {
+			return fmt.Errorf("%s (%d %s)", e.Error.Message, resp.StatusCode, e.Error.Code)
+		}
+		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
+	}
+	return json.Unmarshal(data, out)
+}
+
+type modelView struct {
+	Name     string `json:"name"`
+	Versions []struct {
+		Name      string   `json:"name"`
+		Weight    int      `json:"weight"`
+		Endpoints []string `json:"endpoints"`
+	} `json:"versions"`
+}
+
+func printModel(tw *tabwriter.Writer, m modelView) {
+	for _, v := range m.Versions {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", m.Name, v.Name, v.Weight, strings.Join(v.Endpoints, ","))
+	}
+}
+
+func (c *client) models(ctx context.Context, w io.Writer) error {
+	var out struct {
+		Models []modelView `json:"models"`
+	}
+	if err := c.do(ctx, "GET", "/api/v1/admin/models", nil, &out); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "MODEL\tVERSION\tWEIGHT\tENDPOINTS")
+	for _, m := range out.Models {
+		printModel(tw, m)
+	}
+	return tw.Flush()
+}
+
+func (c *client) traffic(ctx context.Context, w io.Writer, args []string) error {
+	if len(args) < 2 {
+		return errors.New("usage: nexusctl traffic MODEL VERSION=WEIGHT [VERSION=WEIGHT…]")
+	}
+	weights := map[string]int64{}
+	for _, a := range args[1:] {
+		v, ws, ok := strings.Cut(a, "=")
+		n, err := strconv.ParseInt(ws, 10, 64)
+		if !ok || v == "" || err != nil {
+			return fmt.Errorf("%q is not VERSION=WEIGHT (e.g. v2=10)", a)
+		}
+		weights[v] = n
+	}
+	var out struct {
+		Model    modelView `json:"model"`
+		AuditSeq int64     `json:"audit_seq"`
+	}
+	if err := c.do(ctx, "PUT", "/api/v1/admin/models/"+args[0]+"/traffic", map[string]any{"weights": weights}, &out); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "MODEL\tVERSION\tWEIGHT\tENDPOINTS")
+	printModel(tw, out.Model)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if out.AuditSeq == 0 {
+		fmt.Fprintln(w, "unchanged: the model already had this split")
+	} else {
+		fmt.Fprintf(w, "applied (audit record %d)\n", out.AuditSeq)
+	}
+	return nil
+}
+
+func (c *client) proxyStatus(ctx context.Context, w io.Writer) error {
+	var out struct {
+		Nodes []struct {
+			ID        string                       `json:"id"`
+			Role      string                       `json:"role"`
+			Connected bool                         `json:"connected"`
+			Published map[string]string            `json:"published"`
+			Acked     map[string]string            `json:"acked"`
+			Nacked    map[string]map[string]string `json:"nacked"`
+		} `json:"nodes"`
+	}
+	if err := c.do(ctx, "GET", "/api/v1/admin/nodes", nil, &out); err != nil {
+		return err
+	}
+	types := []string{"listeners", "routes", "clusters", "endpoints"}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tROLE\tLDS\tRDS\tCDS\tEDS")
+	var nacks []string
+	for _, n := range out.Nodes {
+		row := []string{n.ID, n.Role}
+		for _, t := range types {
+			switch {
+			case !n.Connected:
+				row = append(row, "NOT CONNECTED")
+			case n.Nacked[t] != nil:
+				row = append(row, "NACKED")
+				nacks = append(nacks, fmt.Sprintf("%s %s: %s", n.ID, t, n.Nacked[t]["error"]))
+			case n.Acked[t] == n.Published[t]:
+				row = append(row, "SYNCED")
+			default:
+				row = append(row, "STALE")
+			}
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, n := range nacks {
+		fmt.Fprintln(w, "NACK", n)
+	}
+	return nil
+}
+
+func (c *client) audit(ctx context.Context, w io.Writer, args []string) error {
+	if len(args) > 0 && args[0] == "verify" {
+		var v struct {
+			OK       bool   `json:"ok"`
+			Records  int64  `json:"records"`
+			Head     string `json:"head"`
+			BrokenAt int64  `json:"broken_at"`
+			Reason   string `json:"reason"`
+		}
+		if err := c.do(ctx, "GET", "/api/v1/admin/audit/verify", nil, &v); err != nil {
+			return err
+		}
+		if !v.OK {
+			return fmt.Errorf("audit chain BROKEN at record %d: %s", v.BrokenAt, v.Reason)
+		}
+		fmt.Fprintf(w, "audit chain OK: %d records, head %s\n", v.Records, v.Head)
+		return nil
+	}
+	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
+	after := fs.Int64("after", 0, "show records after this sequence number")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var out struct {
+		Records []struct {
+			Seq    int64           `json:"seq"`
+			Time   time.Time       `json:"time"`
+			Actor  string          `json:"actor"`
+			Action string          `json:"action"`
+			Target string          `json:"target"`
+			Before json.RawMessage `json:"before"`
+			After  json.RawMessage `json:"after"`
+		} `json:"records"`
+	}
+	if err := c.do(ctx, "GET", fmt.Sprintf("/api/v1/admin/audit?after=%d&limit=1000", *after), nil, &out); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEQ\tTIME\tACTOR\tACTION\tTARGET\tBEFORE\tAFTER")
+	for _, r := range out.Records {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Seq, r.Time.Format(time.RFC3339), r.Actor, r.Action, r.Target, compact(r.Before), compact(r.After))
+	}
+	return tw.Flush()
+}
+
+func validate(w io.Writer, args []string) error {
+	if len(args) != 1 {
+		return errors.New("usage: nexusctl validate MESH_FILE")
+	}
+	m, err := mesh.LoadFile(args[0])
+	if err != nil {
+		return err
+	}
+	if _, err := translate.Translate(m); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "%s: valid: %d models, %d services, %d sidecar nodes\n", args[0], len(m.Models), len(m.Services), len(m.Nodes()))
+	return nil
+}
+
+func bootstrap(w io.Writer, args []string) error {
+	if len(args) != 2 {
+		return errors.New("usage: nexusctl bootstrap MESH_FILE NODE_ID")
+	}
+	m, err := mesh.LoadFile(args[0])
+	if err != nil {
+		return err
+	}
+	bs, err := translate.Bootstrap(m, args[1])
+	if err != nil {
+		ids := []string{}
+		for _, n := range m.Nodes() {
+			ids = append(ids, n.ID)
+		}
+		slices.Sort(ids)
+		return fmt.Errorf("%w (nodes in %s: %s)", err, filepath.Base(args[0]), strings.Join(ids, ", "))
+	}
+	j, err := translate.ToJSON(bs)
+	if err != nil {
+		return err
+	}
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, j, "", "  "); err != nil {
+		return err
+	}
+	pretty.WriteByte('\n')
+	_, err = w.Write(pretty.Bytes())
+	return err
+}
+
+func compact(raw json.RawMessage) string {
+	var b bytes.Buffer
+	if json.Compact(&b, raw) != nil {
+		return string(raw)
+	}
+	return b.String()
+}
