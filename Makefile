@@ -22,8 +22,10 @@ build: ## Build all binaries into bin/
 bench: ## Run benchmarks (translation, xDS propagation to 1,000 ADS clients)
 	cd controlplane && $(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./internal/translate/ ./internal/xds/
 
-e2e: build ## Start the real binaries and drive them end to end
-	cd e2e && NEXUS_BIN=$(BIN) $(GO) test -count=1 -v ./...
+e2e: build ## Start the real binaries and drive them end to end (and a real Envoy if found)
+	@envoy=$${ENVOY_BIN:-$$(command -v envoy || true)}; tags=; \
+	  if [ -n "$$envoy" ]; then tags="-tags envoy"; echo "using Envoy $$envoy"; else echo "no Envoy found (ENVOY_BIN/PATH): running without the real-sidecar test"; fi; \
+	  cd e2e && ENVOY_BIN=$$envoy NEXUS_BIN=$(BIN) $(GO) test $$tags -count=1 -v ./...
 
 lint: lint.gofmt lint.govet lint.staticcheck ## gofmt, go vet, staticcheck
 
