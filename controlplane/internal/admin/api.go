@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -161,7 +162,7 @@ func (a *API) setTraffic(w http.ResponseWriter, r *http.Request, p Principal) {
 		return
 	}
 	weights := make(map[string]int64, len(req.Weights))
-	for _, v := range sortedKeys(req.Weights) {
+	for _, v := range slices.Sorted(maps.Keys(req.Weights)) {
 		raw := string(req.Weights[v])
 		i, err := strconv.ParseInt(raw, 10, 64)
 		if err != nil {
@@ -343,13 +344,4 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

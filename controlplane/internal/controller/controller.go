@@ -17,12 +17,12 @@ import (
 	"github.com/secureai-nexus/nexus/controlplane/internal/audit"
 	"github.com/secureai-nexus/nexus/controlplane/internal/mesh"
 	"github.com/secureai-nexus/nexus/controlplane/internal/store"
-	"github.com/secureai-nexus/nexus/controlplane/internal/translate"
 )
 
-// Publisher pushes a mesh to the sidecars.
+// Publisher pushes a mesh to the sidecars in two steps: Prepare translates
+// (and may refuse), the returned commit pushes what was prepared.
 type Publisher interface {
-	Publish(ctx context.Context, m *mesh.Mesh) error
+	Prepare(m *mesh.Mesh) (commit func(context.Context) error, err error)
 }
 
 // Controller serializes changes to the mesh.
@@ -44,7 +44,11 @@ func New(ctx context.Context, log *slog.Logger, base *mesh.Mesh, st store.Store,
 	if err != nil {
 		return nil, err
 	}
-	if err := pub.Publish(ctx, m); err != nil {
+	commit, err := pub.Prepare(m)
+	if err != nil {
+		return nil, err
+	}
+	if err := commit(ctx); err != nil {
 		return nil, err
 	}
 	c.mesh = m
@@ -89,8 +93,9 @@ func (c *Controller) Reload(ctx context.Context, base *mesh.Mesh, source string)
 	if err != nil {
 		return err
 	}
-	if _, err := translate.Translate(m); err != nil {
-		return fmt.Errorf("translate: %w", err)
+	commit, err := c.pub.Prepare(m)
+	if err != nil {
+		return err
 	}
 	if _, err := c.store.Append(ctx, audit.Entry{
 		Time: c.now(), Actor: "file:" + source, Action: "mesh.reload", Target: "mesh",
@@ -98,10 +103,10 @@ func (c *Controller) Reload(ctx context.Context, base *mesh.Mesh, source string)
 	}); err != nil {
 		return fmt.Errorf("audit reload: %w", err)
 	}
-	if err := c.pub.Publish(ctx, m); err != nil {
+	c.mesh = m
+	if err := commit(ctx); err != nil {
 		return errors.Join(ErrNotPublished, err)
 	}
-	c.mesh = m
 	c.log.Info("mesh reloaded", "source", source, "models", len(m.Models), "services", len(m.Services))
 	return nil
 }
@@ -150,8 +155,9 @@ func (c *Controller) SetTraffic(ctx context.Context, actor, model string, weight
 	next := c.mesh.WithWeights(model, valid)
 	// Translate before persisting: a change that cannot be served is
 	// refused before anything is written.
-	if _, err := translate.Translate(next); err != nil {
-		return mesh.Model{}, audit.Record{}, fmt.Errorf("translate: %w", err)
+	commit, err := c.pub.Prepare(next)
+	if err != nil {
+		return mesh.Model{}, audit.Record{}, err
 	}
 	before, _ := json.Marshal(old.Weights())
 	after, _ := json.Marshal(valid)
@@ -161,12 +167,12 @@ func (c *Controller) SetTraffic(ctx context.Context, actor, model string, weight
 	if err != nil {
 		return mesh.Model{}, audit.Record{}, fmt.Errorf("persist traffic: %w", err)
 	}
-	if err := c.pub.Publish(ctx, next); err != nil {
-		// Persisted but not pushed: the next successful publish (or a
-		// restart) serves it. Say so rather than pretend.
+	// Persisted is the truth from here: a later change builds on it even
+	// if this push fails.
+	c.mesh = next
+	if err := commit(ctx); err != nil {
 		return mesh.Model{}, rec, errors.Join(ErrNotPublished, err)
 	}
-	c.mesh = next
 	md, _ := next.Model(model)
 	c.log.Info("traffic shifted", "model", model, "actor", actor, "before", string(before), "after", string(after), "audit_seq", rec.Seq)
 	return *md, rec, nil

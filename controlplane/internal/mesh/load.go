@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -520,7 +521,7 @@ func (v *validator) model(p string, f *modelFile, td string) Model {
 		v.errorf(p+".policy", "%q is not a Rego package path (e.g. nexus.models.triage)", f.Policy)
 	}
 	md.PII = map[string]PIIMode{}
-	for _, class := range sortedKeys(f.PII) {
+	for _, class := range slices.Sorted(maps.Keys(f.PII)) {
 		mode := PIIMode(f.PII[class])
 		cp := fmt.Sprintf("%s.pii.%s", p, class)
 		if !slices.Contains(piiClasses, class) {
@@ -642,15 +643,6 @@ func (v *validator) spiffeID(path, id, td string) string {
 
 func spiffeID(td, path string) string { return "spiffe://" + td + "/" + path }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
 // ValidateWeights checks a traffic change for model against the mesh: every
 // version named exists, every weight is 0..100 and they sum to 100. Versions
 // left out get weight 0.
@@ -665,7 +657,7 @@ func (m *Mesh) ValidateWeights(model string, weights map[string]int64) (map[stri
 		out[v.Name] = 0
 	}
 	var total int64
-	for _, name := range sortedKeys(weights) {
+	for _, name := range slices.Sorted(maps.Keys(weights)) {
 		w := weights[name]
 		p := "weights." + name
 		if _, ok := md.Version(name); !ok {

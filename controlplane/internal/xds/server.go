@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"sync"
@@ -47,26 +48,36 @@ func NewServer(log *slog.Logger) *Server {
 // node fails to translate, nothing is published and the previous snapshots
 // keep serving.
 func (s *Server) Publish(ctx context.Context, m *mesh.Mesh) error {
+	commit, err := s.Prepare(m)
+	if err != nil {
+		return err
+	}
+	return commit(ctx)
+}
+
+// Prepare translates the mesh into snapshots without publishing them, so a
+// caller can check a change translates, persist it, and only then push the
+// very snapshots it checked.
+func (s *Server) Prepare(m *mesh.Mesh) (func(context.Context) error, error) {
 	all, err := translate.Translate(m)
 	if err != nil {
-		return fmt.Errorf("translate mesh: %w", err)
+		return nil, fmt.Errorf("translate mesh: %w", err)
 	}
 	snaps := make(map[string]*cachev3.Snapshot, len(all))
 	for id, r := range all {
 		snap, err := NewSnapshot(r)
 		if err != nil {
-			return fmt.Errorf("node %s: %w", id, err)
+			return nil, fmt.Errorf("node %s: %w", id, err)
 		}
 		snaps[id] = snap
 	}
+	return func(ctx context.Context) error { return s.apply(ctx, snaps) }, nil
+}
+
+func (s *Server) apply(ctx context.Context, snaps map[string]*cachev3.Snapshot) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ids := make([]string, 0, len(snaps))
-	for id := range snaps {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	for _, id := range ids {
+	for _, id := range slices.Sorted(maps.Keys(snaps)) {
 		if err := s.cache.SetSnapshot(ctx, id, snaps[id]); err != nil {
 			return fmt.Errorf("set snapshot for %s: %w", id, err)
 		}
