@@ -1,0 +1,186 @@
+package decision
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"github.com/open-policy-agent/opa/v1/ast"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/secureai-nexus/nexus/authz/internal/decisionlog"
+	"github.com/secureai-nexus/nexus/authz/internal/input"
+	"github.com/secureai-nexus/nexus/authz/internal/policy"
+)
+
+// Policies provides the serving policy set.
+type Policies interface {
+	Current() *policy.Set
+}
+
+// Log receives one entry per decision; it must not block.
+type Log interface {
+	Log(decisionlog.Entry)
+}
+
+// Metrics observes decisions.
+type Metrics interface {
+	Decision(result string, eval time.Duration)
+}
+
+// Reasons a request is denied without the policy's say. They are stable
+// strings, so operators can alert on them (after opa-envoy-plugin's typed
+// error codes).
+const (
+	ReasonNoPolicy        = "no_policy_loaded"
+	ReasonInputTooLarge   = "input_too_large"
+	ReasonInputInvalid    = "input_invalid"
+	ReasonTimeout         = "check_request_timeout"
+	ReasonCanceled        = "check_request_canceled"
+	ReasonPolicyError     = "policy_error"
+	ReasonUndefined       = "undefined_decision"
+	ReasonInvalidDecision = "invalid_decision"
+)
+
+// Engine decides CheckRequests.
+type Engine struct {
+	Policies Policies
+	Log      Log
+	Masker   *decisionlog.Masker
+	Metrics  Metrics
+	// Timeout bounds one decision's evaluation.
+	Timeout time.Duration
+	// MaxInputBytes bounds the CheckRequest size.
+	MaxInputBytes int
+	// DryRun decides and logs, but always allows.
+	DryRun bool
+	Input  input.Options
+	Now    func() time.Time
+}
+
+// Check decides one request. It never returns an error for a bad request or
+// a failing policy: those are denials. The error return is for responses
+// that cannot be encoded at all.
+func (e *Engine) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
+	start := e.Now()
+	id := newID()
+	entry := decisionlog.Entry{DecisionID: id, Time: start.UTC()}
+	var in map[string]any
+
+	res, reason, set := e.decide(ctx, req, &in)
+	if set != nil {
+		entry.PolicyRevision, entry.Query = set.Revision, set.Query
+	}
+	elapsed := e.Now().Sub(start)
+
+	entry.Reason = reason
+	entry.HTTPStatus = 0
+	entry.Result = "allow"
+	if !res.Allowed {
+		entry.Result = "deny"
+		entry.HTTPStatus = res.HTTPStatus
+	}
+	entry.EvalMicros = elapsed.Microseconds()
+	if in != nil {
+		if nx, ok := in["nexus"].(map[string]any); ok {
+			if c, ok := nx["caller"].(map[string]any); ok {
+				entry.Caller, _ = c["spiffe_id"].(string)
+			}
+			entry.Model, _ = nx["model"].(string)
+			entry.Version, _ = nx["version"].(string)
+		}
+		e.Masker.Mask(in)
+		entry.Input = in
+	}
+	if e.DryRun {
+		entry.DryRun = true
+		if !res.Allowed {
+			res = Result{Allowed: true}
+		}
+	}
+	metric := entry.Result
+	if isEngineReason(reason) {
+		metric = "error"
+	}
+	e.Metrics.Decision(metric, elapsed)
+	e.Log.Log(entry)
+
+	resp, err := Response(res, id)
+	if err != nil {
+		// The policy produced metadata that cannot be encoded: deny.
+		resp, _ = Response(denied(), id)
+	}
+	return resp, nil
+}
+
+// isEngineReason says whether a denial came from a failure rather than
+// from the policy's own decision.
+func isEngineReason(r string) bool {
+	for _, p := range []string{ReasonNoPolicy, ReasonInputTooLarge, ReasonInputInvalid, ReasonTimeout, ReasonCanceled, ReasonPolicyError, ReasonUndefined, ReasonInvalidDecision} {
+		if strings.HasPrefix(r, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// denied is the response for every failure: 403 with a JSON body that says
+// where to look, never what went wrong inside.
+func denied() Result {
+	return Result{
+		HTTPStatus: 403,
+		Headers:    []Header{{"content-type", "application/json"}},
+		Body:       `{"error":{"code":"forbidden","message":"denied by policy; quote the x-nexus-decision-id header to your operator"}}`,
+	}
+}
+
+func (e *Engine) decide(ctx context.Context, req *authv3.CheckRequest, in *map[string]any) (Result, string, *policy.Set) {
+	set := e.Policies.Current()
+	if set == nil {
+		return denied(), ReasonNoPolicy, nil
+	}
+	if n := proto.Size(req); e.MaxInputBytes > 0 && n > e.MaxInputBytes {
+		return denied(), fmt.Sprintf("%s: %d bytes, more than %d", ReasonInputTooLarge, n, e.MaxInputBytes), set
+	}
+	doc, err := input.Build(req, e.Input)
+	if err != nil {
+		return denied(), ReasonInputInvalid + ": " + err.Error(), set
+	}
+	*in = doc
+	val, err := ast.InterfaceToValue(doc)
+	if err != nil {
+		return denied(), ReasonInputInvalid + ": " + err.Error(), set
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.Timeout)
+	defer cancel()
+	out, defined, err := set.Eval(ctx, val)
+	switch {
+	case err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return denied(), fmt.Sprintf("%s: no decision within %s", ReasonTimeout, e.Timeout), set
+	case err != nil && errors.Is(ctx.Err(), context.Canceled):
+		return denied(), ReasonCanceled, set
+	case err != nil:
+		return denied(), ReasonPolicyError + ": " + err.Error(), set
+	case !defined:
+		return denied(), ReasonUndefined, set
+	}
+	res, err := Interpret(out)
+	if err != nil {
+		return denied(), ReasonInvalidDecision + ": " + err.Error(), set
+	}
+	if !res.Allowed && res.Reason == "" {
+		res.Reason = "denied by policy"
+	}
+	return res, res.Reason, set
+}
+
+func newID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,288 @@
+// Package decisionlog writes one JSON line per decision, hash-chained so a
+// removed or edited line is detectable, with sensitive input fields masked.
+// Writing never blocks a decision: lines queue to a writer goroutine, and
+// when the queue is full they are dropped, counted, and the gap recorded
+// in the chain.
+package decisionlog
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Entry is one decision.
+type Entry struct {
+	Type           string    `json:"type"` // "decision" or "gap"
+	DecisionID     string    `json:"decision_id,omitempty"`
+	Time           time.Time `json:"time"`
+	Caller         string    `json:"caller,omitempty"`
+	Model          string    `json:"model,omitempty"`
+	Version        string    `json:"version,omitempty"`
+	Result         string    `json:"result,omitempty"` // allow | deny
+	DryRun         bool      `json:"dry_run,omitempty"`
+	HTTPStatus     int       `json:"http_status,omitempty"`
+	Reason         string    `json:"reason,omitempty"`
+	PolicyRevision string    `json:"policy_revision,omitempty"`
+	Query          string    `json:"query,omitempty"`
+	EvalMicros     int64     `json:"eval_us"`
+	// Dropped counts lines lost to a full queue before this gap record.
+	Dropped int64 `json:"dropped,omitempty"`
+	Input   any   `json:"input,omitempty"`
+	// PrevHash links to the line before; the hash of this line follows it.
+	PrevHash string `json:"prev_hash"`
+}
+
+// Genesis is the previous hash of a chain's first line.
+const Genesis = "0000000000000000000000000000000000000000000000000000000000000000"
+
+// Masker replaces sensitive values in the input with a marker.
+type Masker struct{ paths [][]string }
+
+// MaskMarker replaces a masked value; the key stays so the input's shape
+// is visible.
+const MaskMarker = "**masked**"
+
+// DefaultMasks are the fields masked unless configured otherwise: the
+// credentials and the body, which may carry personal data.
+func DefaultMasks() []string {
+	return []string{
+	"/input/attributes/request/http/headers/authorization",
+	"/input/attributes/request/http/headers/proxy-authorization",
+	"/input/attributes/request/http/headers/cookie",
+	"/input/attributes/request/http/headers/x-api-key",
+	"/input/attributes/request/http/body",
+	"/input/attributes/request/http/rawBody",
+	"/input/parsed_body",
+	}
+}
+
+// NewMasker parses JSON pointers rooted at /input.
+func NewMasker(pointers []string) (*Masker, error) {
+	m := &Masker{}
+	for _, p := range pointers {
+		if !strings.HasPrefix(p, "/input/") {
+			return nil, fmt.Errorf("mask %q must be a JSON pointer under /input/", p)
+		}
+		var segs []string
+		for _, s := range strings.Split(strings.TrimPrefix(p, "/input/"), "/") {
+			s = strings.ReplaceAll(strings.ReplaceAll(s, "~1", "/"), "~0", "~")
+			segs = append(segs, s)
+		}
+		m.paths = append(m.paths, segs)
+	}
+	return m, nil
+}
+
+// Mask replaces each masked value present in input (in place).
+func (m *Masker) Mask(input map[string]any) {
+	for _, p := range m.paths {
+		var cur any = input
+		for i, seg := range p {
+			obj, ok := cur.(map[string]any)
+			if !ok {
+				break
+			}
+			v, ok := obj[seg]
+			if !ok {
+				break
+			}
+			if i == len(p)-1 {
+				if v != nil {
+					obj[seg] = MaskMarker
+				}
+				break
+			}
+			cur = v
+		}
+	}
+}
+
+// Metrics is what the logger reports.
+type Metrics interface {
+	LogDropped()
+	LogWriteError()
+}
+
+// Logger queues entries and writes them, chained, to a sink.
+type Logger struct {
+	sink    io.Writer
+	metrics Metrics
+	queue   chan Entry
+	dropped atomic.Int64
+	prev    string
+	done    chan struct{}
+	once    sync.Once
+}
+
+// New starts a logger writing to sink. prev continues an existing chain
+// (Genesis for a new one). queue bounds the lines waiting to be written.
+func New(sink io.Writer, prev string, queue int, metrics Metrics) *Logger {
+	if prev == "" {
+		prev = Genesis
+	}
+	l := &Logger{sink: sink, metrics: metrics, queue: make(chan Entry, queue), prev: prev, done: make(chan struct{})}
+	go l.run()
+	return l
+}
+
+// Log queues e without blocking; a full queue drops it.
+func (l *Logger) Log(e Entry) {
+	e.Type = "decision"
+	select {
+	case l.queue <- e:
+	default:
+		l.dropped.Add(1)
+		l.metrics.LogDropped()
+	}
+}
+
+// Close flushes queued lines and stops the writer.
+func (l *Logger) Close() {
+	l.once.Do(func() { close(l.queue) })
+	<-l.done
+}
+
+func (l *Logger) run() {
+	defer close(l.done)
+	for e := range l.queue {
+		if n := l.dropped.Swap(0); n > 0 {
+			l.write(Entry{Type: "gap", Time: time.Now().UTC(), Dropped: n})
+		}
+		l.write(e)
+	}
+}
+
+func (l *Logger) write(e Entry) {
+	line, hash, err := Seal(e, l.prev)
+	if err != nil {
+		l.metrics.LogWriteError()
+		return
+	}
+	if _, err := l.sink.Write(line); err != nil {
+		l.metrics.LogWriteError()
+		return
+	}
+	l.prev = hash
+}
+
+// Seal renders e after prev as a line whose last field is the hash of
+// everything before it.
+func Seal(e Entry, prev string) ([]byte, string, error) {
+	e.PrevHash = prev
+	body, err := json.Marshal(e)
+	if err != nil {
+		return nil, "", err
+	}
+	sum := sha256.Sum256(body)
+	hash := hex.EncodeToString(sum[:])
+	line := make([]byte, 0, len(body)+len(hash)+12)
+	line = append(line, body[:len(body)-1]...)
+	line = append(line, `,"hash":"`...)
+	line = append(line, hash...)
+	line = append(line, "\"}\n"...)
+	return line, hash, nil
+}
+
+// Verification is the result of checking log files.
+type Verification struct {
+	Lines int
+	Head  string
+	// Continues is set when the first line links to a chain that began in
+	// an earlier, rotated-away file.
+	Continues bool
+}
+
+// BrokenError says where a chain breaks.
+type BrokenError struct {
+	File   string
+	Line   int
+	Reason string
+}
+
+func (e *BrokenError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Reason) }
+
+// Verify checks the chain across files given oldest first.
+func Verify(files []string, open func(string) (io.ReadCloser, error)) (Verification, error) {
+	var v Verification
+	prev := ""
+	for _, name := range files {
+		f, err := open(name)
+		if err != nil {
+			return v, err
+		}
+		err = verifyOne(name, f, &prev, &v)
+		f.Close()
+		if err != nil {
+			return v, err
+		}
+	}
+	v.Head = prev
+	return v, nil
+}
+
+const hashSuffixLen = len(`,"hash":"`) + 64 + len(`"}`)
+
+func verifyOne(name string, r io.Reader, prev *string, v *Verification) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 64<<20)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := sc.Bytes()
+		if len(line) < hashSuffixLen+2 || !bytes.HasPrefix(line[len(line)-hashSuffixLen:], []byte(`,"hash":"`)) {
+			return &BrokenError{name, n, "line does not end with its hash"}
+		}
+		hash := string(line[len(line)-hashSuffixLen+len(`,"hash":"`) : len(line)-2])
+		body := append(append([]byte{}, line[:len(line)-hashSuffixLen]...), '}')
+		sum := sha256.Sum256(body)
+		if hex.EncodeToString(sum[:]) != hash {
+			return &BrokenError{name, n, "content does not match its hash (edited)"}
+		}
+		var head struct {
+			PrevHash string `json:"prev_hash"`
+		}
+		if err := json.Unmarshal(body, &head); err != nil {
+			return &BrokenError{name, n, "not JSON: " + err.Error()}
+		}
+		switch {
+		case *prev == "" && head.PrevHash != Genesis:
+			v.Continues = true
+		case *prev != "" && head.PrevHash != *prev:
+			return &BrokenError{name, n, "previous-hash does not match the line before it (a line was removed or reordered)"}
+		}
+		*prev = hash
+		v.Lines++
+	}
+	if err := sc.Err(); err != nil {
+		return &BrokenError{name, n + 1, err.Error()}
+	}
+	return nil
+}
+
+// LastHash returns the hash of the last complete line in r, so a restarted
+// logger continues the chain; "" if there is none.
+func LastHash(r io.Reader) (string, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 64<<20)
+	last := ""
+	for sc.Scan() {
+		line := sc.Bytes()
+		if len(line) >= hashSuffixLen && bytes.HasPrefix(line[len(line)-hashSuffixLen:], []byte(`,"hash":"`)) {
+			last = string(line[len(line)-hashSuffixLen+len(`,"hash":"`) : len(line)-2])
+		}
+	}
+	if err := sc.Err(); err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	return last, nil
+}

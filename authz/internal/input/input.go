@@ -1,0 +1,223 @@
+// Package input builds the policy input from an Envoy CheckRequest: exactly
+// the document opa-envoy-plugin gives its policies (the request as
+// protojson under "attributes", "parsed_path", "parsed_query",
+// "parsed_body", "truncated_body", "version"), plus a "nexus" object with
+// what Nexus knows about the call: the caller's SPIFFE id, the model and
+// version, piiguard's findings and verified end-user claims.
+package input
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
+)
+
+// Names shared with the control plane's translation and piiguard.
+const (
+	HeaderModel   = "x-nexus-model"
+	HeaderVersion = "x-nexus-model-version"
+	HeaderPurpose = "x-nexus-purpose"
+
+	// PIIGuardNamespace is the dynamic metadata namespace piiguard writes
+	// its findings to: {"findings": {"EMAIL": 2, …}}.
+	PIIGuardNamespace = "piiguard"
+	// JWTNamespace is jwt_authn's namespace; the control plane sets
+	// payload_in_metadata to "claims".
+	JWTNamespace = "envoy.filters.http.jwt_authn"
+)
+
+// Options changes how the input is built.
+type Options struct {
+	// SkipRequestBodyParse leaves parsed_body null, as opa-envoy-plugin's
+	// skip-request-body-parse does.
+	SkipRequestBodyParse bool
+}
+
+// ErrBody is returned for a JSON body that does not parse; the caller
+// denies the request.
+var ErrBody = errors.New("request body is not valid JSON")
+
+var piiClassRE = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,63}$`)
+
+// Build returns the input document for req.
+func Build(req *authv3.CheckRequest, opts Options) (map[string]any, error) {
+	raw, err := protojson.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("encode check request: %w", err)
+	}
+	var in map[string]any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&in); err != nil {
+		return nil, fmt.Errorf("decode check request: %w", err)
+	}
+	if in == nil {
+		in = map[string]any{}
+	}
+	in["version"] = map[string]any{"ext_authz": "v3", "encoding": "protojson"}
+
+	http := req.GetAttributes().GetRequest().GetHttp()
+	parsedPath, parsedQuery := parsePath(http.GetPath())
+	in["parsed_path"] = parsedPath
+	in["parsed_query"] = parsedQuery
+
+	in["parsed_body"] = nil
+	in["truncated_body"] = false
+	if !opts.SkipRequestBodyParse {
+		body, truncated, err := parseBody(http.GetHeaders(), http.GetBody(), http.GetRawBody())
+		if err != nil {
+			return nil, err
+		}
+		in["parsed_body"] = body
+		in["truncated_body"] = truncated
+	}
+	in["nexus"] = nexus(req)
+	return in, nil
+}
+
+// parsePath splits the path as opa-envoy-plugin does: the segments after the
+// leading slashes, and the query as a map of value lists. A path that does
+// not parse as a URL still yields its raw segments, so a policy sees it.
+func parsePath(p string) ([]any, map[string]any) {
+	query := map[string]any{}
+	pathPart := p
+	if u, err := url.Parse(p); err == nil {
+		pathPart = u.Path
+		for k, vs := range u.Query() {
+			list := make([]any, len(vs))
+			for i, v := range vs {
+				list[i] = v
+			}
+			query[k] = list
+		}
+	} else if i := strings.IndexByte(p, '?'); i >= 0 {
+		pathPart = p[:i]
+	}
+	segs := strings.Split(strings.TrimLeft(pathPart, "/"), "/")
+	out := make([]any, len(segs))
+	for i, s := range segs {
+		out[i] = s
+	}
+	return out, query
+}
+
+// parseBody parses a JSON body. A body shorter than its content-length was
+// cut by Envoy's with_request_body bound: it is reported truncated and not
+// parsed.
+func parseBody(headers map[string]string, body string, rawBody []byte) (any, bool, error) {
+	if !strings.Contains(headers["content-type"], "application/json") {
+		return nil, false, nil
+	}
+	if body == "" && len(rawBody) > 0 {
+		body = string(rawBody)
+	}
+	if body == "" {
+		return nil, false, nil
+	}
+	if cl, ok := headers["content-length"]; ok {
+		n, err := strconv.ParseInt(cl, 10, 64)
+		if err == nil && n > int64(len(body)) {
+			return nil, true, nil
+		}
+	}
+	var v any
+	dec := json.NewDecoder(strings.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return nil, false, fmt.Errorf("%w: %v", ErrBody, err)
+	}
+	if dec.More() {
+		return nil, false, fmt.Errorf("%w: data after the JSON value", ErrBody)
+	}
+	return v, false, nil
+}
+
+// Caller is the calling workload's SPIFFE identity.
+type Caller struct {
+	SPIFFEID    string `json:"spiffe_id"`
+	TrustDomain string `json:"trust_domain"`
+	Path        string `json:"path"`
+}
+
+// ParseSPIFFEID splits a SPIFFE id; ok is false for anything that is not
+// one (a DNS SAN, an empty principal).
+func ParseSPIFFEID(id string) (Caller, bool) {
+	rest, ok := strings.CutPrefix(id, "spiffe://")
+	if !ok {
+		return Caller{}, false
+	}
+	td, path, _ := strings.Cut(rest, "/")
+	if td == "" || strings.ToLower(td) != td {
+		return Caller{}, false
+	}
+	return Caller{SPIFFEID: id, TrustDomain: td, Path: "/" + path}, true
+}
+
+func nexus(req *authv3.CheckRequest) map[string]any {
+	attrs := req.GetAttributes()
+	headers := attrs.GetRequest().GetHttp().GetHeaders()
+	ext := attrs.GetContextExtensions()
+
+	var caller any
+	if c, ok := ParseSPIFFEID(attrs.GetSource().GetPrincipal()); ok {
+		caller = map[string]any{"spiffe_id": c.SPIFFEID, "trust_domain": c.TrustDomain, "path": c.Path}
+	}
+	// The route's context_extensions come from the control plane; headers
+	// are the fallback for routes without them.
+	model := ext["model"]
+	if model == "" {
+		model = headers[HeaderModel]
+	}
+	version := ext["version"]
+	if version == "" {
+		version = headers[HeaderVersion]
+	}
+
+	meta := attrs.GetMetadataContext().GetFilterMetadata()
+	var claims any
+	if jwt := meta[JWTNamespace]; jwt != nil {
+		if c := jwt.GetFields()["claims"].GetStructValue(); c != nil {
+			claims = c.AsMap()
+		}
+	}
+	return map[string]any{
+		"caller":  caller,
+		"model":   model,
+		"version": version,
+		"policy":  ext["policy"],
+		"purpose": headers[HeaderPurpose],
+		"pii":     pii(meta[PIIGuardNamespace]),
+		"claims":  claims,
+	}
+}
+
+// pii reads piiguard's findings: class names and counts only. Anything else
+// in the namespace — a value, by mistake — is not passed on.
+func pii(s *structpb.Struct) map[string]any {
+	counts := map[string]any{}
+	classes := []any{}
+	var names []string
+	for class, v := range s.GetFields()["findings"].GetStructValue().GetFields() {
+		n, ok := v.GetKind().(*structpb.Value_NumberValue)
+		if !ok || !piiClassRE.MatchString(class) || n.NumberValue < 1 {
+			continue
+		}
+		counts[class] = json.Number(strconv.FormatInt(int64(n.NumberValue), 10))
+		names = append(names, class)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		classes = append(classes, n)
+	}
+	return map[string]any{"classes": classes, "counts": counts}
+}

@@ -1,0 +1,73 @@
+// Package metrics holds nexus-authz's Prometheus metrics on a registry of
+// its own (no global state).
+package metrics
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics are the service's instruments.
+type Metrics struct {
+	Registry    *prometheus.Registry
+	decisions   *prometheus.CounterVec
+	evalSeconds prometheus.Histogram
+	loads       *prometheus.CounterVec
+	revision    *prometheus.GaugeVec
+	logDropped  prometheus.Counter
+	logErrors   prometheus.Counter
+}
+
+// New registers the metrics on a fresh registry.
+func New() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nexus_authz_decisions_total", Help: "Decisions by result: allow, deny (by policy), error (denied because of a failure).",
+		}, []string{"result"}),
+		evalSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "nexus_authz_decision_duration_seconds", Help: "Time to decide one CheckRequest, input building included.",
+			Buckets: []float64{50e-6, 100e-6, 200e-6, 400e-6, 800e-6, 1.6e-3, 3.2e-3, 6.4e-3, 12.8e-3, 25.6e-3, 0.1, 0.5},
+		}),
+		loads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nexus_authz_policy_loads_total", Help: "Policy set load attempts by outcome (ok, failed).",
+		}, []string{"outcome"}),
+		revision: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "nexus_authz_policy_revision_info", Help: "1 for the serving policy revision.",
+		}, []string{"revision"}),
+		logDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "nexus_authz_decision_log_dropped_total", Help: "Decision log lines dropped because the writer fell behind.",
+		}),
+		logErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "nexus_authz_decision_log_errors_total", Help: "Decision log lines that could not be written.",
+		}),
+	}
+	m.Registry.MustRegister(m.decisions, m.evalSeconds, m.loads, m.revision, m.logDropped, m.logErrors,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Decision implements decision.Metrics.
+func (m *Metrics) Decision(result string, d time.Duration) {
+	m.decisions.WithLabelValues(result).Inc()
+	m.evalSeconds.Observe(d.Seconds())
+}
+
+// PolicyLoad records a load attempt.
+func (m *Metrics) PolicyLoad(ok bool, revision string) {
+	if !ok {
+		m.loads.WithLabelValues("failed").Inc()
+		return
+	}
+	m.loads.WithLabelValues("ok").Inc()
+	m.revision.Reset()
+	m.revision.WithLabelValues(revision).Set(1)
+}
+
+// LogDropped implements decisionlog.Metrics.
+func (m *Metrics) LogDropped() { m.logDropped.Inc() }
+
+// LogWriteError implements decisionlog.Metrics.
+func (m *Metrics) LogWriteError() { m.logErrors.Inc() }

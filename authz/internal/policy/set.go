@@ -1,0 +1,212 @@
+// Package policy loads, tests, compiles and serves Rego policy sets. A set
+// comes from a directory, an OPA bundle file or a bundle service URL; it
+// replaces the serving set only after it compiles and its own Rego tests
+// pass, so a broken set never serves and the last good one keeps serving.
+package policy
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/bundle"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/open-policy-agent/opa/v1/tester"
+)
+
+// Set is a compiled policy set ready to decide.
+type Set struct {
+	// Revision is the bundle manifest's revision, or a content digest.
+	Revision string
+	Query    string
+	Tests    int
+	Loaded   time.Time
+	prepared rego.PreparedEvalQuery
+}
+
+// Eval evaluates the set's query against a parsed input. ok is false when
+// the query is undefined.
+func (s *Set) Eval(ctx context.Context, input ast.Value) (any, bool, error) {
+	rs, err := s.prepared.Eval(ctx, rego.EvalParsedInput(input))
+	if err != nil {
+		return nil, false, err
+	}
+	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+		return nil, false, nil
+	}
+	return rs[0].Expressions[0].Value, true, nil
+}
+
+// Options configure compilation.
+type Options struct {
+	// Query is the decision to evaluate, e.g. data.envoy.authz.allow. The
+	// opa-envoy-plugin path form envoy/authz/allow is accepted too.
+	Query string
+	// RegoVersion is the default syntax for modules that do not declare
+	// one; ast.RegoV0 accepts policies written for OPA 0.x.
+	RegoVersion ast.RegoVersion
+	// TestTimeout bounds each Rego test.
+	TestTimeout time.Duration
+}
+
+// NormalizeQuery turns the plugin's path form (envoy/authz/allow) into a
+// query (data.envoy.authz.allow) and checks it parses as a reference.
+func NormalizeQuery(q string) (string, error) {
+	q = strings.TrimSpace(q)
+	if q == "" {
+		return "", errors.New("query is empty")
+	}
+	if !strings.HasPrefix(q, "data.") && !strings.HasPrefix(q, "data[") {
+		q = "data." + strings.ReplaceAll(strings.Trim(q, "/"), "/", ".")
+	}
+	ref, err := ast.ParseRef(q)
+	if err != nil {
+		return "", fmt.Errorf("query %q is not a reference under data: %w", q, err)
+	}
+	return ref.String(), nil
+}
+
+// TestFailure is a Rego test that failed or errored.
+type TestFailure struct {
+	Name     string
+	Location string
+	Err      string
+}
+
+// TestsFailedError lists the failing Rego tests of a set that was refused.
+type TestsFailedError struct {
+	Failures []TestFailure
+	Total    int
+}
+
+func (e *TestsFailedError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d of %d Rego tests failed:", len(e.Failures), e.Total)
+	for _, f := range e.Failures {
+		fmt.Fprintf(&b, "\n  %s (%s)", f.Name, f.Location)
+		if f.Err != "" {
+			b.WriteString(": " + f.Err)
+		}
+	}
+	return b.String()
+}
+
+// Build tests and compiles a bundle into a Set.
+func Build(ctx context.Context, b *bundle.Bundle, opts Options) (*Set, error) {
+	query, err := NormalizeQuery(opts.Query)
+	if err != nil {
+		return nil, err
+	}
+	tests, err := runTests(ctx, b, opts)
+	if err != nil {
+		return nil, err
+	}
+
+	modules := map[string]*ast.Module{}
+	for _, m := range b.Modules {
+		if isTestFile(m.Path) {
+			continue
+		}
+		modules[m.Path] = m.Parsed
+	}
+	compiler := ast.NewCompiler().WithDefaultRegoVersion(opts.RegoVersion)
+	if compiler.Compile(modules); compiler.Failed() {
+		return nil, fmt.Errorf("compile: %w", compiler.Errors)
+	}
+	data := b.Data
+	if data == nil {
+		data = map[string]any{}
+	}
+	store := inmem.NewFromObjectWithOpts(data, inmem.OptRoundTripOnWrite(false))
+	pq, err := rego.New(
+		rego.Query(query),
+		rego.Compiler(compiler),
+		rego.Store(store),
+		rego.StrictBuiltinErrors(true),
+	).PrepareForEval(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("prepare %s: %w", query, err)
+	}
+	rev := ""
+	if b.Manifest.Revision != "" {
+		rev = b.Manifest.Revision
+	} else {
+		rev = digest(b)
+	}
+	return &Set{Revision: rev, Query: query, Tests: tests, Loaded: time.Now(), prepared: pq}, nil
+}
+
+func isTestFile(path string) bool { return strings.HasSuffix(path, "_test.rego") }
+
+// runTests runs the set's own *_test.rego with OPA's tester against the
+// set's data; any failure refuses the set.
+func runTests(ctx context.Context, b *bundle.Bundle, opts Options) (int, error) {
+	hasTests := slices.ContainsFunc(b.Modules, func(m bundle.ModuleFile) bool { return isTestFile(m.Path) })
+	if !hasTests {
+		return 0, nil
+	}
+	store := inmem.NewWithOpts(inmem.OptRoundTripOnWrite(false))
+	txn, err := store.NewTransaction(ctx, storage.WriteParams)
+	if err != nil {
+		return 0, err
+	}
+	defer store.Abort(ctx, txn)
+	timeout := opts.TestTimeout
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	bc := *b
+	runner := tester.NewRunner().
+		SetStore(store).
+		SetBundles(map[string]*bundle.Bundle{"policies": &bc}).
+		SetDefaultRegoVersion(opts.RegoVersion).
+		SetTimeout(timeout).
+		RaiseBuiltinErrors(true)
+	ch, err := runner.RunTests(ctx, txn)
+	if err != nil {
+		return 0, fmt.Errorf("compile tests: %w", err)
+	}
+	var failed []TestFailure
+	total := 0
+	for r := range ch {
+		total++
+		if r.Fail || r.Error != nil {
+			f := TestFailure{Name: r.Package + "." + r.Name}
+			if r.Location != nil {
+				f.Location = fmt.Sprintf("%s:%d", r.Location.File, r.Location.Row)
+			}
+			if r.Error != nil {
+				f.Err = r.Error.Error()
+			}
+			failed = append(failed, f)
+		}
+	}
+	if len(failed) > 0 {
+		slices.SortFunc(failed, func(a, b TestFailure) int { return strings.Compare(a.Name, b.Name) })
+		return total, &TestsFailedError{Failures: failed, Total: total}
+	}
+	return total, nil
+}
+
+// digest names a set that carries no revision by its content.
+func digest(b *bundle.Bundle) string {
+	h := sha256.New()
+	mods := slices.Clone(b.Modules)
+	slices.SortFunc(mods, func(a, b bundle.ModuleFile) int { return strings.Compare(a.Path, b.Path) })
+	for _, m := range mods {
+		fmt.Fprintf(h, "%s\x00%d\x00", m.Path, len(m.Raw))
+		h.Write(m.Raw)
+	}
+	data, _ := json.Marshal(b.Data) // sorted keys
+	h.Write(data)
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))[:16]
+}

@@ -1,0 +1,227 @@
+// Package server runs nexus-authz: the Envoy Authorization gRPC service with
+// gRPC health, and an HTTP listener for /healthz, /readyz and /metrics.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/secureai-nexus/nexus/authz/internal/decision"
+	"github.com/secureai-nexus/nexus/authz/internal/decisionlog"
+	"github.com/secureai-nexus/nexus/authz/internal/input"
+	"github.com/secureai-nexus/nexus/authz/internal/metrics"
+	"github.com/secureai-nexus/nexus/authz/internal/policy"
+)
+
+// Config is nexus-authz's command line.
+type Config struct {
+	Policies    string
+	BundleToken string
+	Addr        string
+	HTTPAddr    string
+	Query       string
+	DryRun      bool
+	// SkipRequestBodyParse leaves input.parsed_body null.
+	SkipRequestBodyParse bool
+	V0Compatible         bool
+	DecisionTimeout      time.Duration
+	MaxInputBytes        int
+	ReloadInterval       time.Duration
+	// DecisionLog is "stdout", "off", or a file path (rotated).
+	DecisionLog         string
+	DecisionLogMaxBytes int64
+	DecisionLogBackups  int
+	Masks               []string
+}
+
+// Ready reports the bound addresses.
+type Ready struct{ Addr, HTTPAddr string }
+
+// authzService is the envoy.service.auth.v3.Authorization server.
+type authzService struct {
+	authv3.UnimplementedAuthorizationServer
+	engine *decision.Engine
+}
+
+func (s *authzService) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
+	return s.engine.Check(ctx, req)
+}
+
+// Run serves until ctx ends.
+func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) error {
+	if _, err := policy.NormalizeQuery(cfg.Query); err != nil {
+		return err
+	}
+	if cfg.DecisionTimeout <= 0 {
+		return errors.New("--decision-timeout must be positive")
+	}
+	masker, err := decisionlog.NewMasker(cfg.Masks)
+	if err != nil {
+		return err
+	}
+	regoVersion := ast.RegoV1
+	if cfg.V0Compatible {
+		regoVersion = ast.RegoV0
+	}
+	src, err := policy.NewSource(cfg.Policies, regoVersion, cfg.BundleToken)
+	if err != nil {
+		return err
+	}
+	m := metrics.New()
+	sink, prev, closeSink, err := openSink(cfg)
+	if err != nil {
+		return err
+	}
+	defer closeSink()
+	dlog := decisionlog.New(sink, prev, 16384, m)
+	defer dlog.Close()
+
+	mgr := policy.NewManager(src, policy.Options{Query: cfg.Query, RegoVersion: regoVersion}, log.With("component", "policy"))
+	hs := health.NewServer()
+	setHealth := func() {
+		st := healthpb.HealthCheckResponse_NOT_SERVING
+		if mgr.Status().Ready {
+			st = healthpb.HealthCheckResponse_SERVING
+		}
+		hs.SetServingStatus("", st)
+		hs.SetServingStatus(authv3.Authorization_ServiceDesc.ServiceName, st)
+	}
+	mgr.OnLoad = func(ok bool, rev string) { m.PolicyLoad(ok, rev) }
+	// A first load that fails still starts the service: it denies
+	// everything (fail closed) and /readyz says why until a good set lands.
+	_ = mgr.Reload(ctx)
+	setHealth()
+
+	engine := &decision.Engine{
+		Policies:      mgr,
+		Log:           dlog,
+		Masker:        masker,
+		Metrics:       m,
+		Timeout:       cfg.DecisionTimeout,
+		MaxInputBytes: cfg.MaxInputBytes,
+		DryRun:        cfg.DryRun,
+		Input:         input.Options{SkipRequestBodyParse: cfg.SkipRequestBodyParse},
+		Now:           time.Now,
+	}
+	gs := grpc.NewServer(grpc.MaxRecvMsgSize(max(cfg.MaxInputBytes*2, 4<<20)))
+	authv3.RegisterAuthorizationServer(gs, &authzService{engine: engine})
+	healthpb.RegisterHealthServer(gs, hs)
+
+	glis, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	hlis, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		glis.Close()
+		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, 200, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		st := mgr.Status()
+		code := 200
+		if !st.Ready {
+			code = 503
+		}
+		writeJSON(w, code, st)
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		interval := cfg.ReloadInterval
+		if interval <= 0 {
+			interval = 5 * time.Second
+		}
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				_ = mgr.Reload(ctx)
+				setHealth()
+			}
+		}
+	}()
+	errc := make(chan error, 2)
+	go func() { errc <- gs.Serve(glis) }()
+	go func() {
+		if err := httpSrv.Serve(hlis); !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}()
+	log.Info("nexus-authz serving", "grpc", glis.Addr().String(), "http", hlis.Addr().String(),
+		"policies", cfg.Policies, "query", cfg.Query, "dry_run", cfg.DryRun, "ready", mgr.Status().Ready)
+	if ready != nil {
+		ready <- Ready{Addr: glis.Addr().String(), HTTPAddr: hlis.Addr().String()}
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	hs.Shutdown()
+	stopped := make(chan struct{})
+	go func() { gs.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		gs.Stop()
+	}
+	shutdown, done := context.WithTimeout(context.Background(), 5*time.Second)
+	defer done()
+	_ = httpSrv.Shutdown(shutdown)
+	return runErr
+}
+
+// openSink opens the decision log's destination and, for a file, the
+// chain head to continue from.
+func openSink(cfg Config) (io.Writer, string, func(), error) {
+	switch cfg.DecisionLog {
+	case "", "stdout":
+		return os.Stdout, "", func() {}, nil
+	case "off":
+		return io.Discard, "", func() {}, nil
+	}
+	prev := ""
+	if f, err := os.Open(cfg.DecisionLog); err == nil {
+		prev, err = decisionlog.LastHash(f)
+		f.Close()
+		if err != nil {
+			return nil, "", nil, fmt.Errorf("read decision log %s: %w", cfg.DecisionLog, err)
+		}
+	}
+	rf, err := decisionlog.OpenRotating(cfg.DecisionLog, cfg.DecisionLogMaxBytes, cfg.DecisionLogBackups)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return rf, prev, func() { rf.Close() }, nil
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
