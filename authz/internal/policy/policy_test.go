@@ -1,0 +1,267 @@
+package policy_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/secureai-nexus/nexus/authz/internal/policy"
+)
+
+const allowPolicy = `package envoy.authz
+
+import rego.v1
+
+default allow := false
+
+allow if input.nexus.caller.spiffe_id in data.callers
+`
+
+const allowTest = `package envoy.authz_test
+
+import rego.v1
+
+import data.envoy.authz
+
+test_known_caller if authz.allow with input as {"nexus": {"caller": {"spiffe_id": "spiffe://t/a"}}}
+
+test_unknown_caller if not authz.allow with input as {"nexus": {"caller": {"spiffe_id": "spiffe://t/b"}}}
+`
+
+func write(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func manager(t *testing.T, spec string) *policy.Manager {
+	t.Helper()
+	src, err := policy.NewSource(spec, ast.RegoV1, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return policy.NewManager(src, policy.Options{Query: "envoy/authz/allow", RegoVersion: ast.RegoV1}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+func decide(t *testing.T, m *policy.Manager, caller string) any {
+	t.Helper()
+	in, err := ast.InterfaceToValue(map[string]any{"nexus": map[string]any{"caller": map[string]any{"spiffe_id": caller}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := m.Current()
+	if set == nil {
+		t.Fatal("no set serving")
+	}
+	v, _, err := set.Eval(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestDirectoryLifecycle(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, map[string]string{"authz.rego": allowPolicy, "authz_test.rego": allowTest, "data.json": `{"callers": ["spiffe://t/a"]}`})
+	m := manager(t, dir)
+	ctx := context.Background()
+	if err := m.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := m.Status()
+	if !st.Ready || st.Tests != 2 || !strings.HasPrefix(st.Revision, "sha256:") {
+		t.Fatalf("status = %+v", st)
+	}
+	if decide(t, m, "spiffe://t/a") != true || decide(t, m, "spiffe://t/b") != false {
+		t.Fatal("wrong decisions from the first set")
+	}
+	good := st.Revision
+
+	// A syntax error is refused with file and line; the good set serves on.
+	write(t, dir, map[string]string{"broken.rego": "package envoy.authz\n\nallow if {\n"})
+	err := m.Reload(ctx)
+	if err == nil || !strings.Contains(err.Error(), "broken.rego:") {
+		t.Fatalf("syntax error: %v", err)
+	}
+	st = m.Status()
+	if st.Revision != good || !strings.Contains(st.LastError, "broken.rego") || !st.Ready {
+		t.Fatalf("after a broken set: %+v", st)
+	}
+	if decide(t, m, "spiffe://t/a") != true {
+		t.Fatal("the last good set stopped serving")
+	}
+	os.Remove(filepath.Join(dir, "broken.rego"))
+
+	// A compile error (unknown function) names file and line too.
+	write(t, dir, map[string]string{"authz.rego": allowPolicy + "\nx := nosuchfunc(1)\n"})
+	if err := m.Reload(ctx); err == nil || !strings.Contains(err.Error(), "authz.rego:9") {
+		t.Fatalf("compile error: %v", err)
+	}
+
+	// A set whose own tests fail is refused, naming the test.
+	write(t, dir, map[string]string{"authz.rego": allowPolicy, "data.json": `{"callers": ["spiffe://t/b"]}`})
+	err = m.Reload(ctx)
+	var tf *policy.TestsFailedError
+	if !errors.As(err, &tf) || len(tf.Failures) != 2 || !strings.Contains(err.Error(), "envoy.authz_test.test_known_caller") {
+		t.Fatalf("failing tests: %v", err)
+	}
+	if decide(t, m, "spiffe://t/a") != true {
+		t.Fatal("a set with failing tests replaced the good one")
+	}
+
+	// A fixed set replaces it.
+	write(t, dir, map[string]string{"data.json": `{"callers": ["spiffe://t/a", "spiffe://t/c"]}`})
+	if err := m.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if m.Status().Revision == good || decide(t, m, "spiffe://t/c") != true {
+		t.Fatal("the fixed set is not serving")
+	}
+	// Nothing changed: no reload.
+	before := m.Status().LastSuccess
+	if err := m.Reload(ctx); err != nil || m.Status().LastSuccess != before {
+		t.Fatal("an unchanged directory was reloaded")
+	}
+}
+
+func tarGz(t *testing.T, files map[string]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for name, body := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: "/" + name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tw.Close()
+	gz.Close()
+	return buf.Bytes()
+}
+
+func TestBundleFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "bundle.tar.gz")
+	if err := os.WriteFile(p, tarGz(t, map[string]string{
+		".manifest":               `{"revision": "2026-11-22.1", "roots": ["envoy", "callers"]}`,
+		"envoy/authz/policy.rego": allowPolicy,
+		"data.json":               `{"callers": ["spiffe://t/a"]}`,
+	}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := manager(t, p)
+	if err := m.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if m.Status().Revision != "2026-11-22.1" || decide(t, m, "spiffe://t/a") != true {
+		t.Fatalf("bundle: %+v", m.Status())
+	}
+	// Data outside the manifest's roots is refused.
+	if err := os.WriteFile(p, tarGz(t, map[string]string{
+		".manifest":               `{"revision": "2", "roots": ["envoy"]}`,
+		"envoy/authz/policy.rego": allowPolicy,
+		"data.json":               `{"callers": ["spiffe://t/a"]}`,
+	}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Reload(context.Background()); err == nil || !strings.Contains(err.Error(), "root") {
+		t.Fatalf("data outside roots: %v", err)
+	}
+	if m.Status().Revision != "2026-11-22.1" {
+		t.Fatal("refused bundle replaced the serving one")
+	}
+}
+
+// TestBundleService pulls bundles over OPA's bundle service API with ETags.
+func TestBundleService(t *testing.T) {
+	var rev atomic.Int64
+	rev.Store(1)
+	var gets, notModified atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gets.Add(1)
+		if r.Header.Get("Authorization") != "Bearer s3cret" {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		etag := `"` + string(rune('0'+rev.Load())) + `"`
+		if r.Header.Get("If-None-Match") == etag {
+			notModified.Add(1)
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("ETag", etag)
+		callers := `["spiffe://t/a"]`
+		if rev.Load() == 2 {
+			callers = `["spiffe://t/b"]`
+		}
+		_, _ = w.Write(tarGz(t, map[string]string{
+			".manifest":               `{"revision": "r` + string(rune('0'+rev.Load())) + `"}`,
+			"envoy/authz/policy.rego": allowPolicy,
+			"data.json":               `{"callers": ` + callers + `}`,
+		}))
+	}))
+	defer srv.Close()
+	src, err := policy.NewSource(srv.URL+"/bundles/nexus.tar.gz", ast.RegoV1, "s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := policy.NewManager(src, policy.Options{Query: "data.envoy.authz.allow", RegoVersion: ast.RegoV1}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx := context.Background()
+	if err := m.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if m.Status().Revision != "r1" || decide(t, m, "spiffe://t/a") != true {
+		t.Fatalf("first pull: %+v", m.Status())
+	}
+	if err := m.Reload(ctx); err != nil || notModified.Load() != 1 {
+		t.Fatalf("second pull should be a 304: %v, %d", err, notModified.Load())
+	}
+	rev.Store(2)
+	if err := m.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if m.Status().Revision != "r2" || decide(t, m, "spiffe://t/a") != false || decide(t, m, "spiffe://t/b") != true {
+		t.Fatalf("after update: %+v", m.Status())
+	}
+}
+
+func TestNormalizeQuery(t *testing.T) {
+	for in, want := range map[string]string{
+		"envoy/authz/allow":      "data.envoy.authz.allow",
+		"/envoy/authz/allow":     "data.envoy.authz.allow",
+		"data.envoy.authz.allow": "data.envoy.authz.allow",
+		"data.nexus.decision":    "data.nexus.decision",
+	} {
+		got, err := policy.NormalizeQuery(in)
+		if err != nil || got != want {
+			t.Errorf("%q → %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "data.a[", "not a ref!"} {
+		if _, err := policy.NormalizeQuery(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
