@@ -1,6 +1,6 @@
 # SecureAI Nexus — the front door. `make help` lists the targets.
 SHELL := /usr/bin/env bash
-MODULES := controlplane inference-backend e2e
+MODULES := controlplane authz inference-backend e2e
 GO ?= go
 BIN := $(CURDIR)/bin
 STATICCHECK_VERSION := v0.8.2
@@ -18,9 +18,11 @@ build: ## Build all binaries into bin/
 	@mkdir -p $(BIN)
 	cd controlplane && $(GO) build -o $(BIN)/ ./cmd/...
 	cd inference-backend && $(GO) build -o $(BIN)/ ./cmd/...
+	cd authz && $(GO) build -o $(BIN)/ ./cmd/...
 
-bench: ## Run benchmarks (translation, xDS propagation to 1,000 ADS clients)
+bench: ## Run benchmarks (translation, xDS propagation to 1,000 ADS clients, authz check latency)
 	cd controlplane && $(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./internal/translate/ ./internal/xds/
+	cd authz && $(GO) test -run '^$$' -bench . -benchmem ./internal/server/
 
 e2e: build ## Start the real binaries and drive them end to end (and a real Envoy if found)
 	@envoy=$${ENVOY_BIN:-$$(command -v envoy || true)}; tags=; \
@@ -40,6 +42,8 @@ go.test.fuzz: ## Run each fuzz target for 20s
 	cd controlplane && $(GO) test -run '^$$' -fuzz FuzzSetTraffic -fuzztime 20s ./internal/admin/
 	cd inference-backend && $(GO) test -run '^$$' -fuzz FuzzParseChatRequest -fuzztime 20s ./internal/server/
 	cd inference-backend && $(GO) test -run '^$$' -fuzz FuzzParseInferRequest -fuzztime 20s ./internal/server/
+	cd authz && $(GO) test -run '^$$' -fuzz FuzzBuild -fuzztime 20s ./internal/input/
+	cd authz && $(GO) test -run '^$$' -fuzz FuzzCheck -fuzztime 20s ./internal/decision/
 
 golden: ## Regenerate translation golden files (review the diff!)
 	cd controlplane && $(GO) test ./internal/translate/ -run TestGolden -update

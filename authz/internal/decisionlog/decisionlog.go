@@ -56,13 +56,13 @@ const MaskMarker = "**masked**"
 // credentials and the body, which may carry personal data.
 func DefaultMasks() []string {
 	return []string{
-	"/input/attributes/request/http/headers/authorization",
-	"/input/attributes/request/http/headers/proxy-authorization",
-	"/input/attributes/request/http/headers/cookie",
-	"/input/attributes/request/http/headers/x-api-key",
-	"/input/attributes/request/http/body",
-	"/input/attributes/request/http/rawBody",
-	"/input/parsed_body",
+		"/input/attributes/request/http/headers/authorization",
+		"/input/attributes/request/http/headers/proxy-authorization",
+		"/input/attributes/request/http/headers/cookie",
+		"/input/attributes/request/http/headers/x-api-key",
+		"/input/attributes/request/http/body",
+		"/input/attributes/request/http/rawBody",
+		"/input/parsed_body",
 	}
 }
 
