@@ -7,7 +7,6 @@
 package input
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,7 +17,6 @@ import (
 	"strings"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
@@ -51,18 +49,9 @@ var piiClassRE = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,63}$`)
 
 // Build returns the input document for req.
 func Build(req *authv3.CheckRequest, opts Options) (map[string]any, error) {
-	raw, err := protojson.Marshal(req)
+	in, err := toMap(req.ProtoReflect())
 	if err != nil {
 		return nil, fmt.Errorf("encode check request: %w", err)
-	}
-	var in map[string]any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&in); err != nil {
-		return nil, fmt.Errorf("decode check request: %w", err)
-	}
-	if in == nil {
-		in = map[string]any{}
 	}
 	in["version"] = map[string]any{"ext_authz": "v3", "encoding": "protojson"}
 

@@ -1,12 +1,14 @@
 package input_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"testing"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -55,7 +57,7 @@ func envoyRequest() *authv3.CheckRequest {
 	}}
 }
 
-func roundTrip(t *testing.T, v any) any {
+func roundTrip(t testing.TB, v any) any {
 	t.Helper()
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -251,5 +253,49 @@ func FuzzBuild(f *testing.F) {
 		if _, err := json.Marshal(in); err != nil {
 			t.Fatalf("input does not encode: %v", err)
 		}
+		// Where protojson can encode the request, the attributes match it.
+		if _, err := protojson.Marshal(r); err == nil {
+			if got, want := roundTrip(t, in["attributes"]), protojsonInput(t, r).(map[string]any)["attributes"]; !reflect.DeepEqual(got, want) {
+				t.Fatalf("attributes differ from protojson: %v vs %v", got, want)
+			}
+		}
 	})
+}
+
+// protojsonInput is the reference: the plugin's own way, protojson text
+// decoded back with UseNumber.
+func protojsonInput(t testing.TB, req *authv3.CheckRequest) any {
+	t.Helper()
+	b, err := protojson.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		t.Fatal(err)
+	}
+	return roundTrip(t, v)
+}
+
+// TestAttributesMatchProtojson holds the direct conversion to protojson's
+// encoding, field by field, for a full Envoy request.
+func TestAttributesMatchProtojson(t *testing.T) {
+	req := envoyRequest()
+	req.Attributes.Request.Http.RawBody = []byte{0, 1, 2, 250}
+	req.Attributes.Request.Time = &timestamppb.Timestamp{Seconds: 1764000000, Nanos: 120000000}
+	req.Attributes.Source.Labels = map[string]string{"app": "frontdesk"}
+	req.Attributes.Destination.Address = &corev3.Address{Address: &corev3.Address_Pipe{Pipe: &corev3.Pipe{Path: "/run/x.sock", Mode: 0o600}}}
+	in, err := input.Build(req, input.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := roundTrip(t, in["attributes"])
+	want := protojsonInput(t, req).(map[string]any)["attributes"]
+	if !reflect.DeepEqual(got, want) {
+		g, _ := json.MarshalIndent(got, "", " ")
+		w, _ := json.MarshalIndent(want, "", " ")
+		t.Fatalf("attributes differ from protojson:\ngot  %s\nwant %s", g, w)
+	}
 }

@@ -35,7 +35,7 @@ type running struct {
 	log    string
 }
 
-func start(t *testing.T, cfg server.Config) *running {
+func start(t testing.TB, cfg server.Config) *running {
 	t.Helper()
 	if cfg.Query == "" {
 		cfg.Query = "data.envoy.authz.allow"
