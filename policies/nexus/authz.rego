@@ -70,11 +70,19 @@ deny contains "not a model call: no model named for this request" if {
 
 # --- grants: which callers may call which models and versions -------------
 
-# A grant matches the caller by glob ("*" is one path segment, "**" any
-# number) and names models; "*" is every model.
+# Grants are keyed by caller pattern: an exact SPIFFE id, "<parent>/*" for
+# any workload directly under a path, or "spiffe://<trust-domain>/**" for
+# every workload of the trust domain. Looking up the three patterns a caller
+# can match keeps a decision's cost independent of how many grants exist.
+caller_patterns := {
+	caller,
+	regex.replace(caller, "/[^/]*$", "/*"),
+	concat("", ["spiffe://", nexus.caller.trust_domain, "/**"]),
+}
+
 matching_grants contains g if {
-	some g in data.nexus.grants
-	glob.match(g.caller, ["/"], caller)
+	some p in caller_patterns
+	g := data.nexus.grants[p]
 	some m in g.models
 	m in {"*", nexus.model}
 }

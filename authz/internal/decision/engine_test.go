@@ -68,3 +68,15 @@ func FuzzCheck(f *testing.F) {
 		}
 	})
 }
+
+func benchRequest() *authv3.CheckRequest {
+	return &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
+		Source: &authv3.AttributeContext_Peer{Principal: "spiffe://nexus.local/ns/clinic/sa/frontdesk"},
+		Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
+			Method: "POST", Path: "/v1/chat/completions", Host: "triage.models.nexus.local",
+			Headers: map[string]string{":method": "POST", ":path": "/v1/chat/completions", "content-type": "application/json", "authorization": "Bearer x", "x-nexus-model": "triage"},
+			Body:    `{"model":"triage","messages":[{"role":"user","content":"patient reports chest pain"}]}`,
+		}},
+		ContextExtensions: map[string]string{"model": "triage", "policy": "nexus.models.triage"},
+	}}
+}

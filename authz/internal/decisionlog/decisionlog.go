@@ -152,27 +152,44 @@ func (l *Logger) Close() {
 	<-l.done
 }
 
+// run writes queued lines through a buffer that is flushed whenever the
+// queue runs dry: under load many lines share one write, idle lines still
+// reach the sink at once.
 func (l *Logger) run() {
 	defer close(l.done)
+	w := bufio.NewWriterSize(l.sink, 64<<10)
 	for e := range l.queue {
 		if n := l.dropped.Swap(0); n > 0 {
-			l.write(Entry{Type: "gap", Time: time.Now().UTC(), Dropped: n})
+			l.write(w, Entry{Type: "gap", Time: time.Now().UTC(), Dropped: n})
 		}
-		l.write(e)
+		l.write(w, e)
+		if len(l.queue) == 0 {
+			l.flush(w)
+		}
 	}
+	l.flush(w)
 }
 
-func (l *Logger) write(e Entry) {
+func (l *Logger) write(w *bufio.Writer, e Entry) {
 	line, hash, err := Seal(e, l.prev)
 	if err != nil {
 		l.metrics.LogWriteError()
 		return
 	}
-	if _, err := l.sink.Write(line); err != nil {
+	if _, err := w.Write(line); err != nil {
 		l.metrics.LogWriteError()
+		w.Reset(l.sink)
 		return
 	}
 	l.prev = hash
+}
+
+func (l *Logger) flush(w *bufio.Writer) {
+	if err := w.Flush(); err != nil {
+		l.metrics.LogWriteError()
+		// A failed sink must not wedge the buffer: drop what it holds.
+		w.Reset(l.sink)
+	}
 }
 
 // Seal renders e after prev as a line whose last field is the hash of

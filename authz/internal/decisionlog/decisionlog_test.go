@@ -82,6 +82,8 @@ func TestRotationKeepsTheChain(t *testing.T) {
 	l := decisionlog.New(rf, "", 100, &counters{})
 	for i := 0; i < 8; i++ {
 		l.Log(decisionlog.Entry{DecisionID: "first-run", Time: time.Unix(int64(i), 0).UTC(), Result: "deny", Reason: "denied by policy"})
+		// Let each line be flushed on its own, so the file rotates between them.
+		time.Sleep(2 * time.Millisecond)
 	}
 	l.Close()
 	rf.Close()
