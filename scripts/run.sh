@@ -18,7 +18,7 @@ cleanup() {
 trap cleanup INT TERM EXIT
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for p in 8001 8002 18000 18080; do
+for p in 8001 8002 9191 9192 18000 18080; do
   if ! port_free "$p"; then
     echo "port 127.0.0.1:$p is in use; stop whatever holds it (an earlier 'make run'?) and retry." >&2
     exit 1
@@ -27,17 +27,20 @@ done
 
 bin/nexus-backend --model triage --version v1 --addr 127.0.0.1:8001 >"$LOGS/backend-v1.log" 2>&1 & pids+=($!)
 bin/nexus-backend --model triage --version v2 --addr 127.0.0.1:8002 >"$LOGS/backend-v2.log" 2>&1 & pids+=($!)
+bin/nexus-authz --policies policies --addr 127.0.0.1:9191 --http-addr 127.0.0.1:9192 \
+  --decision-log "$LOGS/decisions.log" >"$LOGS/authz.log" 2>&1 & pids+=($!)
 bin/nexus-controlplane --config examples/mesh.yaml --data-dir "$DATA/controlplane" \
   --xds-addr 127.0.0.1:18000 --admin-addr 127.0.0.1:18080 >"$LOGS/controlplane.log" 2>&1 & pids+=($!)
 
 for _ in $(seq 1 100); do
   curl -fsS -o /dev/null http://127.0.0.1:18080/api/v1/openapi.json 2>/dev/null && break
-  if ! kill -0 "${pids[2]}" 2>/dev/null; then
+  if ! kill -0 "${pids[3]}" 2>/dev/null; then
     echo "the control plane failed to start:" >&2; cat "$LOGS/controlplane.log" >&2; exit 1
   fi
   sleep 0.1
 done
 curl -fsS -o /dev/null http://127.0.0.1:8001/readyz && curl -fsS -o /dev/null http://127.0.0.1:8002/readyz
+for _ in $(seq 1 50); do curl -fsS -o /dev/null http://127.0.0.1:9192/readyz 2>/dev/null && break; sleep 0.1; done
 
 ENVOY=${ENVOY_BIN:-$(command -v envoy || true)}
 if [ -n "$ENVOY" ]; then
@@ -53,6 +56,7 @@ cat <<MSG
 SecureAI Nexus is running (logs in $LOGS/):
   control plane  xDS 127.0.0.1:18000, admin API http://127.0.0.1:18080 (token in $TOKEN_FILE)
   nexus-backend  triage v1 on 127.0.0.1:8001, triage v2 on 127.0.0.1:8002
+  nexus-authz    ext_authz gRPC 127.0.0.1:9191, /readyz and /metrics on http://127.0.0.1:9192, policies/ (decisions in $LOGS/decisions.log)
   $envoy_line
 
 Try:
