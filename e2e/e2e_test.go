@@ -36,7 +36,7 @@ func binaries(t *testing.T) string {
 		return dir
 	}
 	dir := t.TempDir()
-	for _, pkg := range []string{"../controlplane/cmd/nexus-controlplane", "../inference-backend/cmd/nexus-backend"} {
+	for _, pkg := range []string{"../controlplane/cmd/nexus-controlplane", "../inference-backend/cmd/nexus-backend", "../authz/cmd/nexus-authz"} {
 		cmd := exec.Command("go", "build", "-o", dir+"/", "./"+filepath.Base(pkg))
 		cmd.Dir = filepath.Dir(pkg)
 		if out, err := cmd.CombinedOutput(); err != nil {
