@@ -48,6 +48,7 @@ func main() {
 	flag.Int64Var(&cfg.DecisionLogMaxBytes, "decision-log-max-bytes", 100<<20, "rotate the decision log file past this size")
 	flag.IntVar(&cfg.DecisionLogBackups, "decision-log-backups", 5, "rotated decision log files kept")
 	flag.Var(&masks, "mask", "JSON pointer under /input to mask in the decision log (repeatable; adds to the defaults)")
+	flag.BoolVar(&cfg.PProf, "pprof", false, "serve Go's /debug/pprof on --http-addr")
 	flag.BoolVar(&cfg.EnableReflection, "enable-reflection", false, "register gRPC server reflection (for grpcurl and ghz)")
 	gcPercent := flag.Int("gc-percent", 400, "Go GC target percent (GOGC, if set, wins): each decision allocates tens of KB on a small live heap, so the default 100 spends a third of the CPU in GC")
 	flag.BoolVar(&noDefaultMasks, "no-default-masks", false, "do not mask the Authorization header, cookies and the body by default")

@@ -79,7 +79,6 @@ func (e *Engine) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	elapsed := e.Now().Sub(start)
 
 	entry.Reason = reason
-	entry.HTTPStatus = 0
 	entry.Result = "allow"
 	if !res.Allowed {
 		entry.Result = "deny"

@@ -27,7 +27,8 @@ type Manager struct {
 	src  Source
 	opts Options
 	log  *slog.Logger
-	// OnLoad, when set, is told of each load attempt's outcome.
+	// OnLoad, when set, is told of each load attempt's outcome. It runs
+	// under the manager's lock: it may call Current, not Status or Reload.
 	OnLoad func(ok bool, revision string)
 
 	current atomic.Pointer[Set]

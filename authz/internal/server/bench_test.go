@@ -113,7 +113,8 @@ func BenchmarkCheckOpenLoop(b *testing.B) {
 		b.Fatalf("build: %v\n%s", err, out)
 	}
 	addr := freeAddr(b)
-	srv := exec.Command(bin, "--policies", "../../../policies", "--addr", addr, "--http-addr", freeAddr(b),
+	httpAddr := envOr("NEXUS_AUTHZ_BENCH_HTTP", freeAddr(b))
+	srv := exec.Command(bin, "--policies", "../../../policies", "--addr", addr, "--http-addr", httpAddr, "--pprof",
 		"--decision-log", envOr("NEXUS_AUTHZ_BENCH_LOG", filepath.Join(dir, "decisions.log")))
 	srv.Env = append(os.Environ(), os.Getenv("NEXUS_AUTHZ_BENCH_ENV"))
 	if err := srv.Start(); err != nil {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"runtime"
 	"time"
@@ -51,6 +52,8 @@ type Config struct {
 	Masks               []string
 	// EnableReflection registers gRPC server reflection (for grpcurl, ghz).
 	EnableReflection bool
+	// PProf serves Go's /debug/pprof on the HTTP address.
+	PProf bool
 }
 
 // Ready reports the bound addresses.
@@ -99,13 +102,16 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	hs := health.NewServer()
 	setHealth := func() {
 		st := healthpb.HealthCheckResponse_NOT_SERVING
-		if mgr.Status().Ready {
+		if mgr.Current() != nil {
 			st = healthpb.HealthCheckResponse_SERVING
 		}
 		hs.SetServingStatus("", st)
 		hs.SetServingStatus(authv3.Authorization_ServiceDesc.ServiceName, st)
 	}
-	mgr.OnLoad = func(ok bool, rev string) { m.PolicyLoad(ok, rev) }
+	mgr.OnLoad = func(ok bool, rev string) {
+		m.PolicyLoad(ok, rev)
+		setHealth()
+	}
 	// A first load that fails still starts the service: it denies
 	// everything (fail closed) and /readyz says why until a good set lands.
 	_ = mgr.Reload(ctx)
@@ -157,27 +163,20 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		writeJSON(w, code, st)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	if cfg.PProf {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() {
-		interval := cfg.ReloadInterval
-		if interval <= 0 {
-			interval = 5 * time.Second
-		}
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				_ = mgr.Reload(ctx)
-				setHealth()
-			}
-		}
-	}()
+	interval := cfg.ReloadInterval
+	if interval <= 0 {
+		interval = 5 * time.Second
+	}
+	go mgr.Watch(ctx, interval)
 	errc := make(chan error, 2)
 	go func() { errc <- gs.Serve(glis) }()
 	go func() {
