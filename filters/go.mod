@@ -1,0 +1,3 @@
+module github.com/secureai-nexus/nexus/filters
+
+go 1.26.8

@@ -1,0 +1,423 @@
+package scan
+
+import (
+	"net/netip"
+)
+
+// --- EMAIL -------------------------------------------------------------
+
+func isLocalChar(c byte) bool {
+	return isAlnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-'
+}
+
+func isDomainChar(c byte) bool { return isAlnum(c) || c == '.' || c == '-' }
+
+// matchEmail expands around the '@' at at.
+func matchEmail(text []byte, at int) (Finding, bool) {
+	s := at
+	for s > 0 && isLocalChar(text[s-1]) {
+		s--
+	}
+	for s < at && (text[s] == '.' || text[s] == '-') {
+		s++
+	}
+	if s == at {
+		return Finding{}, false
+	}
+	e := at + 1
+	for e < len(text) && isDomainChar(text[e]) {
+		e++
+	}
+	for e > at+1 && (text[e-1] == '.' || text[e-1] == '-') {
+		e--
+	}
+	dom := text[at+1 : e]
+	lastDot := -1
+	for j, c := range dom {
+		if c == '.' {
+			lastDot = j
+		}
+	}
+	if lastDot <= 0 || len(dom)-lastDot-1 < 2 {
+		return Finding{}, false
+	}
+	for _, c := range dom[lastDot+1:] {
+		if !isAlpha(c) {
+			return Finding{}, false
+		}
+	}
+	return Finding{Class: Email, Start: s, End: e, Confidence: 0.95}, true
+}
+
+// --- numbers: cards, SSNs, phones, IPv4, dates, IBAN digits ------------
+
+// digitRun reads digits from i allowing single separators among seps
+// between digit groups. It returns the end, the digits and the number of
+// separators used.
+func digitRun(text []byte, i int, seps string, maxDigits int) (end int, digits []byte, nsep int) {
+	j := i
+	var buf [32]byte
+	d := buf[:0]
+	for j < len(text) {
+		c := text[j]
+		if isDigit(c) {
+			if len(d) == maxDigits {
+				return j, d, nsep
+			}
+			d = append(d, c)
+			j++
+			continue
+		}
+		if j+1 < len(text) && isDigit(text[j+1]) && containsByte(seps, c) && j > i {
+			nsep++
+			j++
+			continue
+		}
+		break
+	}
+	return j, d, nsep
+}
+
+func containsByte(s string, c byte) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == c {
+			return true
+		}
+	}
+	return false
+}
+
+// endsClean says the match at [start,end) is not glued to more
+// alphanumerics or to a further number group (a version string, an id).
+func endsClean(text []byte, end int) bool {
+	if end >= len(text) {
+		return true
+	}
+	c := text[end]
+	if isAlnum(c) {
+		return false
+	}
+	if (c == '.' || c == '-' || c == '/' || c == ':') && end+1 < len(text) && isDigit(text[end+1]) {
+		return false
+	}
+	return true
+}
+
+// matchNumeric tries every class that starts with a digit at i.
+func matchNumeric(text []byte, i int) []Finding {
+	var out []Finding
+	if f, ok := matchCard(text, i); ok {
+		out = append(out, f)
+	}
+	if f, ok := matchSSN(text, i); ok {
+		out = append(out, f)
+	}
+	if f, ok := matchIPv4(text, i); ok {
+		out = append(out, f)
+	}
+	if f, ok := matchDate(text, i); ok {
+		out = append(out, f)
+	}
+	if f, ok := matchPhone(text, i); ok {
+		out = append(out, f)
+	}
+	if f, ok := matchIPv6(text, i); ok {
+		out = append(out, f)
+	}
+	return out
+}
+
+// --- CREDIT_CARD -------------------------------------------------------
+
+func luhn(d []byte) bool {
+	sum, double := 0, false
+	for i := len(d) - 1; i >= 0; i-- {
+		n := int(d[i] - '0')
+		if double {
+			n *= 2
+			if n > 9 {
+				n -= 9
+			}
+		}
+		sum += n
+		double = !double
+	}
+	return sum%10 == 0
+}
+
+// cardPrefix says whether the digits start like a real card scheme's
+// numbers, which keeps Luhn-valid order ids out.
+func cardPrefix(d []byte) bool {
+	p2 := int(d[0]-'0')*10 + int(d[1]-'0')
+	p4 := p2*100 + int(d[2]-'0')*10 + int(d[3]-'0')
+	switch {
+	case d[0] == '4': // Visa
+		return true
+	case p2 >= 51 && p2 <= 55, p4 >= 2221 && p4 <= 2720: // Mastercard
+		return true
+	case p2 == 34 || p2 == 37: // Amex
+		return true
+	case p4 == 6011 || p2 == 65 || p4/10 >= 644 && p4/10 <= 649: // Discover
+		return true
+	case p2 == 35 || p2 == 36 || p2 == 38 || p2 == 30 || p2 == 62: // JCB, Diners, UnionPay
+		return true
+	}
+	return false
+}
+
+func matchCard(text []byte, i int) (Finding, bool) {
+	end, d, nsep := digitRun(text, i, " -", 19)
+	if len(d) < 13 || len(d) > 19 || !endsClean(text, end) {
+		return Finding{}, false
+	}
+	if !cardPrefix(d) || !luhn(d) {
+		return Finding{}, false
+	}
+	conf := 0.85
+	if nsep > 0 {
+		conf = 0.95
+	}
+	if contextBefore(text, i, 40, "card", "visa", "mastercard", "amex", "credit", "cc", "payment") {
+		conf = 0.99
+	}
+	if contextBefore(text, i, 24, "order", "invoice", "tracking", "ref", "id") && nsep == 0 {
+		conf -= 0.3
+	}
+	return Finding{Class: CreditCard, Start: i, End: end, Confidence: conf}, true
+}
+
+// --- US_SSN ------------------------------------------------------------
+
+func validSSN(d []byte) bool {
+	area := int(d[0]-'0')*100 + int(d[1]-'0')*10 + int(d[2]-'0')
+	group := int(d[3]-'0')*10 + int(d[4]-'0')
+	serial := int(d[5]-'0')*1000 + int(d[6]-'0')*100 + int(d[7]-'0')*10 + int(d[8]-'0')
+	return area != 0 && area != 666 && area < 900 && group != 0 && serial != 0
+}
+
+func matchSSN(text []byte, i int) (Finding, bool) {
+	// ddd-dd-dddd or ddd dd dddd; nine bare digits only with context.
+	if len(text)-i >= 11 {
+		sep := text[i+3]
+		if (sep == '-' || sep == ' ') && text[i+6] == sep {
+			d := []byte{text[i], text[i+1], text[i+2], text[i+4], text[i+5], text[i+7], text[i+8], text[i+9], text[i+10]}
+			allDigits := true
+			for _, c := range d {
+				allDigits = allDigits && isDigit(c)
+			}
+			if allDigits && endsClean(text, i+11) && validSSN(d) {
+				conf := 0.9
+				if sep == ' ' {
+					conf = 0.7
+				}
+				if contextBefore(text, i, 32, "ssn", "social security", "ss#", "ss #") {
+					conf = 0.99
+				}
+				return Finding{Class: USSSN, Start: i, End: i + 11, Confidence: conf}, true
+			}
+		}
+	}
+	end, d, nsep := digitRun(text, i, "", 10)
+	if nsep == 0 && len(d) == 9 && endsClean(text, end) && validSSN(d) &&
+		contextBefore(text, i, 32, "ssn", "social security", "ss#", "ss #") {
+		return Finding{Class: USSSN, Start: i, End: end, Confidence: 0.9}, true
+	}
+	return Finding{}, false
+}
+
+// --- PHONE -------------------------------------------------------------
+
+func matchPhone(text []byte, i int) (Finding, bool) {
+	j := i
+	intl := false
+	if text[j] == '+' {
+		intl = true
+		j++
+	}
+	var digits int
+	var groups int
+	var firstDigits []byte
+	paren := false
+	for j < len(text) {
+		c := text[j]
+		switch {
+		case isDigit(c):
+			if len(firstDigits) < 11 {
+				firstDigits = append(firstDigits, c)
+			}
+			digits++
+			j++
+			if j == len(text) || !isDigit(text[j]) {
+				groups++
+			}
+			if digits > 15 {
+				return Finding{}, false
+			}
+			continue
+		case c == '(' && !paren && j+1 < len(text) && isDigit(text[j+1]):
+			paren = true
+			j++
+			continue
+		case c == ')' && paren:
+			paren = false
+			j++
+			continue
+		case (c == ' ' || c == '-' || c == '.') && j+1 < len(text) && (isDigit(text[j+1]) || text[j+1] == '('):
+			j++
+			continue
+		}
+		break
+	}
+	if paren || !endsClean(text, j) {
+		return Finding{}, false
+	}
+	ctx := contextBefore(text, i, 32, "phone", "tel", "call", "mobile", "cell", "fax", "contact", "whatsapp")
+	switch {
+	case intl:
+		if digits < 8 || digits > 15 || groups < 2 && !ctx {
+			return Finding{}, false
+		}
+		conf := 0.85
+		if ctx {
+			conf = 0.97
+		}
+		return Finding{Class: Phone, Start: i, End: j, Confidence: conf}, true
+	case digits == 10 || digits == 11 && firstDigits[0] == '1':
+		nanp := firstDigits
+		if digits == 11 {
+			nanp = nanp[1:]
+		}
+		// North American: area code and exchange start with 2–9.
+		if nanp[0] < '2' || nanp[3] < '2' {
+			return Finding{}, false
+		}
+		if groups < 3 && !ctx && !(text[i] == '(') {
+			// A bare 10-digit run is as likely an id as a phone number.
+			return Finding{}, false
+		}
+		conf := 0.8
+		if ctx {
+			conf = 0.97
+		}
+		if contextBefore(text, i, 24, "order", "invoice", "tracking", "account", "ref") && !ctx {
+			conf -= 0.3
+		}
+		return Finding{Class: Phone, Start: i, End: j, Confidence: conf}, true
+	}
+	return Finding{}, false
+}
+
+// --- IP_ADDRESS --------------------------------------------------------
+
+func matchIPv4(text []byte, i int) (Finding, bool) {
+	j := i
+	for part := 0; part < 4; part++ {
+		if part > 0 {
+			if j >= len(text) || text[j] != '.' {
+				return Finding{}, false
+			}
+			j++
+		}
+		s := j
+		v := 0
+		for j < len(text) && isDigit(text[j]) && j-s < 3 {
+			v = v*10 + int(text[j]-'0')
+			j++
+		}
+		if j == s || v > 255 || j-s > 1 && text[s] == '0' {
+			return Finding{}, false
+		}
+	}
+	// 1.2.3.4.5 is a version string, not an address.
+	if j < len(text) && (isAlnum(text[j]) || text[j] == '.' && j+1 < len(text) && isDigit(text[j+1])) {
+		return Finding{}, false
+	}
+	conf := 0.9
+	if contextBefore(text, i, 16, "version", "release", "build") {
+		conf = 0.4
+	}
+	if contextBefore(text, i, 24, "ip", "address", "host", "client", "from", "server") {
+		conf = 0.97
+	}
+	return Finding{Class: IPAddress, Start: i, End: j, Confidence: conf}, true
+}
+
+func matchIPv6(text []byte, i int) (Finding, bool) {
+	j := i
+	colons := 0
+	for j < len(text) && (isHex(text[j]) || text[j] == ':' || text[j] == '.') && j-i < 45 {
+		if text[j] == ':' {
+			colons++
+		}
+		j++
+	}
+	if colons < 2 {
+		return Finding{}, false
+	}
+	for j > i && text[j-1] == '.' {
+		j--
+	}
+	if j < len(text) && isAlnum(text[j]) {
+		return Finding{}, false
+	}
+	a, err := netip.ParseAddr(string(text[i:j]))
+	if err != nil || !a.Is6() {
+		return Finding{}, false
+	}
+	// "::" alone or times like 12:30:45 are not addresses worth reporting.
+	if a.IsUnspecified() {
+		return Finding{}, false
+	}
+	return Finding{Class: IPAddress, Start: i, End: j, Confidence: 0.9}, true
+}
+
+// --- DATE_OF_BIRTH -----------------------------------------------------
+
+
+func num(text []byte, i, n int) (int, bool) {
+	if len(text)-i < n {
+		return 0, false
+	}
+	v := 0
+	for j := i; j < i+n; j++ {
+		if !isDigit(text[j]) {
+			return 0, false
+		}
+		v = v*10 + int(text[j]-'0')
+	}
+	return v, true
+}
+
+func validDate(y, m, d int) bool {
+	if y < 1890 || y > 2100 || m < 1 || m > 12 || d < 1 {
+		return false
+	}
+	days := [...]int{31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}
+	return d <= days[m-1]
+}
+
+// matchDate finds YYYY-MM-DD, MM/DD/YYYY, DD.MM.YYYY (and / or - or .
+// variants) preceded by a birth context word.
+func matchDate(text []byte, i int) (Finding, bool) {
+	end := 0
+	if y, ok := num(text, i, 4); ok && i+10 <= len(text) && (text[i+4] == '-' || text[i+4] == '/' || text[i+4] == '.') && text[i+7] == text[i+4] {
+		m, ok1 := num(text, i+5, 2)
+		d, ok2 := num(text, i+8, 2)
+		if ok1 && ok2 && validDate(y, m, d) {
+			end = i + 10
+		}
+	} else if a, ok := num(text, i, 2); ok && i+10 <= len(text) && (text[i+2] == '/' || text[i+2] == '.' || text[i+2] == '-') && text[i+5] == text[i+2] {
+		b, ok1 := num(text, i+3, 2)
+		y, ok2 := num(text, i+6, 4)
+		if ok1 && ok2 && (validDate(y, a, b) || validDate(y, b, a)) {
+			end = i + 10
+		}
+	}
+	if end == 0 || !endsClean(text, end) {
+		return Finding{}, false
+	}
+	if !contextBefore(text, i, 40, "born", "dob", "d.o.b", "date of birth", "birth date", "birthdate", "birthday", "geboren") {
+		return Finding{}, false
+	}
+	return Finding{Class: DateOfBirth, Start: i, End: end, Confidence: 0.95}, true
+}

@@ -1,0 +1,279 @@
+package scan
+
+// --- IBAN --------------------------------------------------------------
+
+// ibanLengths are the lengths of the commonest countries' IBANs; others
+// are accepted at 15..34 characters.
+func ibanLength(cc string) int {
+	switch cc {
+	case "DE":
+		return 22
+	case "GB", "IE":
+		return 22
+	case "FR", "IT", "MC":
+		return 27
+	case "ES", "SE":
+		return 24
+	case "NL":
+		return 18
+	case "BE":
+		return 16
+	case "CH", "LI":
+		return 21
+	case "AT", "LU":
+		return 20
+	case "PL":
+		return 28
+	case "PT":
+		return 25
+	case "NO":
+		return 15
+	case "DK", "FI":
+		return 18
+	}
+	return 0
+}
+
+func mod97(s []byte) bool {
+	// Move the first four characters to the end, letters become 10..35.
+	r := 0
+	feed := func(c byte) {
+		switch {
+		case isDigit(c):
+			r = (r*10 + int(c-'0')) % 97
+		case isUpper(c):
+			v := int(c-'A') + 10
+			r = (r*100 + v) % 97
+		}
+	}
+	for _, c := range s[4:] {
+		feed(c)
+	}
+	for _, c := range s[:4] {
+		feed(c)
+	}
+	return r == 1
+}
+
+func matchIBAN(text []byte, i int) (Finding, bool) {
+	if len(text)-i < 15 || !isUpper(text[i+1]) || !isDigit(text[i+2]) || !isDigit(text[i+3]) {
+		return Finding{}, false
+	}
+	var buf [34]byte
+	s := buf[:0]
+	j := i
+	for j < len(text) && len(s) < 34 {
+		c := text[j]
+		if isDigit(c) || isUpper(c) {
+			s = append(s, c)
+			j++
+			continue
+		}
+		// Printed IBANs group by four with single spaces.
+		if c == ' ' && len(s)%4 == 0 && j+1 < len(text) && (isDigit(text[j+1]) || isUpper(text[j+1])) {
+			j++
+			continue
+		}
+		break
+	}
+	if j < len(text) && isAlnum(text[j]) {
+		return Finding{}, false
+	}
+	if want := ibanLength(string(s[:2])); want != 0 && len(s) != want || len(s) < 15 {
+		return Finding{}, false
+	}
+	if !mod97(s) {
+		return Finding{}, false
+	}
+	return Finding{Class: IBAN, Start: i, End: j, Confidence: 0.97}, true
+}
+
+// --- SECRET ------------------------------------------------------------
+
+func isTokenChar(c byte) bool { return isAlnum(c) || c == '_' || c == '-' }
+
+func isB64URL(c byte) bool { return isAlnum(c) || c == '_' || c == '-' }
+
+// run counts characters from i satisfying ok, up to limit.
+func run(text []byte, i int, ok func(byte) bool, limit int) int {
+	j := i
+	for j < len(text) && j-i < limit && ok(text[j]) {
+		j++
+	}
+	return j - i
+}
+
+func matchSecretPrefix(text []byte, i int) (Finding, bool) {
+	secret := func(end int, conf float64) (Finding, bool) {
+		if end < len(text) && isTokenChar(text[end]) {
+			return Finding{}, false
+		}
+		return Finding{Class: Secret, Start: i, End: end, Confidence: conf}, true
+	}
+	switch text[i] {
+	case 'A':
+		// AWS access key ids: AKIA/ASIA/AGPA/AIDA/AROA/ANPA + 16.
+		for _, p := range []string{"AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA"} {
+			if hasPrefixAt(text, i, p) && run(text, i+4, func(c byte) bool { return isUpper(c) || isDigit(c) }, 17) == 16 {
+				return secret(i+20, 0.97)
+			}
+		}
+	case 'g':
+		for _, p := range []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_"} {
+			if hasPrefixAt(text, i, p) && run(text, i+4, isAlnum, 40) >= 36 {
+				return secret(i+4+run(text, i+4, isAlnum, 255), 0.99)
+			}
+		}
+		if hasPrefixAt(text, i, "github_pat_") && run(text, i+11, isTokenChar, 255) >= 60 {
+			return secret(i+11+run(text, i+11, isTokenChar, 255), 0.99)
+		}
+		if hasPrefixAt(text, i, "glpat-") && run(text, i+6, isTokenChar, 255) >= 20 {
+			return secret(i+6+run(text, i+6, isTokenChar, 255), 0.99)
+		}
+	case 'x':
+		for _, p := range []string{"xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xoxe-"} {
+			if hasPrefixAt(text, i, p) && run(text, i+5, isTokenChar, 255) >= 20 {
+				return secret(i+5+run(text, i+5, isTokenChar, 255), 0.98)
+			}
+		}
+	case 'e':
+		// A JWT: three base64url segments, the first decoding to a JSON
+		// object ("eyJ" is base64 of `{"`).
+		if hasPrefixAt(text, i, "eyJ") {
+			j := i
+			for seg := 0; seg < 3; seg++ {
+				n := run(text, j, isB64URL, 8192)
+				if n < 8 && seg < 2 || n < 16 && seg == 2 {
+					return Finding{}, false
+				}
+				j += n
+				if seg < 2 {
+					if j >= len(text) || text[j] != '.' {
+						return Finding{}, false
+					}
+					j++
+				}
+			}
+			return secret(j, 0.97)
+		}
+	}
+	return Finding{}, false
+}
+
+func matchPEM(text []byte, i int) (Finding, bool) {
+	// -----BEGIN [RSA |EC |OPENSSH |ENCRYPTED ]PRIVATE KEY-----
+	j := i + len("-----BEGIN ")
+	lineEnd := j
+	for lineEnd < len(text) && lineEnd-j < 40 && text[lineEnd] != '-' {
+		lineEnd++
+	}
+	label := string(text[j:lineEnd])
+	if !hasPrefixAt(text, lineEnd, "-----") || len(label) < len("PRIVATE KEY") || label[len(label)-len("PRIVATE KEY"):] != "PRIVATE KEY" {
+		return Finding{}, false
+	}
+	endMarker := "-----END " + label + "-----"
+	for k := lineEnd + 5; k+len(endMarker) <= len(text); k++ {
+		if text[k] == '-' && hasPrefixAt(text, k, endMarker) {
+			return Finding{Class: Secret, Start: i, End: k + len(endMarker), Confidence: 0.99}, true
+		}
+	}
+	// An unterminated key block is still a key: take it to the end.
+	return Finding{Class: Secret, Start: i, End: len(text), Confidence: 0.9}, true
+}
+
+// matchAssignment finds api_key=…, "password": "…", secret: … — a
+// credential-looking name, a separator, and a value of 8+ characters.
+func matchAssignment(text []byte, i int) (Finding, bool) {
+	names := []string{"api_key", "apikey", "api-key", "access_token", "auth_token", "secret_key", "client_secret", "secret", "password", "passwd", "private_key"}
+	for _, nm := range names {
+		if !hasFoldPrefixAt(text, i, nm) {
+			continue
+		}
+		j := i + len(nm)
+		if j < len(text) && isAlnum(text[j]) {
+			continue
+		}
+		// Skip a closing quote, spaces, then ':' or '=', spaces, an
+		// opening quote.
+		for j < len(text) && (text[j] == '"' || text[j] == '\'' || text[j] == ' ') {
+			j++
+		}
+		if j >= len(text) || text[j] != '=' && text[j] != ':' {
+			continue
+		}
+		j++
+		for j < len(text) && (text[j] == ' ' || text[j] == '"' || text[j] == '\'' || text[j] == '\\') {
+			j++
+		}
+		n := run(text, j, func(c byte) bool { return c > ' ' && c != '"' && c != '\'' && c != ',' && c != ';' && c != '\\' && c != '}' && c != '&' }, 512)
+		if n < 8 {
+			continue
+		}
+		return Finding{Class: Secret, Start: j, End: j + n, Confidence: 0.9}, true
+	}
+	return Finding{}, false
+}
+
+// --- context ids: MRN, health plan, passport, driver licence ---------
+
+type contextRule struct {
+	class   Class
+	words   []string
+	minLen  int
+	maxLen  int
+	digits  int // at least this many digits
+	letters bool
+}
+
+func contextRules() []contextRule {
+	return []contextRule{
+		{MedicalRecordNumber, []string{"mrn", "medical record number", "medical record no", "medical record", "patient id", "chart number"}, 5, 15, 4, true},
+		{HealthPlanID, []string{"member id", "health plan id", "health plan", "insurance id", "subscriber id", "policy number", "medicare", "medicaid", "beneficiary id"}, 6, 20, 4, true},
+		{USPassport, []string{"passport number", "passport no", "passport #", "passport"}, 9, 9, 8, true},
+		{DriverLicense, []string{"driver's license", "drivers license", "driver license", "driving licence", "driver licence", "license number", "dl#", "dl #", "dl no"}, 5, 16, 4, true},
+	}
+}
+
+// matchContextID looks for a context phrase starting at i and an id right
+// after it (past separators such as ':', '#', 'is', 'no.').
+func matchContextID(text []byte, i int) (Finding, bool) {
+	for _, r := range contextRules() {
+		for _, w := range r.words {
+			if !hasFoldPrefixAt(text, i, w) {
+				continue
+			}
+			j := i + len(w)
+			if j < len(text) && isAlpha(text[j]) && w[len(w)-1] != '#' {
+				continue
+			}
+			// Skip separators and filler words.
+			for k := 0; k < 4 && j < len(text); k++ {
+				for j < len(text) && (text[j] == ' ' || text[j] == ':' || text[j] == '#' || text[j] == '=' || text[j] == '"' || text[j] == '\'' || text[j] == '.' || text[j] == '-') {
+					j++
+				}
+				if hasFoldPrefixAt(text, j, "is ") || hasFoldPrefixAt(text, j, "no ") || hasFoldPrefixAt(text, j, "number ") {
+					for j < len(text) && isAlpha(text[j]) {
+						j++
+					}
+					continue
+				}
+				break
+			}
+			s := j
+			digits := 0
+			for j < len(text) && j-s <= r.maxLen && (isAlnum(text[j]) || text[j] == '-') {
+				if isDigit(text[j]) {
+					digits++
+				}
+				j++
+			}
+			for j > s && text[j-1] == '-' {
+				j--
+			}
+			if n := j - s; n >= r.minLen && n <= r.maxLen && digits >= r.digits && (j == len(text) || !isAlnum(text[j])) {
+				return Finding{Class: r.class, Start: s, End: j, Confidence: 0.9}, true
+			}
+		}
+	}
+	return Finding{}, false
+}

@@ -1,0 +1,245 @@
+// Package scan finds personal data and secrets in text with a hand-written
+// single pass: each byte that can start a finding (a digit, '@', '+', a
+// letter that begins a known prefix, a context word) triggers a small
+// matcher, and validators (Luhn, mod-97, SSN area rules, address ranges)
+// discard look-alikes. It allocates only for findings and has no
+// dependencies, so it compiles for wasip1 inside the piiguard filter as
+// well as natively.
+package scan
+
+import (
+	"slices"
+)
+
+// Class is a kind of personal data; its name is what configuration,
+// findings and tokens use.
+type Class string
+
+// The classes piiguard knows. They match the control plane's mesh file.
+const (
+	Email               Class = "EMAIL"
+	Phone               Class = "PHONE"
+	USSSN               Class = "US_SSN"
+	CreditCard          Class = "CREDIT_CARD"
+	IBAN                Class = "IBAN"
+	IPAddress           Class = "IP_ADDRESS"
+	DateOfBirth         Class = "DATE_OF_BIRTH"
+	MedicalRecordNumber Class = "MEDICAL_RECORD_NUMBER"
+	HealthPlanID        Class = "HEALTH_PLAN_ID"
+	USPassport          Class = "US_PASSPORT"
+	DriverLicense       Class = "DRIVER_LICENSE"
+	Secret              Class = "SECRET"
+)
+
+// Classes lists every class in a stable order.
+func Classes() []Class {
+	return []Class{Email, Phone, USSSN, CreditCard, IBAN, IPAddress, DateOfBirth, MedicalRecordNumber, HealthPlanID, USPassport, DriverLicense, Secret}
+}
+
+// Finding is one match: its class, byte span [Start, End) in the scanned
+// text, and a confidence in (0, 1].
+type Finding struct {
+	Class      Class   `json:"class"`
+	Start      int     `json:"start"`
+	End        int     `json:"end"`
+	Confidence float64 `json:"confidence"`
+}
+
+// Scanner holds the settings of a scan. The zero value reports findings
+// of every class at confidence ≥ 0.5.
+type Scanner struct {
+	// MinConfidence drops findings below it (default 0.5).
+	MinConfidence float64
+}
+
+// priority breaks overlaps: the more specific (validated) class wins.
+func priority(c Class) int {
+	switch c {
+	case Secret:
+		return 10
+	case CreditCard:
+		return 9
+	case IBAN:
+		return 8
+	case Email:
+		return 7
+	case USSSN:
+		return 6
+	case MedicalRecordNumber, HealthPlanID, USPassport, DriverLicense:
+		return 5
+	case DateOfBirth:
+		return 4
+	case IPAddress:
+		return 3
+	case Phone:
+		return 2
+	}
+	return 1
+}
+
+// Scan returns the findings in text, ordered by start, without overlaps.
+func (s Scanner) Scan(text []byte) []Finding {
+	min := s.MinConfidence
+	if min == 0 {
+		min = 0.5
+	}
+	var out []Finding
+	add := func(f Finding) {
+		if f.Confidence >= min && f.End > f.Start {
+			out = append(out, f)
+		}
+	}
+	n := len(text)
+	for i := 0; i < n; i++ {
+		c := text[i]
+		if c == '@' {
+			if f, ok := matchEmail(text, i); ok {
+				add(f)
+			}
+			continue
+		}
+		if i > 0 && isAlnum(text[i-1]) {
+			continue // only word starts begin a finding
+		}
+		switch {
+		case isDigit(c):
+			for _, f := range matchNumeric(text, i) {
+				add(f)
+			}
+		case isAlpha(c):
+			for _, f := range matchWord(text, i) {
+				add(f)
+			}
+		case c == '+' || c == '(':
+			if i+1 < n && isDigit(text[i+1]) {
+				if f, ok := matchPhone(text, i); ok {
+					add(f)
+				}
+			}
+		case c == '-':
+			if hasPrefixAt(text, i, "-----BEGIN ") {
+				if f, ok := matchPEM(text, i); ok {
+					add(f)
+				}
+			}
+		case c == ':':
+			if i+1 < n && text[i+1] == ':' && (i == 0 || text[i-1] != ':') {
+				if f, ok := matchIPv6(text, i); ok {
+					add(f)
+				}
+			}
+		}
+	}
+	return resolve(out)
+}
+
+// matchWord tries the classes that start with a letter, filtered by the
+// letter so most words cost one switch.
+func matchWord(text []byte, i int) []Finding {
+	var out []Finding
+	try := func(f Finding, ok bool) {
+		if ok {
+			out = append(out, f)
+		}
+	}
+	c := text[i]
+	if isUpper(c) {
+		try(matchIBAN(text, i))
+	}
+	switch c {
+	case 'A', 'g', 'x', 'e':
+		try(matchSecretPrefix(text, i))
+	}
+	switch lower(c) {
+	case 'm', 'p', 'c', 'h', 'i', 's', 'd', 'l', 'b':
+		try(matchContextID(text, i))
+	}
+	switch lower(c) {
+	case 'a', 's', 'p', 'c':
+		try(matchAssignment(text, i))
+	}
+	if isHex(c) {
+		try(matchIPv6(text, i))
+	}
+	return out
+}
+
+// resolve keeps, among overlapping findings, the one of highest priority
+// (then the longest, then the earliest).
+func resolve(fs []Finding) []Finding {
+	if len(fs) < 2 {
+		return fs
+	}
+	slices.SortStableFunc(fs, func(a, b Finding) int {
+		if pa, pb := priority(a.Class), priority(b.Class); pa != pb {
+			return pb - pa
+		}
+		if la, lb := a.End-a.Start, b.End-b.Start; la != lb {
+			return lb - la
+		}
+		return a.Start - b.Start
+	})
+	kept := fs[:0:0]
+	for _, f := range fs {
+		overlap := false
+		for _, k := range kept {
+			if f.Start < k.End && k.Start < f.End {
+				overlap = true
+				break
+			}
+		}
+		if !overlap {
+			kept = append(kept, f)
+		}
+	}
+	slices.SortFunc(kept, func(a, b Finding) int { return a.Start - b.Start })
+	return kept
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }
+func isLower(c byte) bool { return c >= 'a' && c <= 'z' }
+func isAlpha(c byte) bool { return isUpper(c) || isLower(c) }
+func isAlnum(c byte) bool { return isDigit(c) || isAlpha(c) }
+func isHex(c byte) bool   { return isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+func lower(c byte) byte {
+	if isUpper(c) {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+func hasPrefixAt(text []byte, i int, p string) bool {
+	return len(text)-i >= len(p) && string(text[i:i+len(p)]) == p
+}
+
+// hasFoldPrefixAt is hasPrefixAt ignoring ASCII case; p is lower case.
+func hasFoldPrefixAt(text []byte, i int, p string) bool {
+	if len(text)-i < len(p) {
+		return false
+	}
+	for j := 0; j < len(p); j++ {
+		if lower(text[i+j]) != p[j] {
+			return false
+		}
+	}
+	return true
+}
+
+// contextBefore reports whether any of words occurs (case-insensitively,
+// at a word start) within window bytes before i.
+func contextBefore(text []byte, i, window int, words ...string) bool {
+	start := max(i-window, 0)
+	for j := start; j < i; j++ {
+		if j > 0 && isAlpha(text[j-1]) {
+			continue
+		}
+		for _, w := range words {
+			if j+len(w) <= i && hasFoldPrefixAt(text, j, w) {
+				return true
+			}
+		}
+	}
+	return false
+}
