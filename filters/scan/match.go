@@ -373,7 +373,6 @@ func matchIPv6(text []byte, i int) (Finding, bool) {
 
 // --- DATE_OF_BIRTH -----------------------------------------------------
 
-
 func num(text []byte, i, n int) (int, bool) {
 	if len(text)-i < n {
 		return 0, false

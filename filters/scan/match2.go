@@ -205,7 +205,9 @@ func matchAssignment(text []byte, i int) (Finding, bool) {
 		for j < len(text) && (text[j] == ' ' || text[j] == '"' || text[j] == '\'' || text[j] == '\\') {
 			j++
 		}
-		n := run(text, j, func(c byte) bool { return c > ' ' && c != '"' && c != '\'' && c != ',' && c != ';' && c != '\\' && c != '}' && c != '&' }, 512)
+		n := run(text, j, func(c byte) bool {
+			return c > ' ' && c != '"' && c != '\'' && c != ',' && c != ';' && c != '\\' && c != '}' && c != '&'
+		}, 512)
 		if n < 8 {
 			continue
 		}

@@ -1,0 +1,360 @@
+package transform
+
+import (
+	"errors"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+var errNotJSON = errors.New("body is not valid JSON")
+
+// rewriteJSON walks a JSON document and passes every string value (object
+// keys excluded) to fn, decoded; when fn changes it, the new text is
+// re-encoded in place. Strings fn leaves alone are copied byte for byte,
+// so their original escaping survives. base, given to fn, maps an offset
+// in the decoded string to its offset in body.
+func rewriteJSON(body []byte, fn func(s []byte, base func(int) int) ([]byte, error)) ([]byte, error) {
+	w := walker{body: body}
+	w.skipSpace()
+	if err := w.value(fn); err != nil {
+		return nil, err
+	}
+	w.skipSpace()
+	if w.i != len(body) {
+		return nil, errNotJSON
+	}
+	if w.out == nil {
+		return body, nil
+	}
+	return append(w.out, body[w.last:]...), nil
+}
+
+type walker struct {
+	body  []byte
+	i     int
+	out   []byte
+	last  int
+	depth int
+}
+
+const maxDepth = 512
+
+func (w *walker) skipSpace() {
+	for w.i < len(w.body) {
+		switch w.body[w.i] {
+		case ' ', '\t', '\n', '\r':
+			w.i++
+		default:
+			return
+		}
+	}
+}
+
+func (w *walker) value(fn func([]byte, func(int) int) ([]byte, error)) error {
+	if w.i >= len(w.body) {
+		return errNotJSON
+	}
+	switch c := w.body[w.i]; {
+	case c == '{':
+		return w.object(fn)
+	case c == '[':
+		return w.array(fn)
+	case c == '"':
+		start := w.i
+		s, pos, err := w.str()
+		if err != nil {
+			return err
+		}
+		base := func(k int) int {
+			if pos == nil {
+				return start + 1 + k
+			}
+			return pos[k]
+		}
+		repl, err := fn(s, base)
+		if err != nil {
+			return err
+		}
+		if string(repl) != string(s) {
+			w.out = append(w.out, w.body[w.last:start]...)
+			w.out = appendJSONString(w.out, repl)
+			w.last = w.i
+		}
+		return nil
+	case c == 't':
+		return w.lit("true")
+	case c == 'f':
+		return w.lit("false")
+	case c == 'n':
+		return w.lit("null")
+	case c == '-' || c >= '0' && c <= '9':
+		return w.number()
+	}
+	return errNotJSON
+}
+
+func (w *walker) lit(s string) error {
+	if len(w.body)-w.i < len(s) || string(w.body[w.i:w.i+len(s)]) != s {
+		return errNotJSON
+	}
+	w.i += len(s)
+	return nil
+}
+
+func (w *walker) number() error {
+	s := w.i
+	if w.body[w.i] == '-' {
+		w.i++
+	}
+	digits := func() int {
+		n := 0
+		for w.i < len(w.body) && w.body[w.i] >= '0' && w.body[w.i] <= '9' {
+			w.i++
+			n++
+		}
+		return n
+	}
+	if w.i < len(w.body) && w.body[w.i] == '0' {
+		w.i++
+	} else if digits() == 0 {
+		return errNotJSON
+	}
+	if w.i < len(w.body) && w.body[w.i] == '.' {
+		w.i++
+		if digits() == 0 {
+			return errNotJSON
+		}
+	}
+	if w.i < len(w.body) && (w.body[w.i] == 'e' || w.body[w.i] == 'E') {
+		w.i++
+		if w.i < len(w.body) && (w.body[w.i] == '+' || w.body[w.i] == '-') {
+			w.i++
+		}
+		if digits() == 0 {
+			return errNotJSON
+		}
+	}
+	if w.i == s {
+		return errNotJSON
+	}
+	return nil
+}
+
+func (w *walker) object(fn func([]byte, func(int) int) ([]byte, error)) error {
+	if w.depth++; w.depth > maxDepth {
+		return errNotJSON
+	}
+	defer func() { w.depth-- }()
+	w.i++ // {
+	w.skipSpace()
+	if w.i < len(w.body) && w.body[w.i] == '}' {
+		w.i++
+		return nil
+	}
+	for {
+		w.skipSpace()
+		if w.i >= len(w.body) || w.body[w.i] != '"' {
+			return errNotJSON
+		}
+		if _, _, err := w.str(); err != nil { // key: not scanned
+			return err
+		}
+		w.skipSpace()
+		if w.i >= len(w.body) || w.body[w.i] != ':' {
+			return errNotJSON
+		}
+		w.i++
+		w.skipSpace()
+		if err := w.value(fn); err != nil {
+			return err
+		}
+		w.skipSpace()
+		if w.i >= len(w.body) {
+			return errNotJSON
+		}
+		switch w.body[w.i] {
+		case ',':
+			w.i++
+		case '}':
+			w.i++
+			return nil
+		default:
+			return errNotJSON
+		}
+	}
+}
+
+func (w *walker) array(fn func([]byte, func(int) int) ([]byte, error)) error {
+	if w.depth++; w.depth > maxDepth {
+		return errNotJSON
+	}
+	defer func() { w.depth-- }()
+	w.i++ // [
+	w.skipSpace()
+	if w.i < len(w.body) && w.body[w.i] == ']' {
+		w.i++
+		return nil
+	}
+	for {
+		w.skipSpace()
+		if err := w.value(fn); err != nil {
+			return err
+		}
+		w.skipSpace()
+		if w.i >= len(w.body) {
+			return errNotJSON
+		}
+		switch w.body[w.i] {
+		case ',':
+			w.i++
+		case ']':
+			w.i++
+			return nil
+		default:
+			return errNotJSON
+		}
+	}
+}
+
+// str reads the string at w.i. It returns the decoded bytes and, if the
+// string had escapes, the body offset of each decoded byte (plus one for
+// the end); nil means decoded offset k is at start+1+k.
+func (w *walker) str() ([]byte, []int, error) {
+	start := w.i
+	w.i++
+	for j := w.i; j < len(w.body); j++ {
+		c := w.body[j]
+		if c == '"' {
+			// Invalid UTF-8 passes through as encoding/json accepts it.
+			s := w.body[w.i:j]
+			w.i = j + 1
+			return s, nil, nil
+		}
+		if c == '\\' {
+			break
+		}
+		if c < 0x20 {
+			return nil, nil, errNotJSON
+		}
+	}
+	// Slow path: the string has escapes.
+	var dec []byte
+	var pos []int
+	j := start + 1
+	for j < len(w.body) {
+		c := w.body[j]
+		switch {
+		case c == '"':
+			pos = append(pos, j)
+			w.i = j + 1
+			return dec, pos, nil
+		case c < 0x20:
+			return nil, nil, errNotJSON
+		case c != '\\':
+			dec = append(dec, c)
+			pos = append(pos, j)
+			j++
+			continue
+		}
+		if j+1 >= len(w.body) {
+			return nil, nil, errNotJSON
+		}
+		esc := w.body[j+1]
+		var r rune
+		n := 2
+		switch esc {
+		case '"', '\\', '/':
+			r = rune(esc)
+		case 'b':
+			r = '\b'
+		case 'f':
+			r = '\f'
+		case 'n':
+			r = '\n'
+		case 'r':
+			r = '\r'
+		case 't':
+			r = '\t'
+		case 'u':
+			v, ok := hex4(w.body, j+2)
+			if !ok {
+				return nil, nil, errNotJSON
+			}
+			r, n = rune(v), 6
+			if utf16.IsSurrogate(r) {
+				// A valid pair is one rune; a lone surrogate is U+FFFD and
+				// whatever follows is decoded on its own, as encoding/json does.
+				pair := utf8.RuneError
+				if v2, ok := hex4(w.body, j+8); ok && w.body[j+6] == '\\' && w.body[j+7] == 'u' {
+					pair = utf16.DecodeRune(r, rune(v2))
+				}
+				if pair != utf8.RuneError {
+					r, n = pair, 12
+				} else {
+					r = utf8.RuneError
+				}
+			}
+		default:
+			return nil, nil, errNotJSON
+		}
+		var buf [4]byte
+		m := utf8.EncodeRune(buf[:], r)
+		for k := 0; k < m; k++ {
+			dec = append(dec, buf[k])
+			pos = append(pos, j)
+		}
+		j += n
+	}
+	return nil, nil, errNotJSON
+}
+
+func hex4(b []byte, i int) (int, bool) {
+	if len(b)-i < 4 {
+		return 0, false
+	}
+	v := 0
+	for _, c := range b[i : i+4] {
+		v <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			v |= int(c - '0')
+		case c >= 'a' && c <= 'f':
+			v |= int(c-'a') + 10
+		case c >= 'A' && c <= 'F':
+			v |= int(c-'A') + 10
+		default:
+			return 0, false
+		}
+	}
+	return v, true
+}
+
+// appendJSONString encodes s as a JSON string.
+func appendJSONString(out, s []byte) []byte {
+	const hexd = "0123456789abcdef"
+	out = append(out, '"')
+	for _, c := range s {
+		switch {
+		case c == '"' || c == '\\':
+			out = append(out, '\\', c)
+		case c == '\n':
+			out = append(out, '\\', 'n')
+		case c == '\r':
+			out = append(out, '\\', 'r')
+		case c == '\t':
+			out = append(out, '\\', 't')
+		case c < 0x20:
+			out = append(out, '\\', 'u', '0', '0', hexd[c>>4], hexd[c&0xf])
+		default:
+			out = append(out, c)
+		}
+	}
+	return append(out, '"')
+}
+
+// AppendJSONString encodes s as the inside of a JSON string (no quotes),
+// for restoring values into JSON text.
+func AppendJSONString(out []byte, s string) []byte {
+	enc := appendJSONString(nil, []byte(s))
+	return append(out, enc[1:len(enc)-1]...)
+}
