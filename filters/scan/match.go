@@ -2,12 +2,15 @@ package scan
 
 import (
 	"net/netip"
+	"slices"
 )
 
 // --- EMAIL -------------------------------------------------------------
 
+// isLocalChar accepts UTF-8 bytes too: internationalized addresses
+// (anaïs@…) are found whole, and a span never splits a character.
 func isLocalChar(c byte) bool {
-	return isAlnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-'
+	return isAlnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-' || c >= 0x80
 }
 
 func isDomainChar(c byte) bool { return isAlnum(c) || c == '.' || c == '-' }
@@ -180,8 +183,9 @@ func matchCard(text []byte, i int) (Finding, bool) {
 	if contextBefore(text, i, 40, "card", "visa", "mastercard", "amex", "credit", "cc", "payment") {
 		conf = 0.99
 	}
-	if contextBefore(text, i, 24, "order", "invoice", "tracking", "ref", "id") && nsep == 0 {
-		conf -= 0.3
+	// An ungrouped number next to an order or reference word is an id.
+	if contextBefore(text, i, 24, "order", "invoice", "tracking", "ref", "id", "#") && nsep == 0 && conf < 0.99 {
+		conf -= 0.45
 	}
 	return Finding{Class: CreditCard, Start: i, End: end, Confidence: conf}, true
 }
@@ -236,6 +240,8 @@ func matchPhone(text []byte, i int) (Finding, bool) {
 	}
 	var digits int
 	var groups int
+	var lens []int
+	cur := 0
 	var firstDigits []byte
 	paren := false
 	for j < len(text) {
@@ -246,9 +252,12 @@ func matchPhone(text []byte, i int) (Finding, bool) {
 				firstDigits = append(firstDigits, c)
 			}
 			digits++
+			cur++
 			j++
 			if j == len(text) || !isDigit(text[j]) {
 				groups++
+				lens = append(lens, cur)
+				cur = 0
 			}
 			if digits > 15 {
 				return Finding{}, false
@@ -293,6 +302,11 @@ func matchPhone(text []byte, i int) (Finding, bool) {
 		}
 		if groups < 3 && !ctx && !(text[i] == '(') {
 			// A bare 10-digit run is as likely an id as a phone number.
+			return Finding{}, false
+		}
+		// National numbers are written 3-3-4 (or 1-3-3-4); other groupings
+		// are something else.
+		if groups > 1 && !slices.Equal(lens, []int{3, 3, 4}) && !slices.Equal(lens, []int{1, 3, 3, 4}) {
 			return Finding{}, false
 		}
 		conf := 0.8

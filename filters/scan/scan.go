@@ -57,9 +57,10 @@ func priority(c Class) int {
 	switch c {
 	case Secret:
 		return 10
-	case CreditCard:
-		return 9
 	case IBAN:
+		// A Luhn-valid run inside a mod-97-valid IBAN is part of the IBAN.
+		return 9
+	case CreditCard:
 		return 8
 	case Email:
 		return 7

@@ -1,0 +1,63 @@
+package scan_test
+
+import (
+	"testing"
+	"unicode/utf8"
+
+	"github.com/secureai-nexus/nexus/filters/scan"
+)
+
+func TestValidatorsCutLookAlikes(t *testing.T) {
+	tests := []struct {
+		text string
+		want scan.Class // "" for no finding
+	}{
+		{"4111 1111 1111 1111", scan.CreditCard},
+		{"4111 1111 1111 1112", ""},                // Luhn fails
+		{"9111 1111 1111 1119", ""},                // no card scheme starts with 9
+		{"GB82 WEST 1234 5698 7654 32", scan.IBAN}, // mod-97 holds
+		{"GB83 WEST 1234 5698 7654 32", ""},
+		{"SSN 078-05-1120", scan.USSSN},
+		{"SSN 000-05-1120", ""},
+		{"SSN 078-00-1120", ""},
+		{"SSN 078-05-0000", ""},
+		{"10.0.0.256 is not an address", ""},
+		{"host 10.0.0.255", scan.IPAddress},
+		{"address 2001:db8::8a2e:370:7334", scan.IPAddress},
+		{"DOB 1980-02-30", ""}, // no such day
+		{"meeting 1980-02-03", ""},
+		{"DOB 1980-02-03", scan.DateOfBirth},
+		{"phone 415 555 0132", scan.Phone},
+		{"code 0155501320", ""},
+	}
+	for _, tt := range tests {
+		fs := scan.Scanner{}.Scan([]byte(tt.text))
+		switch {
+		case tt.want == "" && len(fs) > 0:
+			t.Errorf("%q: unexpected %v", tt.text, fs)
+		case tt.want != "" && (len(fs) != 1 || fs[0].Class != tt.want):
+			t.Errorf("%q: got %v, want one %s", tt.text, fs, tt.want)
+		}
+	}
+}
+
+// FuzzScan: never a panic, spans in bounds, ordered, not overlapping, and
+// never splitting a UTF-8 character.
+func FuzzScan(f *testing.F) {
+	f.Add([]byte("jane@example.com 4111-1111-1111-1111 +44 20 7946 0958 ::1 AKIAIOSFODNN7EXAMPLE"))
+	f.Add([]byte("-----BEGIN PRIVATE KEY-----"))
+	f.Add([]byte("MRN: é1234567 passport number 12345678 DOB 01/02/1990 ssn 123456789"))
+	f.Fuzz(func(t *testing.T, text []byte) {
+		fs := scan.Scanner{}.Scan(text)
+		prevEnd := 0
+		for _, fd := range fs {
+			if fd.Start < prevEnd || fd.End > len(text) || fd.Start >= fd.End {
+				t.Fatalf("bad span %+v (prev end %d, len %d)", fd, prevEnd, len(text))
+			}
+			if utf8.Valid(text) && (!utf8.Valid(text[fd.Start:fd.End])) {
+				t.Fatalf("span %+v splits a character", fd)
+			}
+			prevEnd = fd.End
+		}
+	})
+}
