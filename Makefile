@@ -1,6 +1,6 @@
 # SecureAI Nexus — the front door. `make help` lists the targets.
 SHELL := /usr/bin/env bash
-MODULES := controlplane authz inference-backend e2e
+MODULES := controlplane authz filters inference-backend e2e
 GO ?= go
 BIN := $(CURDIR)/bin
 STATICCHECK_VERSION := v0.8.2
@@ -19,10 +19,12 @@ build: ## Build all binaries into bin/
 	cd controlplane && $(GO) build -o $(BIN)/ ./cmd/...
 	cd inference-backend && $(GO) build -o $(BIN)/ ./cmd/...
 	cd authz && $(GO) build -o $(BIN)/ ./cmd/...
+	cd filters && $(GO) build -o $(BIN)/ ./cmd/piiscan
 
 bench: ## Run benchmarks (translation, xDS propagation to 1,000 ADS clients, authz check latency)
 	cd controlplane && $(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./internal/translate/ ./internal/xds/
 	cd authz && $(GO) test -run '^$$' -bench . -benchmem ./internal/server/
+	cd filters && $(GO) test -run '^$$' -bench . -benchmem ./scan/
 
 e2e: build ## Start the real binaries and drive them end to end (and a real Envoy if found)
 	@envoy=$${ENVOY_BIN:-$$(command -v envoy || true)}; tags=; \
@@ -44,6 +46,11 @@ go.test.fuzz: ## Run each fuzz target for 20s
 	cd inference-backend && $(GO) test -run '^$$' -fuzz FuzzParseInferRequest -fuzztime 20s ./internal/server/
 	cd authz && $(GO) test -run '^$$' -fuzz FuzzBuild -fuzztime 20s ./internal/input/
 	cd authz && $(GO) test -run '^$$' -fuzz FuzzCheck -fuzztime 20s ./internal/decision/
+	cd filters && $(GO) test -run '^$$' -fuzz FuzzScan -fuzztime 20s ./scan/
+	cd filters && $(GO) test -run '^$$' -fuzz FuzzJSONRewrite -fuzztime 20s ./transform/
+
+filters.corpus: ## Regenerate the scanner's labeled corpus (filters/testdata/corpus.jsonl)
+	cd filters && $(GO) run ./internal/corpusgen > testdata/corpus.jsonl
 
 golden: ## Regenerate translation golden files (review the diff!)
 	cd controlplane && $(GO) test ./internal/translate/ -run TestGolden -update
@@ -65,4 +72,4 @@ clean: ## Remove binaries and local state
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} /^[a-zA-Z_.-]+:.*?##/ { printf "  %-18s %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)
 
-.PHONY: run test build bench e2e lint go.test.unit go.test.fuzz golden lint.gofmt lint.govet lint.staticcheck clean help
+.PHONY: run test build bench e2e lint go.test.unit go.test.fuzz golden filters.corpus lint.gofmt lint.govet lint.staticcheck clean help

@@ -106,8 +106,32 @@ func endsClean(text []byte, end int) bool {
 	return true
 }
 
+// numericDigits counts the digits in the run of digits and number
+// punctuation starting at i (up to 48 bytes): the cheap test that lets
+// most numbers in ordinary text ("2 weeks", "20 mg") skip every matcher.
+func numericDigits(text []byte, i int) int {
+	n := 0
+	for j := i; j < len(text) && j-i < 48; j++ {
+		c := text[j]
+		switch {
+		case isDigit(c):
+			n++
+		case c == ' ' || c == '-' || c == '.' || c == '/' || c == ':' || c == '(' || c == ')':
+		case isHex(c):
+			// IPv6 groups mix letters in; count them so "fe80::1" passes.
+			n++
+		default:
+			return n
+		}
+	}
+	return n
+}
+
 // matchNumeric tries every class that starts with a digit at i.
 func matchNumeric(text []byte, i int) []Finding {
+	if numericDigits(text, i) < 4 {
+		return nil
+	}
 	var out []Finding
 	if f, ok := matchCard(text, i); ok {
 		out = append(out, f)
@@ -277,7 +301,7 @@ func matchPhone(text []byte, i int) (Finding, bool) {
 		}
 		break
 	}
-	if paren || !endsClean(text, j) {
+	if paren || !endsClean(text, j) || digits < 8 {
 		return Finding{}, false
 	}
 	ctx := contextBefore(text, i, 32, "phone", "tel", "call", "mobile", "cell", "fax", "contact", "whatsapp")

@@ -181,12 +181,18 @@ func matchPEM(text []byte, i int) (Finding, bool) {
 	return Finding{Class: Secret, Start: i, End: len(text), Confidence: 0.9}, true
 }
 
+// assignmentNames is read-only.
+var assignmentNames = []string{"api_key", "apikey", "api-key", "access_token", "auth_token", "secret_key", "client_secret", "secret", "password", "passwd", "private_key"}
+
 // matchAssignment finds api_key=…, "password": "…", secret: … — a
 // credential-looking name, a separator, and a value of 8+ characters.
 func matchAssignment(text []byte, i int) (Finding, bool) {
-	names := []string{"api_key", "apikey", "api-key", "access_token", "auth_token", "secret_key", "client_secret", "secret", "password", "passwd", "private_key"}
-	for _, nm := range names {
-		if !hasFoldPrefixAt(text, i, nm) {
+	if i+2 > len(text) {
+		return Finding{}, false
+	}
+	c0, c1 := lower(text[i]), lower(text[i+1])
+	for _, nm := range assignmentNames {
+		if nm[0] != c0 || nm[1] != c1 || !hasFoldPrefixAt(text, i, nm) {
 			continue
 		}
 		j := i + len(nm)
@@ -227,21 +233,24 @@ type contextRule struct {
 	letters bool
 }
 
-func contextRules() []contextRule {
-	return []contextRule{
-		{MedicalRecordNumber, []string{"mrn", "medical record number", "medical record no", "medical record", "patient id", "chart number"}, 5, 15, 4, true},
-		{HealthPlanID, []string{"member id", "health plan id", "health plan", "insurance id", "subscriber id", "policy number", "medicare", "medicaid", "beneficiary id"}, 6, 20, 4, true},
-		{USPassport, []string{"passport number", "passport no", "passport #", "passport"}, 9, 9, 8, true},
-		{DriverLicense, []string{"driver's license", "drivers license", "driver license", "driving licence", "driver licence", "license number", "dl#", "dl #", "dl no"}, 5, 16, 4, true},
-	}
+// contextRuleTable is read-only.
+var contextRuleTable = []contextRule{
+	{MedicalRecordNumber, []string{"mrn", "medical record number", "medical record no", "medical record", "patient id", "chart number"}, 5, 15, 4, true},
+	{HealthPlanID, []string{"member id", "health plan id", "health plan", "insurance id", "subscriber id", "policy number", "medicare", "medicaid", "beneficiary id"}, 6, 20, 4, true},
+	{USPassport, []string{"passport number", "passport no", "passport #", "passport"}, 9, 9, 8, true},
+	{DriverLicense, []string{"driver's license", "drivers license", "driver license", "driving licence", "driver licence", "license number", "dl#", "dl #", "dl no"}, 5, 16, 4, true},
 }
 
 // matchContextID looks for a context phrase starting at i and an id right
 // after it (past separators such as ':', '#', 'is', 'no.').
 func matchContextID(text []byte, i int) (Finding, bool) {
-	for _, r := range contextRules() {
+	if i+2 > len(text) {
+		return Finding{}, false
+	}
+	key := [2]byte{lower(text[i]), lower(text[i+1])}
+	for _, r := range contextRuleTable {
 		for _, w := range r.words {
-			if !hasFoldPrefixAt(text, i, w) {
+			if w[0] != key[0] || w[1] != key[1] || !hasFoldPrefixAt(text, i, w) {
 				continue
 			}
 			j := i + len(w)

@@ -166,12 +166,33 @@ func matchWord(text []byte, i int) []Finding {
 }
 
 // resolve keeps, among overlapping findings, the one of highest priority
-// (then the longest, then the earliest).
+// (then the longest, then the earliest). Findings are grouped into runs
+// of transitively overlapping spans first, so the choice is quadratic only
+// within a run (a handful), not over the whole text.
 func resolve(fs []Finding) []Finding {
 	if len(fs) < 2 {
 		return fs
 	}
-	slices.SortStableFunc(fs, func(a, b Finding) int {
+	slices.SortFunc(fs, func(a, b Finding) int { return a.Start - b.Start })
+	out := fs[:0:0]
+	for i := 0; i < len(fs); {
+		j, end := i+1, fs[i].End
+		for j < len(fs) && fs[j].Start < end {
+			end = max(end, fs[j].End)
+			j++
+		}
+		out = append(out, pick(fs[i:j])...)
+		i = j
+	}
+	return out
+}
+
+func pick(run []Finding) []Finding {
+	if len(run) == 1 {
+		return run
+	}
+	c := slices.Clone(run)
+	slices.SortStableFunc(c, func(a, b Finding) int {
 		if pa, pb := priority(a.Class), priority(b.Class); pa != pb {
 			return pb - pa
 		}
@@ -180,16 +201,9 @@ func resolve(fs []Finding) []Finding {
 		}
 		return a.Start - b.Start
 	})
-	kept := fs[:0:0]
-	for _, f := range fs {
-		overlap := false
-		for _, k := range kept {
-			if f.Start < k.End && k.Start < f.End {
-				overlap = true
-				break
-			}
-		}
-		if !overlap {
+	var kept []Finding
+	for _, f := range c {
+		if !slices.ContainsFunc(kept, func(k Finding) bool { return f.Start < k.End && k.Start < f.End }) {
 			kept = append(kept, f)
 		}
 	}
@@ -236,8 +250,9 @@ func contextBefore(text []byte, i, window int, words ...string) bool {
 		if j > 0 && isAlpha(text[j-1]) {
 			continue
 		}
+		c := lower(text[j])
 		for _, w := range words {
-			if j+len(w) <= i && hasFoldPrefixAt(text, j, w) {
+			if w[0] == c && j+len(w) <= i && hasFoldPrefixAt(text, j, w) {
 				return true
 			}
 		}

@@ -73,9 +73,7 @@ func main() {
 		emit(fmt.Sprintf(pick("DOB: %s", "born %s in Lyon", "date of birth %s", "birthday is %s"), dob), span{"DATE_OF_BIRTH", dob})
 
 		mrn := pick("MRN", "A", "HC") + digits(6+r.IntN(3))
-		if strings.HasPrefix(mrn, "MRN") {
-			mrn = mrn[3:]
-		}
+		mrn = strings.TrimPrefix(mrn, "MRN")
 		emit(fmt.Sprintf(pick("MRN: %s", "medical record number %s", "Patient ID %s admitted"), mrn), span{"MEDICAL_RECORD_NUMBER", mrn})
 
 		hp := pick("XKZ", "W", "MBR") + digits(8)
