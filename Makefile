@@ -12,9 +12,12 @@ STATICCHECK_VERSION := v0.8.2
 run: build ## Start the example mesh: control plane, two backend versions, Envoy if found
 	@scripts/run.sh
 
-test: go.test.unit ## Run every test (vet, unit, golden, simulation, real xDS/OIDC/SQL peers)
+test: wasm go.test.unit ## Run every test (vet, unit, golden, simulation, real xDS/OIDC/SQL peers, piiguard.wasm in the proxy-wasm emulator)
 
-build: ## Build all binaries into bin/
+wasm: ## Build filters/piiguard.wasm (standard Go, GOOS=wasip1, reactor)
+	cd filters && GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -ldflags='-s -w' -o piiguard.wasm ./cmd/piiguard
+
+build: wasm ## Build all binaries into bin/ (and piiguard.wasm)
 	@mkdir -p $(BIN)
 	cd controlplane && $(GO) build -o $(BIN)/ ./cmd/...
 	cd inference-backend && $(GO) build -o $(BIN)/ ./cmd/...
@@ -72,4 +75,4 @@ clean: ## Remove binaries and local state
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} /^[a-zA-Z_.-]+:.*?##/ { printf "  %-18s %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)
 
-.PHONY: run test build bench e2e lint go.test.unit go.test.fuzz golden filters.corpus lint.gofmt lint.govet lint.staticcheck clean help
+.PHONY: run test wasm build bench e2e lint go.test.unit go.test.fuzz golden filters.corpus lint.gofmt lint.govet lint.staticcheck clean help

@@ -1,0 +1,127 @@
+//go:build wasip1
+
+package proxywasm
+
+import (
+	"unsafe"
+)
+
+//go:wasmimport env proxy_log
+func proxyLog(level uint32, msg unsafe.Pointer, size uint32) uint32
+
+//go:wasmimport env proxy_get_buffer_bytes
+func proxyGetBufferBytes(bt, start, maxSize uint32, retData, retSize unsafe.Pointer) uint32
+
+//go:wasmimport env proxy_set_buffer_bytes
+func proxySetBufferBytes(bt, start, size uint32, data unsafe.Pointer, dataSize uint32) uint32
+
+//go:wasmimport env proxy_get_header_map_value
+func proxyGetHeaderMapValue(mapType uint32, key unsafe.Pointer, keySize uint32, retData, retSize unsafe.Pointer) uint32
+
+//go:wasmimport env proxy_get_header_map_pairs
+func proxyGetHeaderMapPairs(mapType uint32, retData, retSize unsafe.Pointer) uint32
+
+//go:wasmimport env proxy_replace_header_map_value
+func proxyReplaceHeaderMapValue(mapType uint32, key unsafe.Pointer, keySize uint32, value unsafe.Pointer, valueSize uint32) uint32
+
+//go:wasmimport env proxy_remove_header_map_value
+func proxyRemoveHeaderMapValue(mapType uint32, key unsafe.Pointer, keySize uint32) uint32
+
+//go:wasmimport env proxy_send_local_response
+func proxySendLocalResponse(status uint32, details unsafe.Pointer, detailsSize uint32, body unsafe.Pointer, bodySize uint32, headers unsafe.Pointer, headersSize uint32, grpcStatus int32) uint32
+
+// wasmHost calls the proxy. Everything passed to the host is also kept in
+// the current context's keep list: some hosts (the test emulator among
+// them) hold on to guest memory instead of copying it.
+type wasmHost struct{}
+
+func ptr(b []byte) unsafe.Pointer {
+	if len(b) == 0 {
+		return nil
+	}
+	return unsafe.Pointer(&b[0])
+}
+
+// guestBytes copies n bytes at a guest address the host returned. The
+// host writes a 32-bit address into the low half of a zeroed pointer
+// variable, which on wasm is that address.
+func guestBytes(addr unsafe.Pointer, n uint32) []byte {
+	if n == 0 || addr == nil {
+		return nil
+	}
+	return append([]byte(nil), unsafe.Slice((*byte)(addr), n)...)
+}
+
+func keepBytes(s string) []byte {
+	b := []byte(s)
+	keep(b)
+	return b
+}
+
+func (wasmHost) Log(level LogLevel, msg string) {
+	b := keepBytes(msg)
+	proxyLog(uint32(level), ptr(b), uint32(len(b)))
+}
+
+func (wasmHost) GetBuffer(t BufferType, start, size int) ([]byte, error) {
+	var addr unsafe.Pointer
+	var n uint32
+	if st := Status(proxyGetBufferBytes(uint32(t), uint32(start), uint32(size), unsafe.Pointer(&addr), unsafe.Pointer(&n))); st != StatusOK {
+		return nil, ErrStatus(st)
+	}
+	return guestBytes(addr, n), nil
+}
+
+func (wasmHost) SetBuffer(t BufferType, start, size int, data []byte) error {
+	keep(data)
+	if st := Status(proxySetBufferBytes(uint32(t), uint32(start), uint32(size), ptr(data), uint32(len(data)))); st != StatusOK {
+		return ErrStatus(st)
+	}
+	return nil
+}
+
+func (wasmHost) GetHeader(m MapType, key string) (string, error) {
+	k := keepBytes(key)
+	var addr unsafe.Pointer
+	var n uint32
+	if st := Status(proxyGetHeaderMapValue(uint32(m), ptr(k), uint32(len(k)), unsafe.Pointer(&addr), unsafe.Pointer(&n))); st != StatusOK {
+		return "", ErrStatus(st)
+	}
+	return string(guestBytes(addr, n)), nil
+}
+
+func (wasmHost) GetHeaders(m MapType) ([][2]string, error) {
+	var addr unsafe.Pointer
+	var n uint32
+	if st := Status(proxyGetHeaderMapPairs(uint32(m), unsafe.Pointer(&addr), unsafe.Pointer(&n))); st != StatusOK {
+		return nil, ErrStatus(st)
+	}
+	return DecodeHeaders(guestBytes(addr, n))
+}
+
+func (wasmHost) ReplaceHeader(m MapType, key, value string) error {
+	k, v := keepBytes(key), keepBytes(value)
+	if st := Status(proxyReplaceHeaderMapValue(uint32(m), ptr(k), uint32(len(k)), ptr(v), uint32(len(v)))); st != StatusOK {
+		return ErrStatus(st)
+	}
+	return nil
+}
+
+func (wasmHost) RemoveHeader(m MapType, key string) error {
+	k := keepBytes(key)
+	if st := Status(proxyRemoveHeaderMapValue(uint32(m), ptr(k), uint32(len(k)))); st != StatusOK && st != StatusNotFound {
+		return ErrStatus(st)
+	}
+	return nil
+}
+
+func (wasmHost) SendLocalResponse(status int, details string, body []byte, headers [][2]string) error {
+	d := keepBytes(details)
+	keep(body)
+	h := EncodeHeaders(headers)
+	keep(h)
+	if st := Status(proxySendLocalResponse(uint32(status), ptr(d), uint32(len(d)), ptr(body), uint32(len(body)), ptr(h), uint32(len(h)), -1)); st != StatusOK {
+		return ErrStatus(st)
+	}
+	return nil
+}
