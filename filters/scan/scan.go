@@ -111,6 +111,11 @@ func (s Scanner) Scan(text []byte) []Finding {
 			for _, f := range matchWord(text, i) {
 				add(f)
 			}
+			// Nothing starts inside a word but an email's '@', which is
+			// not alphanumeric: skip to the word's end.
+			for i+1 < n && isAlnum(text[i+1]) {
+				i++
+			}
 		case c == '+' || c == '(':
 			if i+1 < n && isDigit(text[i+1]) {
 				if f, ok := matchPhone(text, i); ok {
@@ -151,18 +156,52 @@ func matchWord(text []byte, i int) []Finding {
 	case 'A', 'g', 'x', 'e':
 		try(matchSecretPrefix(text, i))
 	}
-	switch lower(c) {
-	case 'm', 'p', 'c', 'h', 'i', 's', 'd', 'l', 'b':
+	if i+1 < len(text) && isAlpha(text[i+1]) && keywordStart(lower(c), lower(text[i+1])) {
 		try(matchContextID(text, i))
-	}
-	switch lower(c) {
-	case 'a', 's', 'p', 'c':
 		try(matchAssignment(text, i))
 	}
-	if isHex(c) {
+	if isHex(c) && hexThenColon(text, i) {
 		try(matchIPv6(text, i))
 	}
 	return out
+}
+
+// keywordStarts marks the first two letters of every context phrase and
+// credential name, so an ordinary word is dismissed with one lookup. It is
+// computed once and only read.
+var keywordStarts = func() (t [26 * 26]bool) {
+	mark := func(w string) {
+		if len(w) >= 2 && isLower(w[0]) && isLower(w[1]) {
+			t[int(w[0]-'a')*26+int(w[1]-'a')] = true
+		}
+	}
+	for _, r := range contextRuleTable {
+		for _, w := range r.words {
+			mark(w)
+		}
+	}
+	for _, w := range assignmentNames {
+		mark(w)
+	}
+	return t
+}()
+
+func keywordStart(a, b byte) bool {
+	return isLower(a) && isLower(b) && keywordStarts[int(a-'a')*26+int(b-'a')]
+}
+
+// hexThenColon says whether a run of at most four hex digits at i is
+// followed by ':', the shape of an IPv6 address's first group.
+func hexThenColon(text []byte, i int) bool {
+	for j := i; j < len(text) && j-i <= 4; j++ {
+		if text[j] == ':' {
+			return j > i
+		}
+		if !isHex(text[j]) {
+			return false
+		}
+	}
+	return false
 }
 
 // resolve keeps, among overlapping findings, the one of highest priority

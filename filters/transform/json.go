@@ -329,26 +329,32 @@ func hex4(b []byte, i int) (int, bool) {
 	return v, true
 }
 
-// appendJSONString encodes s as a JSON string.
+// appendJSONString encodes s as a JSON string, copying runs of bytes that
+// need no escaping in one append.
 func appendJSONString(out, s []byte) []byte {
 	const hexd = "0123456789abcdef"
 	out = append(out, '"')
-	for _, c := range s {
-		switch {
-		case c == '"' || c == '\\':
-			out = append(out, '\\', c)
-		case c == '\n':
-			out = append(out, '\\', 'n')
-		case c == '\r':
-			out = append(out, '\\', 'r')
-		case c == '\t':
-			out = append(out, '\\', 't')
-		case c < 0x20:
-			out = append(out, '\\', 'u', '0', '0', hexd[c>>4], hexd[c&0xf])
-		default:
-			out = append(out, c)
+	last := 0
+	for i, c := range s {
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
 		}
+		out = append(out, s[last:i]...)
+		switch c {
+		case '"', '\\':
+			out = append(out, '\\', c)
+		case '\n':
+			out = append(out, '\\', 'n')
+		case '\r':
+			out = append(out, '\\', 'r')
+		case '\t':
+			out = append(out, '\\', 't')
+		default:
+			out = append(out, '\\', 'u', '0', '0', hexd[c>>4], hexd[c&0xf])
+		}
+		last = i + 1
 	}
+	out = append(out, s[last:]...)
 	return append(out, '"')
 }
 

@@ -109,8 +109,10 @@ type extAuthzFile struct {
 }
 
 type piiGuardFile struct {
-	Wasm   string `yaml:"wasm"`
-	SHA256 string `yaml:"sha256"`
+	Wasm        string `yaml:"wasm"`
+	SHA256      string `yaml:"sha256"`
+	HashKeyFile string `yaml:"hashKeyFile"`
+	HashKeyID   string `yaml:"hashKeyId"`
 }
 
 type jwtFile struct {
@@ -295,6 +297,13 @@ func (v *validator) mesh(f *file, baseDir string) *Mesh {
 		claimID(p+".spiffeId", md.SPIFFEID)
 		m.Models = append(m.Models, md)
 	}
+	for i := range m.Models {
+		for _, class := range slices.Sorted(maps.Keys(m.Models[i].PII)) {
+			if m.Models[i].PII[class] == PIIHash && f.PIIGuard != nil && f.PIIGuard.HashKeyFile == "" {
+				v.errorf(fmt.Sprintf("models[%d].pii.%s", i, class), "hash mode needs a key: set piiGuard.hashKeyFile")
+			}
+		}
+	}
 	return m
 }
 
@@ -384,7 +393,26 @@ func (v *validator) piiGuard(f *piiGuardFile, baseDir string) PIIGuard {
 	if f.SHA256 != "" && !sha256RE.MatchString(f.SHA256) {
 		v.errorf("piiGuard.sha256", "must be 64 lower-case hex digits")
 	}
-	return PIIGuard{WasmPath: filepath.Clean(p), SHA256: f.SHA256}
+	g := PIIGuard{WasmPath: filepath.Clean(p), SHA256: f.SHA256, HashKeyID: f.HashKeyID}
+	if f.HashKeyFile != "" {
+		kp := f.HashKeyFile
+		if !filepath.IsAbs(kp) && baseDir != "" {
+			kp = filepath.Join(baseDir, kp)
+		}
+		key, err := os.ReadFile(kp)
+		switch {
+		case err != nil:
+			v.errorf("piiGuard.hashKeyFile", "cannot read %s: %v", kp, err)
+		case len(bytes.TrimSpace(key)) < 16:
+			v.errorf("piiGuard.hashKeyFile", "%s holds fewer than 16 bytes; use at least 32 random bytes", kp)
+		default:
+			g.HashKey = bytes.TrimSpace(key)
+		}
+		if g.HashKeyID == "" {
+			g.HashKeyID = "k1"
+		}
+	}
+	return g
 }
 
 func (v *validator) jwt(f *jwtFile) *JWT {

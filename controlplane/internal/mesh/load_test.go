@@ -73,6 +73,8 @@ func TestParseErrors(t *testing.T) {
 		{"port clash", r("inbound: 127.0.0.1:15006", "inbound: 127.0.0.1:10000"), []string{"models[0].sidecar: address 127.0.0.1:10000 is already used by services[0].inbound"}},
 		{"no models", func(s string) string { return s[:strings.Index(s, "models:")] }, []string{"models: at least one model is required"}},
 		{"unknown field", r("trustDomain:", "trustDomian: x\ntrustDomain:"), []string{"field trustDomian not found"}},
+		{"hash without key", r("EMAIL: tokenize", "EMAIL: hash"), []string{"models[0].pii.EMAIL: hash mode needs a key: set piiGuard.hashKeyFile"}},
+		{"unreadable hash key", r("piiGuard: {wasm: piiguard.wasm}", "piiGuard: {wasm: piiguard.wasm, hashKeyFile: /nonexistent/key}"), []string{"piiGuard.hashKeyFile: cannot read /nonexistent/key"}},
 		{"missing wasm", r("piiGuard: {wasm: piiguard.wasm}", ""), []string{"piiGuard.wasm: is required"}},
 		{"wrong type", r("appPort: 9000", "appPort: nine"), []string{"cannot unmarshal !!str `nine` into int64"}},
 		{"every problem at once", func(s string) string {

@@ -146,6 +146,10 @@ type ExtAuthz struct {
 type PIIGuard struct {
 	WasmPath string
 	SHA256   string
+	// HashKey keys the hash mode's pseudonyms; HashKeyID names its epoch
+	// (rotate by changing both).
+	HashKey   []byte
+	HashKeyID string
 }
 
 // JWT configures end-user token verification with Envoy's jwt_authn filter.

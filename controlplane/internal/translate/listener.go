@@ -166,6 +166,8 @@ type piiGuardConfig struct {
 	Model       string            `json:"model"`
 	ModelHeader string            `json:"model_header"`
 	Modes       map[string]string `json:"modes"`
+	HashKey     string            `json:"hash_key,omitempty"`
+	HashKeyID   string            `json:"hash_key_id,omitempty"`
 }
 
 func (b *builder) piiGuard(md *mesh.Model) *wasmfilter.Wasm {
@@ -174,7 +176,11 @@ func (b *builder) piiGuard(md *mesh.Model) *wasmfilter.Wasm {
 		modes[class] = string(mode)
 	}
 	// encoding/json sorts map keys, so the configuration bytes are stable.
-	cfg, err := json.Marshal(piiGuardConfig{Model: md.Name, ModelHeader: HeaderModel, Modes: modes})
+	pc := piiGuardConfig{Model: md.Name, ModelHeader: HeaderModel, Modes: modes}
+	if len(b.mesh.PIIGuard.HashKey) > 0 {
+		pc.HashKey, pc.HashKeyID = string(b.mesh.PIIGuard.HashKey), b.mesh.PIIGuard.HashKeyID
+	}
+	cfg, err := json.Marshal(pc)
 	if err != nil {
 		b.errs = append(b.errs, err)
 	}
