@@ -25,6 +25,9 @@ const (
 	HeaderModel   = "x-nexus-model"
 	HeaderVersion = "x-nexus-model-version"
 	HeaderPurpose = "x-nexus-purpose"
+	// HeaderPII is piiguard's report: "EMAIL=2,US_SSN=1", "none" or
+	// "oversize". piiguard always overwrites a caller's value.
+	HeaderPII = "x-nexus-pii"
 
 	// PIIGuardNamespace is the dynamic metadata namespace piiguard writes
 	// its findings to: {"findings": {"EMAIL": 2, …}}.
@@ -185,28 +188,43 @@ func nexus(req *authv3.CheckRequest) map[string]any {
 		"version": version,
 		"policy":  ext["policy"],
 		"purpose": headers[HeaderPurpose],
-		"pii":     pii(meta[PIIGuardNamespace]),
+		"pii":     pii(meta[PIIGuardNamespace], headers[HeaderPII]),
 		"claims":  claims,
 	}
 }
 
-// pii reads piiguard's findings: class names and counts only. Anything else
-// in the namespace — a value, by mistake — is not passed on.
-func pii(s *structpb.Struct) map[string]any {
+// pii reads piiguard's findings — from its dynamic metadata, else from its
+// x-nexus-pii header: class names and counts only. Anything else — a
+// value, by mistake — is not passed on.
+func pii(s *structpb.Struct, header string) map[string]any {
 	counts := map[string]any{}
 	classes := []any{}
 	var names []string
-	for class, v := range s.GetFields()["findings"].GetStructValue().GetFields() {
-		n, ok := v.GetKind().(*structpb.Value_NumberValue)
-		if !ok || !piiClassRE.MatchString(class) || n.NumberValue < 1 {
-			continue
+	add := func(class string, n int64) {
+		if !piiClassRE.MatchString(class) || n < 1 {
+			return
 		}
-		counts[class] = json.Number(strconv.FormatInt(int64(n.NumberValue), 10))
-		names = append(names, class)
+		if _, dup := counts[class]; !dup {
+			names = append(names, class)
+		}
+		counts[class] = json.Number(strconv.FormatInt(n, 10))
+	}
+	for class, v := range s.GetFields()["findings"].GetStructValue().GetFields() {
+		if n, ok := v.GetKind().(*structpb.Value_NumberValue); ok {
+			add(class, int64(n.NumberValue))
+		}
+	}
+	if len(names) == 0 && header != "none" && header != "oversize" {
+		for _, part := range strings.Split(header, ",") {
+			class, n, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if v, err := strconv.ParseInt(n, 10, 64); ok && err == nil {
+				add(class, v)
+			}
+		}
 	}
 	slices.Sort(names)
 	for _, n := range names {
 		classes = append(classes, n)
 	}
-	return map[string]any{"classes": classes, "counts": counts}
+	return map[string]any{"classes": classes, "counts": counts, "oversize": header == "oversize"}
 }

@@ -123,7 +123,7 @@ func TestInputShape(t *testing.T) {
 		{[]string{"nexus", "purpose"}, "treatment"},
 		// Class names and counts only; a malformed class or a non-number
 		// (a value, by mistake) is not passed on.
-		{[]string{"nexus", "pii"}, map[string]any{"classes": []any{"EMAIL", "MEDICAL_RECORD_NUMBER"}, "counts": map[string]any{"EMAIL": 2.0, "MEDICAL_RECORD_NUMBER": 1.0}}},
+		{[]string{"nexus", "pii"}, map[string]any{"classes": []any{"EMAIL", "MEDICAL_RECORD_NUMBER"}, "counts": map[string]any{"EMAIL": 2.0, "MEDICAL_RECORD_NUMBER": 1.0}, "oversize": false}},
 		{[]string{"nexus", "claims"}, map[string]any{"sub": "nurse-7", "roles": []any{"nurse"}}},
 	}
 	for _, tt := range tests {
@@ -194,6 +194,20 @@ func TestInputVariants(t *testing.T) {
 		nx := in["nexus"].(map[string]any)
 		if nx["model"] != "triage" || nx["version"] != "v2" {
 			t.Errorf("nexus = %v", nx)
+		}
+	})
+	t.Run("findings from the x-nexus-pii header", func(t *testing.T) {
+		r := envoyRequest()
+		r.Attributes.MetadataContext = nil
+		r.Attributes.Request.Http.Headers["x-nexus-pii"] = "EMAIL=2,US_SSN=1,bad class=3,PHONE=x"
+		in, err := input.Build(r, input.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := roundTrip(t, in["nexus"].(map[string]any)["pii"])
+		want := map[string]any{"classes": []any{"EMAIL", "US_SSN"}, "counts": map[string]any{"EMAIL": 2.0, "US_SSN": 1.0}, "oversize": false}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("pii = %v", got)
 		}
 	})
 	t.Run("no client certificate", func(t *testing.T) {
