@@ -113,8 +113,14 @@ type stream struct {
 	isJSON   bool
 	hasBody  bool
 	vault    *transform.Vault
-	restorer *transform.Restorer
+	restorer restorer
 	done     bool
+}
+
+// restorer is the byte-level or the event-stream restorer.
+type restorer interface {
+	Write(chunk []byte) []byte
+	Flush() []byte
 }
 
 func (s *stream) OnRequestHeaders(_ int, endOfStream bool) proxywasm.Action {
@@ -231,7 +237,12 @@ func (s *stream) OnResponseHeaders(_ int, endOfStream bool) proxywasm.Action {
 	// Restored values change the length; JSON and event streams get
 	// values escaped for JSON strings.
 	_ = s.host.RemoveHeader(proxywasm.MapHTTPResponseHeaders, "content-length")
-	s.restorer = transform.NewRestorer(s.vault, strings.Contains(ct, "json") || strings.Contains(ct, "event-stream"))
+	if strings.Contains(ct, "event-stream") {
+		// Streamed completions split a token across events.
+		s.restorer = transform.NewSSERestorer(s.vault)
+	} else {
+		s.restorer = transform.NewRestorer(s.vault, strings.Contains(ct, "json"))
+	}
 	return proxywasm.ActionContinue
 }
 

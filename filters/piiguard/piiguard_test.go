@@ -153,3 +153,46 @@ func TestNoBody(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamedAnswer: an OpenAI stream whose token arrives split across
+// events and across the chunks the proxy hands over.
+func TestStreamedAnswer(t *testing.T) {
+	for _, runner := range runners {
+		t.Run(runner, func(t *testing.T) {
+			host, _ := newHost(t, runner, config)
+			id := host.InitializeHttpContext()
+			host.CallOnRequestHeaders(id, chatHeaders, false)
+			host.CallOnRequestBody(id, []byte(`{"model":"triage","stream":true,"messages":[{"role":"user","content":"I am jane@example.com"}]}`), true)
+			host.CallOnResponseHeaders(id, [][2]string{{":status", "200"}, {"content-type", "text/event-stream"}}, false)
+			ev := func(c string) string {
+				return `data: {"choices":[{"index":0,"delta":{"content":"` + c + `"}}]}` + "\n\n"
+			}
+			stream := ev("Hello ") + ev("[EMA") + ev("IL_1]!") + "data: [DONE]\n\n"
+			var got strings.Builder
+			for i := 0; i < len(stream); i += 23 {
+				end := min(i+23, len(stream))
+				host.CallOnResponseBody(id, []byte(stream[i:end]), end == len(stream))
+				got.Write(host.GetCurrentResponseBody(id))
+			}
+			var content strings.Builder
+			for _, line := range strings.Split(got.String(), "\n") {
+				data, ok := strings.CutPrefix(line, "data: ")
+				if !ok || data == "[DONE]" {
+					continue
+				}
+				var e struct {
+					Choices []struct {
+						Delta struct{ Content string } `json:"delta"`
+					} `json:"choices"`
+				}
+				if err := json.Unmarshal([]byte(data), &e); err != nil {
+					t.Fatalf("event is not JSON: %s", data)
+				}
+				content.WriteString(e.Choices[0].Delta.Content)
+			}
+			if content.String() != "Hello jane@example.com!" {
+				t.Errorf("streamed content = %q\n%s", content.String(), got.String())
+			}
+		})
+	}
+}

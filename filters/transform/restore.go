@@ -23,6 +23,9 @@ func NewRestorer(v *Vault, escapeJSON bool) *Restorer {
 
 // Write restores tokens in chunk and returns what can be sent now.
 func (r *Restorer) Write(chunk []byte) []byte {
+	if r.vault.Len() == 0 && len(r.held) == 0 {
+		return chunk // nothing was tokenized: nothing to hold back
+	}
 	buf := append(r.held, chunk...)
 	r.held = nil
 	out := make([]byte, 0, len(buf))
