@@ -241,49 +241,68 @@ var contextRuleTable = []contextRule{
 	{DriverLicense, []string{"driver's license", "drivers license", "driver license", "driving licence", "driver licence", "license number", "dl#", "dl #", "dl no"}, 5, 16, 4, true},
 }
 
+// contextIndex lists, per first two letters, the context phrases that
+// start with them, so a word is compared only with its few candidates. It
+// is computed once and only read.
+var contextIndex = func() (idx [26 * 26][]struct {
+	rule int
+	word string
+}) {
+	for ri, r := range contextRuleTable {
+		for _, w := range r.words {
+			if len(w) >= 2 && isLower(w[0]) && isLower(w[1]) {
+				k := int(w[0]-'a')*26 + int(w[1]-'a')
+				idx[k] = append(idx[k], struct {
+					rule int
+					word string
+				}{ri, w})
+			}
+		}
+	}
+	return idx
+}()
+
 // matchContextID looks for a context phrase starting at i and an id right
 // after it (past separators such as ':', '#', 'is', 'no.').
 func matchContextID(text []byte, i int) (Finding, bool) {
-	if i+2 > len(text) {
+	if i+2 > len(text) || !keywordStart(lower(text[i]), lower(text[i+1])) {
 		return Finding{}, false
 	}
-	key := [2]byte{lower(text[i]), lower(text[i+1])}
-	for _, r := range contextRuleTable {
-		for _, w := range r.words {
-			if w[0] != key[0] || w[1] != key[1] || !hasFoldPrefixAt(text, i, w) {
-				continue
-			}
-			j := i + len(w)
-			if j < len(text) && isAlpha(text[j]) && w[len(w)-1] != '#' {
-				continue
-			}
-			// Skip separators and filler words.
-			for k := 0; k < 4 && j < len(text); k++ {
-				for j < len(text) && (text[j] == ' ' || text[j] == ':' || text[j] == '#' || text[j] == '=' || text[j] == '"' || text[j] == '\'' || text[j] == '.' || text[j] == '-') {
-					j++
-				}
-				if hasFoldPrefixAt(text, j, "is ") || hasFoldPrefixAt(text, j, "no ") || hasFoldPrefixAt(text, j, "number ") {
-					for j < len(text) && isAlpha(text[j]) {
-						j++
-					}
-					continue
-				}
-				break
-			}
-			s := j
-			digits := 0
-			for j < len(text) && j-s <= r.maxLen && (isAlnum(text[j]) || text[j] == '-') {
-				if isDigit(text[j]) {
-					digits++
-				}
+	for _, kw := range contextIndex[int(lower(text[i])-'a')*26+int(lower(text[i+1])-'a')] {
+		r, w := contextRuleTable[kw.rule], kw.word
+		if !hasFoldPrefixAt(text, i, w) {
+			continue
+		}
+		j := i + len(w)
+		if j < len(text) && isAlpha(text[j]) && w[len(w)-1] != '#' {
+			continue
+		}
+		// Skip separators and filler words.
+		for k := 0; k < 4 && j < len(text); k++ {
+			for j < len(text) && (text[j] == ' ' || text[j] == ':' || text[j] == '#' || text[j] == '=' || text[j] == '"' || text[j] == '\'' || text[j] == '.' || text[j] == '-') {
 				j++
 			}
-			for j > s && text[j-1] == '-' {
-				j--
+			if hasFoldPrefixAt(text, j, "is ") || hasFoldPrefixAt(text, j, "no ") || hasFoldPrefixAt(text, j, "number ") {
+				for j < len(text) && isAlpha(text[j]) {
+					j++
+				}
+				continue
 			}
-			if n := j - s; n >= r.minLen && n <= r.maxLen && digits >= r.digits && (j == len(text) || !isAlnum(text[j])) {
-				return Finding{Class: r.class, Start: s, End: j, Confidence: 0.9}, true
+			break
+		}
+		s := j
+		digits := 0
+		for j < len(text) && j-s <= r.maxLen && (isAlnum(text[j]) || text[j] == '-') {
+			if isDigit(text[j]) {
+				digits++
 			}
+			j++
+		}
+		for j > s && text[j-1] == '-' {
+			j--
+		}
+		if n := j - s; n >= r.minLen && n <= r.maxLen && digits >= r.digits && (j == len(text) || !isAlnum(text[j])) {
+			return Finding{Class: r.class, Start: s, End: j, Confidence: 0.9}, true
 		}
 	}
 	return Finding{}, false

@@ -108,8 +108,10 @@ func (s Scanner) Scan(text []byte) []Finding {
 				add(f)
 			}
 		case isAlpha(c):
-			for _, f := range matchWord(text, i) {
-				add(f)
+			if wordMayMatch(text, i) {
+				for _, f := range matchWord(text, i) {
+					add(f)
+				}
 			}
 			// Nothing starts inside a word but an email's '@', which is
 			// not alphanumeric: skip to the word's end.
@@ -164,6 +166,27 @@ func matchWord(text []byte, i int) []Finding {
 		try(matchIPv6(text, i))
 	}
 	return out
+}
+
+// wordMayMatch is the inline-cheap test that dismisses almost every word
+// of ordinary prose before any matcher runs: only a few first-letter
+// shapes can start a finding.
+func wordMayMatch(text []byte, i int) bool {
+	if i+1 >= len(text) {
+		return false
+	}
+	c, d := text[i], text[i+1]
+	switch {
+	case isUpper(c) && isUpper(d): // IBAN (DE89…), AKIA…, MRN, SSN
+		return true
+	case c == 'A', c == 'g' && (d == 'h' || d == 'l'), c == 'x' && d == 'o', c == 'e' && d == 'y':
+		return true // secret prefixes
+	case isAlpha(d) && keywordStart(lower(c), lower(d)):
+		return true
+	case isHex(c) && hexThenColon(text, i):
+		return true
+	}
+	return false
 }
 
 // keywordStarts marks the first two letters of every context phrase and
