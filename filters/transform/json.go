@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"bytes"
 	"errors"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -222,19 +223,14 @@ func (w *walker) array(fn func([]byte, func(int) int) ([]byte, error)) error {
 func (w *walker) str() ([]byte, []int, error) {
 	start := w.i
 	w.i++
-	for j := w.i; j < len(w.body); j++ {
-		c := w.body[j]
-		if c == '"' {
+	// Fast path: find the closing quote with IndexByte and accept the
+	// string if it holds no backslash and no control character.
+	if q := bytes.IndexByte(w.body[w.i:], '"'); q >= 0 {
+		s := w.body[w.i : w.i+q]
+		if bytes.IndexByte(s, '\\') < 0 && !hasControl(s) {
 			// Invalid UTF-8 passes through as encoding/json accepts it.
-			s := w.body[w.i:j]
-			w.i = j + 1
+			w.i += q + 1
 			return s, nil, nil
-		}
-		if c == '\\' {
-			break
-		}
-		if c < 0x20 {
-			return nil, nil, errNotJSON
 		}
 	}
 	// Slow path: the string has escapes.
@@ -306,6 +302,15 @@ func (w *walker) str() ([]byte, []int, error) {
 		j += n
 	}
 	return nil, nil, errNotJSON
+}
+
+func hasControl(s []byte) bool {
+	for _, c := range s {
+		if c < 0x20 {
+			return true
+		}
+	}
+	return false
 }
 
 func hex4(b []byte, i int) (int, bool) {
