@@ -142,18 +142,7 @@ func (w *walker) number() error {
 }
 
 func (w *walker) object(fn func([]byte, func(int) int) ([]byte, error)) error {
-	if w.depth++; w.depth > maxDepth {
-		return errNotJSON
-	}
-	defer func() { w.depth-- }()
-	w.i++ // {
-	w.skipSpace()
-	if w.i < len(w.body) && w.body[w.i] == '}' {
-		w.i++
-		return nil
-	}
-	for {
-		w.skipSpace()
+	return w.seq('}', func() error {
 		if w.i >= len(w.body) || w.body[w.i] != '"' {
 			return errNotJSON
 		}
@@ -166,39 +155,30 @@ func (w *walker) object(fn func([]byte, func(int) int) ([]byte, error)) error {
 		}
 		w.i++
 		w.skipSpace()
-		if err := w.value(fn); err != nil {
-			return err
-		}
-		w.skipSpace()
-		if w.i >= len(w.body) {
-			return errNotJSON
-		}
-		switch w.body[w.i] {
-		case ',':
-			w.i++
-		case '}':
-			w.i++
-			return nil
-		default:
-			return errNotJSON
-		}
-	}
+		return w.value(fn)
+	})
 }
 
 func (w *walker) array(fn func([]byte, func(int) int) ([]byte, error)) error {
+	return w.seq(']', func() error { return w.value(fn) })
+}
+
+// seq walks the comma-separated items of an object or array whose opening
+// bracket is at w.i, up to and including its closing bracket.
+func (w *walker) seq(closing byte, item func() error) error {
 	if w.depth++; w.depth > maxDepth {
 		return errNotJSON
 	}
 	defer func() { w.depth-- }()
-	w.i++ // [
+	w.i++ // the opening bracket
 	w.skipSpace()
-	if w.i < len(w.body) && w.body[w.i] == ']' {
+	if w.i < len(w.body) && w.body[w.i] == closing {
 		w.i++
 		return nil
 	}
 	for {
 		w.skipSpace()
-		if err := w.value(fn); err != nil {
+		if err := item(); err != nil {
 			return err
 		}
 		w.skipSpace()
@@ -208,7 +188,7 @@ func (w *walker) array(fn func([]byte, func(int) int) ([]byte, error)) error {
 		switch w.body[w.i] {
 		case ',':
 			w.i++
-		case ']':
+		case closing:
 			w.i++
 			return nil
 		default:
