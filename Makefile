@@ -55,6 +55,10 @@ go.test.fuzz: ## Run each fuzz target for 20s
 	cd authz && $(GO) test -run '^$$' -fuzz FuzzCheck -fuzztime 20s ./internal/decision/
 	cd filters && $(GO) test -run '^$$' -fuzz FuzzScan -fuzztime 20s ./scan/
 	cd filters && $(GO) test -run '^$$' -fuzz FuzzJSONRewrite -fuzztime 20s ./transform/
+	cd filters && $(GO) test -run '^$$' -fuzz FuzzSSERestorer -fuzztime 20s ./transform/
+	cd filters && $(GO) test -run '^$$' -fuzz FuzzParseConfig -fuzztime 20s ./piiguard/
+	cd filters && $(GO) test -run '^$$' -fuzz FuzzDecodeHeaders -fuzztime 20s ./proxywasm/
+	cd authz && $(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime 20s ./internal/decisionlog/
 
 filters.corpus: ## Regenerate the scanner's labeled corpus (filters/testdata/corpus.jsonl)
 	cd filters && $(GO) run ./internal/corpusgen > testdata/corpus.jsonl

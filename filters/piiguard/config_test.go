@@ -35,3 +35,17 @@ func TestControlPlaneConfigIsAccepted(t *testing.T) {
 		t.Fatal("found no piiguard configurations in the golden files")
 	}
 }
+
+// FuzzParseConfig: any configuration bytes give a policy or an error
+// naming the problem, never a panic.
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte(config))
+	f.Add([]byte(`{"modes":{"EMAIL":"hash"},"hash_key":"k"}`))
+	f.Add([]byte(`{"max_body_bytes":-1}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		p, c, err := piiguard.ParseConfig(raw)
+		if err == nil && (p == nil || c == nil || c.MaxBodyBytes <= 0) {
+			t.Fatalf("accepted %q without a usable policy", raw)
+		}
+	})
+}
