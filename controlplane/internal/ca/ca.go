@@ -74,11 +74,14 @@ type keyPair struct {
 	Key  *ecdsa.PrivateKey
 }
 
-// root is a trusted root; a retired root stays in the bundle until
-// TrustUntil so SVIDs it signed keep verifying while they are replaced.
+// root is a trusted root. The active one has neither time set; a pending
+// one is in the bundle but signs nothing until ActivateAt; a retired one
+// stays in the bundle until TrustUntil.
 type root struct {
 	keyPair
-	TrustUntil time.Time // zero while the root is the active one
+	ActivateAt time.Time
+	Overlap    time.Duration // how long the root it replaces stays trusted
+	TrustUntil time.Time
 }
 
 // CA issues X.509-SVIDs for one trust domain. It is safe for concurrent use.
@@ -128,40 +131,89 @@ func (c *CA) Bundle() *x509bundle.Bundle {
 	return b
 }
 
-// RotateRoot makes a new root and intermediate active. The old roots stay
-// in the bundle for overlap, which should be at least the SVID lifetime so
-// every SVID the old chain signed is replaced before it stops verifying.
-func (c *CA) RotateRoot(overlap time.Duration) error {
+// PrepareRootRotation adds a new root to the bundle at once and makes it
+// the signing root at activateAt. The gap lets every peer learn the new
+// root before it meets an SVID that chains to it; the old root then stays
+// trusted for overlap after activation, so SVIDs it signed keep verifying
+// until they are renewed. overlap should be at least the SVID lifetime.
+func (c *CA) PrepareRootRotation(activateAt time.Time, overlap time.Duration) error {
 	r, err := c.newRoot()
-	if err != nil {
-		return err
-	}
-	inter, err := c.newIntermediate(r)
 	if err != nil {
 		return err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	until := c.opts.Now().Add(overlap)
-	kept := []root{{keyPair: r}}
 	for _, old := range c.roots {
-		if old.TrustUntil.IsZero() {
-			old.TrustUntil = until
-		}
-		if c.opts.Now().Before(old.TrustUntil) {
-			kept = append(kept, old)
+		if !old.ActivateAt.IsZero() {
+			return errors.New("ca: a root rotation is already pending")
 		}
 	}
-	c.roots = kept
-	c.inter = inter
+	c.roots = append(c.roots, root{keyPair: r, ActivateAt: activateAt, Overlap: overlap})
 	return nil
 }
 
-// RootRotationPending reports whether a retired root is still in the bundle.
+// RotateRoot prepares a rotation that activates now.
+func (c *CA) RotateRoot(overlap time.Duration) error {
+	if err := c.PrepareRootRotation(c.opts.Now(), overlap); err != nil {
+		return err
+	}
+	_, err := c.Tick()
+	return err
+}
+
+// Tick activates a pending root whose time has come and drops retired
+// roots past their overlap. It reports whether the bundle or the signing
+// chain changed, so the caller can push the news.
+func (c *CA) Tick() (changed bool, err error) {
+	now := c.opts.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	pending := -1
+	for i, r := range c.roots {
+		if !r.ActivateAt.IsZero() && !now.Before(r.ActivateAt) {
+			pending = i
+		}
+	}
+	if pending >= 0 {
+		next := c.roots[pending]
+		inter, err := c.newIntermediate(next.keyPair)
+		if err != nil {
+			return false, err
+		}
+		kept := []root{{keyPair: next.keyPair}}
+		for i, old := range c.roots {
+			if i == pending {
+				continue
+			}
+			if old.TrustUntil.IsZero() && old.ActivateAt.IsZero() {
+				old.TrustUntil = now.Add(next.Overlap)
+			}
+			kept = append(kept, old)
+		}
+		c.roots, c.inter, changed = kept, inter, true
+	}
+	kept := c.roots[:0]
+	for _, r := range c.roots {
+		if !r.TrustUntil.IsZero() && !now.Before(r.TrustUntil) {
+			changed = true
+			continue
+		}
+		kept = append(kept, r)
+	}
+	c.roots = kept
+	return changed, nil
+}
+
+// RootRotationPending reports whether a new root waits to be activated.
 func (c *CA) RootRotationPending() bool {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return len(c.roots) > 1
+	for _, r := range c.roots {
+		if !r.ActivateAt.IsZero() {
+			return true
+		}
+	}
+	return false
 }
 
 // NewX509SVID generates a key and issues an SVID for id. The control plane
@@ -207,6 +259,9 @@ func (c *CA) SignX509SVID(id spiffeid.ID, pub crypto.PublicKey) ([]*x509.Certifi
 		}
 	default:
 		return nil, fmt.Errorf("%w: key type %T is not allowed (ECDSA P-256 or P-384)", ErrBadCSR, pub)
+	}
+	if _, err := c.Tick(); err != nil {
+		return nil, err
 	}
 	if err := c.rotateIntermediateIfDue(); err != nil {
 		return nil, err

@@ -335,3 +335,53 @@ func BenchmarkIssueSVID(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "signatures/s")
 }
+
+func TestPreparedRootRotation(t *testing.T) {
+	c, clk := newCA(t, Options{SVIDTTL: time.Hour})
+	oldRoot := c.Bundle().X509Authorities()[0]
+	if err := c.PrepareRootRotation(clk.Now().Add(time.Hour), 2*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.PrepareRootRotation(clk.Now().Add(time.Hour), time.Hour); err == nil {
+		t.Error("a second pending rotation was accepted")
+	}
+	if !c.RootRotationPending() || len(c.Bundle().X509Authorities()) != 2 {
+		t.Fatal("prepared root is not in the bundle")
+	}
+	before, _ := c.NewX509SVID(workload)
+	if before.Certificates[1].CheckSignatureFrom(oldRoot) != nil {
+		t.Fatal("the prepared root signs before its activation time")
+	}
+	clk.Add(time.Hour)
+	changed, err := c.Tick()
+	if err != nil || !changed {
+		t.Fatalf("Tick at activation: changed=%v err=%v", changed, err)
+	}
+	after, _ := c.NewX509SVID(workload)
+	if after.Certificates[1].CheckSignatureFrom(oldRoot) == nil {
+		t.Fatal("still signing with the old root after activation")
+	}
+	for name, s := range map[string]*x509svid.SVID{"before": before, "after": after} {
+		if _, _, err := x509svid.Verify(s.Certificates, c.Bundle(), x509svid.WithTime(clk.Now())); err != nil {
+			t.Errorf("%s SVID during overlap: %v", name, err)
+		}
+	}
+	clk.Add(2 * time.Hour)
+	if changed, _ := c.Tick(); !changed || len(c.Bundle().X509Authorities()) != 1 {
+		t.Fatalf("old root not dropped after the overlap: changed=%v roots=%d", changed, len(c.Bundle().X509Authorities()))
+	}
+	// State survives a restart mid-rotation.
+	c2, _ := newCA(t, Options{})
+	_ = c2.PrepareRootRotation(start.Add(time.Hour), time.Hour)
+	raw, err := c2.MarshalState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Restore(td, raw, Options{Now: func() time.Time { return start }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !back.RootRotationPending() {
+		t.Error("pending rotation lost across a restart")
+	}
+}

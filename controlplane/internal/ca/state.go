@@ -22,7 +22,9 @@ type keyPairState struct {
 
 type rootState struct {
 	keyPairState
-	TrustUntil time.Time `json:"trustUntil,omitzero"`
+	ActivateAt time.Time     `json:"activateAt,omitzero"`
+	Overlap    time.Duration `json:"overlap,omitzero"`
+	TrustUntil time.Time     `json:"trustUntil,omitzero"`
 }
 
 type state struct {
@@ -43,7 +45,7 @@ func (c *CA) MarshalState() ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.Roots = append(s.Roots, rootState{keyPairState: kp, TrustUntil: r.TrustUntil})
+		s.Roots = append(s.Roots, rootState{keyPairState: kp, ActivateAt: r.ActivateAt, Overlap: r.Overlap, TrustUntil: r.TrustUntil})
 	}
 	kp, err := marshalKeyPair(c.inter)
 	if err != nil {
@@ -75,7 +77,7 @@ func Restore(td spiffeid.TrustDomain, data []byte, opts Options) (*CA, error) {
 		if err != nil {
 			return nil, fmt.Errorf("ca state: roots[%d]: %w", i, err)
 		}
-		c.roots = append(c.roots, root{keyPair: kp, TrustUntil: rs.TrustUntil})
+		c.roots = append(c.roots, root{keyPair: kp, ActivateAt: rs.ActivateAt, Overlap: rs.Overlap, TrustUntil: rs.TrustUntil})
 	}
 	inter, err := unmarshalKeyPair(s.Intermediate)
 	if err != nil {
