@@ -286,8 +286,10 @@ func (c *CA) SignX509SVID(id spiffeid.ID, pub crypto.PublicKey) ([]*x509.Certifi
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
 		Subject:      pkix.Name{Organization: []string{"SecureAI Nexus"}},
-		// Back-dated a little so a peer whose clock lags still accepts it.
-		NotBefore:             now.Add(-clockSkew),
+		// Back-dated a little so a peer whose clock lags still accepts it,
+		// but never so much that half the lifetime (when holders renew)
+		// has passed at issuance.
+		NotBefore:             now.Add(-min(clockSkew, c.opts.SVIDTTL/10)),
 		NotAfter:              notAfter,
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment | x509.KeyUsageKeyAgreement,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},

@@ -187,6 +187,8 @@ type Node struct {
 	ID   string
 	Role Role
 	Name string
+	// SPIFFEID is the identity the node's sidecar holds and proves.
+	SPIFFEID string
 }
 
 // Nodes lists every sidecar node the mesh defines, models first, each group
@@ -194,10 +196,10 @@ type Node struct {
 func (m *Mesh) Nodes() []Node {
 	nodes := make([]Node, 0, len(m.Models)+len(m.Services))
 	for _, md := range m.Models {
-		nodes = append(nodes, Node{ID: md.NodeID(), Role: RoleModel, Name: md.Name})
+		nodes = append(nodes, Node{ID: md.NodeID(), Role: RoleModel, Name: md.Name, SPIFFEID: md.SPIFFEID})
 	}
 	for _, s := range m.Services {
-		nodes = append(nodes, Node{ID: s.NodeID(), Role: RoleService, Name: s.Name})
+		nodes = append(nodes, Node{ID: s.NodeID(), Role: RoleService, Name: s.Name, SPIFFEID: s.SPIFFEID})
 	}
 	return nodes
 }

@@ -46,6 +46,14 @@ CREATE TABLE IF NOT EXISTS audit (
 	prev_hash TEXT NOT NULL,
 	hash      TEXT NOT NULL UNIQUE
 );
+CREATE TABLE IF NOT EXISTS join_tokens (
+	hash       TEXT PRIMARY KEY,
+	spiffe_id  TEXT NOT NULL,
+	created_at TEXT NOT NULL,
+	expires_at TEXT NOT NULL,
+	used_at    TEXT,
+	revoked_at TEXT
+);
 `
 
 // OpenSQLite opens (creating if needed) the store in dir.
@@ -119,7 +127,7 @@ func (s *SQLite) Append(ctx context.Context, e audit.Entry) (audit.Record, error
 	return s.write(ctx, e, nil)
 }
 
-func (s *SQLite) write(ctx context.Context, e audit.Entry, change func(*sql.Tx) error) (audit.Record, error) {
+func (s *SQLite) write(ctx context.Context, e audit.Entry, change func(*sql.Tx) error, entry ...func() audit.Entry) (audit.Record, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -131,6 +139,10 @@ func (s *SQLite) write(ctx context.Context, e audit.Entry, change func(*sql.Tx) 
 		if err := change(tx); err != nil {
 			return audit.Record{}, fmt.Errorf("write change: %w", err)
 		}
+	}
+	// Some records depend on what the change found (a join token's fate).
+	for _, f := range entry {
+		e = f()
 	}
 	head, err := scanRecord(tx.QueryRowContext(ctx, `SELECT `+recordCols+` FROM audit ORDER BY seq DESC LIMIT 1`))
 	var prev *audit.Record
@@ -225,4 +237,72 @@ func (s *SQLite) VerifyAudit(ctx context.Context) (audit.Verification, error) {
 		}
 	}
 	return v.Result(), rows.Err()
+}
+
+// CreateJoinToken implements Store.
+func (s *SQLite) CreateJoinToken(ctx context.Context, t JoinToken, e audit.Entry) (audit.Record, error) {
+	return s.write(ctx, e, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO join_tokens (hash, spiffe_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
+			t.Hash, t.SPIFFEID, t.CreatedAt.UTC().Format(time.RFC3339Nano), t.ExpiresAt.UTC().Format(time.RFC3339Nano))
+		return err
+	})
+}
+
+// ConsumeJoinToken implements Store.
+func (s *SQLite) ConsumeJoinToken(ctx context.Context, hash string, now time.Time, e func(JoinToken, error) audit.Entry) (JoinToken, error) {
+	var (
+		tok    JoinToken
+		tokErr error
+	)
+	_, err := s.write(ctx, audit.Entry{}, func(tx *sql.Tx) error {
+		tok, tokErr = consume(ctx, tx, hash, now)
+		return nil
+	}, func() audit.Entry { return e(tok, tokErr) })
+	if err != nil {
+		return JoinToken{}, err
+	}
+	return tok, tokErr
+}
+
+func consume(ctx context.Context, tx *sql.Tx, hash string, now time.Time) (JoinToken, error) {
+	var (
+		t                JoinToken
+		created, expires string
+		used, revoked    sql.NullString
+	)
+	err := tx.QueryRowContext(ctx, `SELECT hash, spiffe_id, created_at, expires_at, used_at, revoked_at FROM join_tokens WHERE hash = ?`, hash).
+		Scan(&t.Hash, &t.SPIFFEID, &created, &expires, &used, &revoked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return JoinToken{}, ErrTokenUnknown
+	}
+	if err != nil {
+		return JoinToken{}, err
+	}
+	t.CreatedAt, _ = time.Parse(time.RFC3339Nano, created)
+	t.ExpiresAt, _ = time.Parse(time.RFC3339Nano, expires)
+	switch {
+	case revoked.Valid:
+		return t, ErrTokenRevoked
+	case used.Valid:
+		return t, ErrTokenUsed
+	case !now.Before(t.ExpiresAt):
+		return t, ErrTokenExpired
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE join_tokens SET used_at = ? WHERE hash = ?`, now.UTC().Format(time.RFC3339Nano), hash)
+	return t, err
+}
+
+// RevokeJoinToken implements Store.
+func (s *SQLite) RevokeJoinToken(ctx context.Context, hash string, now time.Time, e audit.Entry) (audit.Record, error) {
+	return s.write(ctx, e, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE join_tokens SET revoked_at = ? WHERE hash = ? AND revoked_at IS NULL AND used_at IS NULL`,
+			now.UTC().Format(time.RFC3339Nano), hash)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrTokenUnknown
+		}
+		return nil
+	})
 }

@@ -7,6 +7,7 @@ package store
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/secureai-nexus/nexus/controlplane/internal/audit"
 )
@@ -25,8 +26,33 @@ type Store interface {
 	Audit(ctx context.Context, after int64, limit int) ([]audit.Record, error)
 	// VerifyAudit walks the whole chain.
 	VerifyAudit(ctx context.Context) (audit.Verification, error)
+	// CreateJoinToken stores a new join token (by hash) with its record.
+	CreateJoinToken(ctx context.Context, t JoinToken, e audit.Entry) (audit.Record, error)
+	// ConsumeJoinToken marks the token used if it is valid at now, and
+	// appends the record entry builds from the outcome in the same
+	// transaction: a refused token is audited as surely as a used one.
+	ConsumeJoinToken(ctx context.Context, hash string, now time.Time, entry func(JoinToken, error) audit.Entry) (JoinToken, error)
+	// RevokeJoinToken revokes an unused token.
+	RevokeJoinToken(ctx context.Context, hash string, now time.Time, e audit.Entry) (audit.Record, error)
 	Close() error
 }
+
+// JoinToken is a single-use credential bound to one SPIFFE id, exchanged
+// once for an SVID. Only its hash is stored.
+type JoinToken struct {
+	Hash      string
+	SPIFFEID  string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Reasons a join token is refused.
+var (
+	ErrTokenUnknown = errors.New("join token is unknown")
+	ErrTokenUsed    = errors.New("join token was already used (replay)")
+	ErrTokenExpired = errors.New("join token has expired")
+	ErrTokenRevoked = errors.New("join token was revoked")
+)
 
 // ErrClosed is returned after Close.
 var ErrClosed = errors.New("store is closed")

@@ -17,6 +17,7 @@ import (
 	endpointservice "github.com/envoyproxy/go-control-plane/envoy/service/endpoint/v3"
 	listenerservice "github.com/envoyproxy/go-control-plane/envoy/service/listener/v3"
 	routeservice "github.com/envoyproxy/go-control-plane/envoy/service/route/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	secretservice "github.com/envoyproxy/go-control-plane/envoy/service/secret/v3"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
@@ -27,19 +28,27 @@ import (
 	"github.com/secureai-nexus/nexus/controlplane/internal/translate"
 )
 
+// SecretSource serves the SDS secrets a node's config names.
+type SecretSource interface {
+	Secrets(names []string) ([]*tlsv3.Secret, error)
+}
+
 // Server publishes mesh snapshots and serves them over ADS.
 type Server struct {
 	log    *slog.Logger
 	cache  cachev3.SnapshotCache
 	status *tracker
+	auth   *NodeAuth
+	extra  []func(grpc.ServiceRegistrar)
 
-	mu    sync.Mutex
-	nodes map[string]bool // node ids with a snapshot
+	mu        sync.Mutex
+	secrets   SecretSource
+	resources map[string]*translate.Resources // what each node was last served
 }
 
 // NewServer returns a server with an empty cache.
 func NewServer(log *slog.Logger) *Server {
-	s := &Server{log: log, status: newTracker(log), nodes: map[string]bool{}}
+	s := &Server{log: log, status: newTracker(log), resources: map[string]*translate.Resources{}}
 	s.cache = cachev3.NewSnapshotCache(true, cachev3.IDHash{}, slogAdapter{log})
 	return s
 }
@@ -63,36 +72,78 @@ func (s *Server) Prepare(m *mesh.Mesh) (func(context.Context) error, error) {
 	if err != nil {
 		return nil, fmt.Errorf("translate mesh: %w", err)
 	}
+	s.mu.Lock()
+	snaps, err := s.snapshots(all)
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	nodes := m.Nodes()
+	return func(ctx context.Context) error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.auth != nil {
+			s.auth.setNodes(nodes)
+		}
+		return s.apply(ctx, all, snaps)
+	}, nil
+}
+
+// snapshots builds each node's snapshot with the current secrets.
+func (s *Server) snapshots(all map[string]*translate.Resources) (map[string]*cachev3.Snapshot, error) {
 	snaps := make(map[string]*cachev3.Snapshot, len(all))
 	for id, r := range all {
-		snap, err := NewSnapshot(r)
+		var secrets []*tlsv3.Secret
+		if s.secrets != nil {
+			var err error
+			if secrets, err = s.secrets.Secrets(r.Secrets); err != nil {
+				return nil, fmt.Errorf("node %s: %w", id, err)
+			}
+		}
+		snap, err := NewSnapshot(r, secrets)
 		if err != nil {
 			return nil, fmt.Errorf("node %s: %w", id, err)
 		}
 		snaps[id] = snap
 	}
-	return func(ctx context.Context) error { return s.apply(ctx, snaps) }, nil
+	return snaps, nil
 }
 
-func (s *Server) apply(ctx context.Context, snaps map[string]*cachev3.Snapshot) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (s *Server) apply(ctx context.Context, all map[string]*translate.Resources, snaps map[string]*cachev3.Snapshot) error {
 	for _, id := range slices.Sorted(maps.Keys(snaps)) {
 		if err := s.cache.SetSnapshot(ctx, id, snaps[id]); err != nil {
 			return fmt.Errorf("set snapshot for %s: %w", id, err)
 		}
 	}
-	for id := range s.nodes {
+	for id := range s.resources {
 		if _, ok := snaps[id]; !ok {
 			s.cache.ClearSnapshot(id)
 			s.log.Info("node removed from mesh", "node", id)
 		}
 	}
-	s.nodes = make(map[string]bool, len(snaps))
-	for id := range snaps {
-		s.nodes[id] = true
-	}
+	s.resources = all
 	return nil
+}
+
+// SetSecretSource makes the server serve SDS secrets from src (the
+// built-in CA); without one, secrets are left to SPIRE.
+func (s *Server) SetSecretSource(src SecretSource) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.secrets = src
+}
+
+// RefreshSecrets re-reads every node's secrets and pushes what changed.
+// Only SDS versions move when a certificate rotates: the listeners and
+// clusters that name the secrets are untouched, so Envoy drains nothing.
+func (s *Server) RefreshSecrets(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	snaps, err := s.snapshots(s.resources)
+	if err != nil {
+		return err
+	}
+	return s.apply(ctx, s.resources, snaps)
 }
 
 // Versions returns the versions currently published for a node, by short
@@ -103,7 +154,7 @@ func (s *Server) Versions(nodeID string) map[string]string {
 		return nil
 	}
 	out := map[string]string{}
-	for _, url := range []string{typeListener, typeRoute, typeCluster, typeEndpoint} {
+	for _, url := range []string{typeListener, typeRoute, typeCluster, typeEndpoint, typeSecret} {
 		out[TypeName(url)] = snap.GetVersion(url)
 	}
 	return out
@@ -121,7 +172,13 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener, opts ...grpc.Serve
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 15 * time.Second, PermitWithoutStream: true}),
 		grpc.MaxConcurrentStreams(1 << 20),
 	}, opts...)
+	if s.auth != nil {
+		opts = append(opts, grpc.ChainStreamInterceptor(s.auth.streamInterceptor))
+	}
 	gs := grpc.NewServer(opts...)
+	for _, register := range s.extra {
+		register(gs)
+	}
 	xs := serverv3.NewServer(ctx, s.cache, s.status)
 	discovery.RegisterAggregatedDiscoveryServiceServer(gs, xs)
 	listenerservice.RegisterListenerDiscoveryServiceServer(gs, xs)
@@ -168,3 +225,7 @@ func (s *Server) SetAckHook(fn func(node, typeURL, version string)) {
 	defer s.status.mu.Unlock()
 	s.status.onAck = fn
 }
+
+// Register adds another gRPC service to the xDS port (the identity
+// service shares its TLS listener). Call before Serve.
+func (s *Server) Register(fn func(grpc.ServiceRegistrar)) { s.extra = append(s.extra, fn) }

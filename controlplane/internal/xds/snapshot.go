@@ -9,6 +9,7 @@ import (
 	"fmt"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/protobuf/proto"
@@ -33,10 +34,11 @@ func TypeName(typeURL string) string {
 	return typeURL
 }
 
-// NewSnapshot builds a node's snapshot. Each type is versioned by a hash of
+// NewSnapshot builds a node's snapshot; secrets are those the node's
+// config names, when the control plane is the identity provider. Each type is versioned by a hash of
 // its resources' deterministic bytes, so a mesh change that leaves a type
 // untouched sends nothing for it, and an unchanged mesh sends nothing at all.
-func NewSnapshot(r *translate.Resources) (*cachev3.Snapshot, error) {
+func NewSnapshot(r *translate.Resources, secrets []*tlsv3.Secret) (*cachev3.Snapshot, error) {
 	s := &cachev3.Snapshot{}
 	groups := []struct {
 		typ   types.ResponseType
@@ -46,6 +48,7 @@ func NewSnapshot(r *translate.Resources) (*cachev3.Snapshot, error) {
 		{types.Route, resources(r.Routes)},
 		{types.Cluster, resources(r.Clusters)},
 		{types.Endpoint, resources(r.Endpoints)},
+		{types.Secret, resources(secrets)},
 	}
 	for _, g := range groups {
 		v, err := contentVersion(g.items)
@@ -54,9 +57,6 @@ func NewSnapshot(r *translate.Resources) (*cachev3.Snapshot, error) {
 		}
 		s.Resources[g.typ] = cachev3.NewResources(v, g.items)
 	}
-	// Secrets are left to the identity provider; an empty, stable version
-	// keeps the snapshot complete.
-	s.Resources[types.Secret] = cachev3.NewResources("empty", nil)
 	if err := s.Consistent(); err != nil {
 		return nil, fmt.Errorf("inconsistent snapshot: %w", err)
 	}

@@ -18,6 +18,7 @@ const (
 	typeRoute    = resourcev3.RouteType
 	typeCluster  = resourcev3.ClusterType
 	typeEndpoint = resourcev3.EndpointType
+	typeSecret   = resourcev3.SecretType
 )
 
 // NodeStatus is what `istioctl proxy-status` shows for a sidecar.
