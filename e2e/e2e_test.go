@@ -24,8 +24,11 @@ import (
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	sotw "github.com/envoyproxy/go-control-plane/pkg/client/sotw/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/credentials"
 )
 
 // binaries builds the commands once per test run, unless NEXUS_BIN points
@@ -146,6 +149,37 @@ func (m mesh) startControlPlane(t *testing.T, bin string) (*proc, string) {
 	return p, strings.TrimSpace(string(tok))
 }
 
+// xdsConn dials xDS as node's sidecar would from its bootstrap: TLS that
+// checks the control plane's SPIFFE id against bundle.pem, and the node
+// credential the control plane wrote for it.
+func (m mesh) xdsConn(t *testing.T, node string) *grpc.ClientConn {
+	t.Helper()
+	data := filepath.Join(m.dir, "data")
+	bundle, err := x509bundle.Load(spiffeid.RequireTrustDomainFromString("nexus.local"), filepath.Join(data, "bundle.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := os.ReadFile(filepath.Join(data, "nodes", node+".token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := tlsconfig.TLSClientConfig(bundle, tlsconfig.AuthorizeID(spiffeid.RequireFromString("spiffe://nexus.local/nexus/controlplane")))
+	conn, err := grpc.NewClient(m.xds, grpc.WithTransportCredentials(credentials.NewTLS(cfg)),
+		grpc.WithPerRPCCredentials(bearer(strings.TrimSpace(string(tok)))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+type bearer string
+
+func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + string(b)}, nil
+}
+func (bearer) RequireTransportSecurity() bool { return true }
+
 func api(t *testing.T, method, url, token, body string, out any) int {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
@@ -206,11 +240,7 @@ func TestTrafficShiftEndToEnd(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	conn, err := grpc.NewClient(m.xds, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := m.xdsConn(t, "model~triage")
 	ads := sotw.NewADSClient(ctx, &core.Node{Id: "model~triage", Cluster: "nexus"}, resourcev3.RouteType)
 	if err := ads.InitConnect(conn); err != nil {
 		t.Fatal(err)

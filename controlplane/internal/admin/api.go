@@ -16,6 +16,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/secureai-nexus/nexus/controlplane/internal/audit"
 	"github.com/secureai-nexus/nexus/controlplane/internal/controller"
@@ -47,13 +51,22 @@ type AuditLog interface {
 	VerifyAudit(ctx context.Context) (audit.Verification, error)
 }
 
+// Identity is the built-in CA's admin surface; nil with SPIRE.
+type Identity interface {
+	MintJoinToken(ctx context.Context, actor string, id spiffeid.ID, ttl time.Duration) (string, time.Time, error)
+	RevokeJoinToken(ctx context.Context, actor, token string) error
+	RotateRoot(ctx context.Context, actor string) (time.Time, error)
+	Bundle() *x509bundle.Bundle
+}
+
 // API is the admin API's dependencies.
 type API struct {
-	Log    *slog.Logger
-	Auth   Authenticator
-	Ctrl   Controller
-	Status Status
-	Audit  AuditLog
+	Log      *slog.Logger
+	Auth     Authenticator
+	Ctrl     Controller
+	Status   Status
+	Audit    AuditLog
+	Identity Identity
 }
 
 // maxBodyBytes bounds request bodies; a traffic change is a few bytes.
@@ -72,6 +85,10 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("GET /api/v1/admin/nodes", a.authed(a.listNodes))
 	mux.Handle("GET /api/v1/admin/audit", a.authed(a.listAudit))
 	mux.Handle("GET /api/v1/admin/audit/verify", a.authed(a.verifyAudit))
+	mux.Handle("POST /api/v1/admin/identity/join-tokens", a.authed(a.createJoinToken))
+	mux.Handle("POST /api/v1/admin/identity/join-tokens/revoke", a.authed(a.revokeJoinToken))
+	mux.Handle("POST /api/v1/admin/identity/rotate-root", a.authed(a.rotateRoot))
+	mux.Handle("GET /api/v1/admin/identity/bundle", a.authed(a.getBundle))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "", fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))
 	})

@@ -15,8 +15,11 @@ import (
 	"path/filepath"
 	"time"
 
+	"google.golang.org/grpc"
+
 	"github.com/secureai-nexus/nexus/controlplane/internal/admin"
 	"github.com/secureai-nexus/nexus/controlplane/internal/controller"
+	"github.com/secureai-nexus/nexus/controlplane/internal/identity"
 	"github.com/secureai-nexus/nexus/controlplane/internal/mesh"
 	"github.com/secureai-nexus/nexus/controlplane/internal/store"
 	"github.com/secureai-nexus/nexus/controlplane/internal/translate"
@@ -39,6 +42,11 @@ type Config struct {
 	// ReloadInterval is how often the mesh file is checked for changes;
 	// default 2s.
 	ReloadInterval time.Duration
+	// SVIDTTL is the lifetime of SVIDs the built-in CA issues; default 1h.
+	SVIDTTL time.Duration
+	// CAKEKFile holds the key that seals the CA at rest; default
+	// <data-dir>/ca.kek (created 0600 on first start).
+	CAKEKFile string
 }
 
 // Ready describes what started; Run sends it once serving.
@@ -76,12 +84,18 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	}
 	defer st.Close()
 
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	xs := xds.NewServer(log.With("component", "xds"))
+	idn, err := startIdentity(ctx, log.With("component", "identity"), cfg, m, st, xs)
+	if err != nil {
+		return err
+	}
 	ctrl, err := controller.New(ctx, log.With("component", "controller"), m, st, xs, time.Now)
 	if err != nil {
 		return err
 	}
-	bootDir, err := writeBootstraps(cfg.DataDir, m)
+	bootDir, err := writeBootstraps(cfg.DataDir, m, idn.tokens)
 	if err != nil {
 		return err
 	}
@@ -96,6 +110,9 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		return fmt.Errorf("listen for the admin API on %s: %w", cfg.AdminAddr, err)
 	}
 	api := &admin.API{Log: log.With("component", "admin"), Auth: auth, Ctrl: ctrl, Status: xs, Audit: st}
+	if idn.authority != nil {
+		api.Identity = idn.authority
+	}
 	hs := &http.Server{
 		Handler:           api.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -104,11 +121,9 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		IdleTimeout:       120 * time.Second,
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	errc := make(chan error, 2)
-	go func() { errc <- xs.Serve(ctx, xlis) }()
-	go watchMesh(ctx, log.With("component", "mesh-watch"), cfg, sha256.Sum256(raw), ctrl)
+	go func() { errc <- xs.Serve(ctx, xlis, grpc.Creds(idn.creds)) }()
+	go watchMesh(ctx, log.With("component", "mesh-watch"), cfg, sha256.Sum256(raw), ctrl, idn)
 	go func() {
 		var err error
 		if cfg.AdminTLSCert != "" {
@@ -143,7 +158,7 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 // watchMesh reloads the mesh file when its content changes. A file that
 // fails to load is logged with every problem and the last good mesh keeps
 // serving.
-func watchMesh(ctx context.Context, log *slog.Logger, cfg Config, last [32]byte, ctrl *controller.Controller) {
+func watchMesh(ctx context.Context, log *slog.Logger, cfg Config, last [32]byte, ctrl *controller.Controller, idn *identityRuntime) {
 	every := cfg.ReloadInterval
 	if every <= 0 {
 		every = 2 * time.Second
@@ -171,8 +186,17 @@ func watchMesh(ctx context.Context, log *slog.Logger, cfg Config, last [32]byte,
 			log.Error("mesh file rejected; still serving the previous mesh", "file", cfg.MeshFile, "error", err)
 			continue
 		}
+		// Nodes new to the mesh need a credential before they can connect.
+		if err := idn.refreshNodes(cfg.DataDir, m); err != nil {
+			log.Error("mesh reload failed; still serving the previous mesh", "file", cfg.MeshFile, "error", err)
+			continue
+		}
 		if err := ctrl.Reload(ctx, m, cfg.MeshFile); err != nil {
 			log.Error("mesh reload failed; still serving the previous mesh", "file", cfg.MeshFile, "error", err)
+			continue
+		}
+		if _, err := writeBootstraps(cfg.DataDir, m, idn.tokens); err != nil {
+			log.Error("cannot rewrite Envoy bootstraps", "error", err)
 		}
 	}
 }
@@ -208,13 +232,17 @@ func isLoopback(addr string) bool {
 
 // writeBootstraps writes each node's Envoy bootstrap to
 // <data-dir>/envoy/<node-id>.json, which envoy/run-sidecar.sh starts from.
-func writeBootstraps(dataDir string, m *mesh.Mesh) (string, error) {
+func writeBootstraps(dataDir string, m *mesh.Mesh, tokens map[string]string) (string, error) {
 	dir := filepath.Join(dataDir, "envoy")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
+	bundle, err := filepath.Abs(identity.BundlePath(dataDir))
+	if err != nil {
+		return "", err
+	}
 	for _, n := range m.Nodes() {
-		bs, err := translate.Bootstrap(m, n.ID)
+		bs, err := translate.Bootstrap(m, n.ID, translate.BootstrapCredentials{BundleFile: bundle, Token: tokens[n.ID]})
 		if err != nil {
 			return "", err
 		}

@@ -16,7 +16,11 @@ import (
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	sotw "github.com/envoyproxy/go-control-plane/pkg/client/sotw/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/secureai-nexus/nexus/controlplane/internal/app"
@@ -67,7 +71,35 @@ func TestRunServesXDSAndAdmin(t *testing.T) {
 		t.Fatalf("nodes = %+v, %v", nodes, err)
 	}
 
-	conn, err := grpc.NewClient(r.XDSAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	// Plaintext xDS gets nothing.
+	plain, err := grpc.NewClient(r.XDSAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	pc := sotw.NewADSClient(ctx, &core.Node{Id: "model~triage"}, resourcev3.ListenerType)
+	if err := pc.InitConnect(plain); err == nil {
+		if _, err := pc.Fetch(); err == nil {
+			t.Fatal("a plaintext xDS client was served")
+		}
+	}
+
+	// A sidecar as its bootstrap says: TLS checking the control plane's
+	// SPIFFE id against bundle.pem, and its node credential.
+	bundle, err := x509bundle.Load(spiffeid.RequireTrustDomainFromString("nexus.local"), filepath.Join(dir, "bundle.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeTok, err := os.ReadFile(filepath.Join(dir, "nodes", "model~triage.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(filepath.Join(dir, "nodes", "model~triage.token")); st.Mode().Perm() != 0o600 {
+		t.Errorf("node credential mode %04o, want 0600", st.Mode().Perm())
+	}
+	tlsCfg := tlsconfig.TLSClientConfig(bundle, tlsconfig.AuthorizeID(spiffeid.RequireFromString("spiffe://nexus.local/nexus/controlplane")))
+	conn, err := grpc.NewClient(r.XDSAddr, grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)),
+		grpc.WithPerRPCCredentials(bearer(strings.TrimSpace(string(nodeTok)))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,6 +118,13 @@ func TestRunServesXDSAndAdmin(t *testing.T) {
 		}
 	}
 }
+
+type bearer string
+
+func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + string(b)}, nil
+}
+func (bearer) RequireTransportSecurity() bool { return true }
 
 func TestRunRefuses(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.yaml")

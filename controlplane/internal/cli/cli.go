@@ -19,6 +19,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/secureai-nexus/nexus/controlplane/internal/identity"
 	"github.com/secureai-nexus/nexus/controlplane/internal/mesh"
 	"github.com/secureai-nexus/nexus/controlplane/internal/translate"
 )
@@ -42,6 +43,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("nexusctl", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	server := fs.String("server", envOr("NEXUS_ADMIN_URL", "http://127.0.0.1:18080"), "admin API base URL ($NEXUS_ADMIN_URL)")
+	dataDir := fs.String("data-dir", envOr("NEXUS_DATA_DIR", ".data/controlplane"), "control plane data dir, for bootstrap's node credential and bundle ($NEXUS_DATA_DIR)")
 	tokenFile := fs.String("token-file", envOr("NEXUS_TOKEN_FILE", ".data/controlplane/admin.token"), "file holding the bearer token ($NEXUS_TOKEN_FILE); $NEXUS_TOKEN wins if set")
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
@@ -66,7 +68,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "validate":
 		err = validate(stdout, rest[1:])
 	case "bootstrap":
-		err = bootstrap(stdout, rest[1:])
+		err = bootstrap(stdout, *dataDir, rest[1:])
 	default:
 		err = fmt.Errorf("unknown command %q (run nexusctl without arguments for help)", rest[0])
 	}
@@ -314,7 +316,7 @@ func validate(w io.Writer, args []string) error {
 	return nil
 }
 
-func bootstrap(w io.Writer, args []string) error {
+func bootstrap(w io.Writer, dataDir string, args []string) error {
 	if len(args) != 2 {
 		return errors.New("usage: nexusctl bootstrap MESH_FILE NODE_ID")
 	}
@@ -322,7 +324,16 @@ func bootstrap(w io.Writer, args []string) error {
 	if err != nil {
 		return err
 	}
-	bs, err := translate.Bootstrap(m, args[1])
+	var creds translate.BootstrapCredentials
+	if m.Identity.Provider == mesh.IdentityBuiltin && slices.ContainsFunc(m.Nodes(), func(n mesh.Node) bool { return n.ID == args[1] }) {
+		if creds.Token, err = identity.ReadNodeCredential(dataDir, args[1]); err != nil {
+			return err
+		}
+		if creds.BundleFile, err = filepath.Abs(identity.BundlePath(dataDir)); err != nil {
+			return err
+		}
+	}
+	bs, err := translate.Bootstrap(m, args[1], creds)
 	if err != nil {
 		ids := []string{}
 		for _, n := range m.Nodes() {

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"github.com/secureai-nexus/nexus/controlplane/internal/identity"
 	"io"
 	"log/slog"
 	"os"
@@ -86,11 +87,20 @@ func TestValidateAndBootstrap(t *testing.T) {
 	if code, _, errs := run(t, "validate", bad); code != 1 || !strings.Contains(errs, "models: at least one model is required") {
 		t.Errorf("%d %s", code, errs)
 	}
-	code, out, _ = run(t, "bootstrap", exampleMesh, "model~triage")
-	if code != 0 || !strings.Contains(out, `"id": "model~triage"`) || !strings.Contains(out, `"nexus_xds"`) {
+	dataDir := t.TempDir()
+	if code, _, errs := run(t, "--data-dir", dataDir, "bootstrap", exampleMesh, "model~triage"); code != 1 || !strings.Contains(errs, "start the control plane") {
+		t.Errorf("bootstrap without a node credential: %d %s", code, errs)
+	}
+	if _, err := identity.NodeCredentials(dataDir, []string{"model~triage"}); err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := identity.ReadNodeCredential(dataDir, "model~triage")
+	code, out, _ = run(t, "--data-dir", dataDir, "bootstrap", exampleMesh, "model~triage")
+	if code != 0 || !strings.Contains(out, `"id": "model~triage"`) || !strings.Contains(out, `"nexus_xds"`) ||
+		!strings.Contains(out, "Bearer "+tok) || !strings.Contains(out, filepath.Join(dataDir, "bundle.pem")) {
 		t.Errorf("%d %s", code, out)
 	}
-	if code, _, errs := run(t, "bootstrap", exampleMesh, "model~nope"); code != 1 || !strings.Contains(errs, "model~triage, service~frontdesk") {
+	if code, _, errs := run(t, "--data-dir", dataDir, "bootstrap", exampleMesh, "model~nope"); code != 1 || !strings.Contains(errs, "model~triage, service~frontdesk") {
 		t.Errorf("%d %s", code, errs)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 
 	"github.com/secureai-nexus/nexus/controlplane/internal/mesh"
 )
@@ -15,10 +16,24 @@ import (
 // gets BootstrapAdminBasePort+i so several sidecars fit on one machine.
 const BootstrapAdminBasePort = 15000
 
+// BootstrapCredentials are how a sidecar of the built-in identity provider
+// reaches the control plane before it holds an SVID.
+type BootstrapCredentials struct {
+	// BundleFile is the trust bundle (PEM) that verifies the control
+	// plane's SVID.
+	BundleFile string
+	// Token is the node credential, sent as a bearer token on the xDS
+	// stream.
+	Token string
+}
+
 // Bootstrap builds the static config an Envoy sidecar starts from: its node
-// id, the loopback admin interface, and where to find the control plane.
+// id, the loopback admin interface, and where to find the control plane
+// over TLS that checks the control plane's SPIFFE id. With the built-in
+// provider the sidecar proves itself with its node credential; with SPIRE,
+// with the SVID the SPIRE agent serves it, from the first byte.
 // Everything else arrives over ADS.
-func Bootstrap(m *mesh.Mesh, nodeID string) (*bootstrap.Bootstrap, error) {
+func Bootstrap(m *mesh.Mesh, nodeID string, creds BootstrapCredentials) (*bootstrap.Bootstrap, error) {
 	idx := -1
 	for i, n := range m.Nodes() {
 		if n.ID == nodeID {
@@ -32,6 +47,26 @@ func Bootstrap(m *mesh.Mesh, nodeID string) (*bootstrap.Bootstrap, error) {
 	xdsCluster := staticCluster(ClusterXDS, m.ControlPlane.Address)
 	xdsCluster.TypedExtensionProtocolOptions = b.http2Options()
 	clusters := []*cluster.Cluster{xdsCluster}
+	xdsService := &core.GrpcService{
+		TargetSpecifier: &core.GrpcService_EnvoyGrpc_{EnvoyGrpc: &core.GrpcService_EnvoyGrpc{ClusterName: ClusterXDS}},
+	}
+	if m.Identity.Provider == mesh.IdentitySPIRE {
+		// The SPIRE agent's SDS is a static cluster, so the xDS cluster can
+		// take its SVID and bundle from it without waiting on itself.
+		own := ""
+		for _, n := range m.Nodes() {
+			if n.ID == nodeID {
+				own = n.SPIFFEID
+			}
+		}
+		xdsCluster.TransportSocket = b.upstreamMTLS(own, m.ControlPlane.SPIFFEID, "", "h2")
+	} else {
+		if creds.BundleFile == "" || creds.Token == "" {
+			return nil, fmt.Errorf("bootstrap %s: the built-in identity provider needs the trust bundle file and the node credential", nodeID)
+		}
+		xdsCluster.TransportSocket = b.xdsTLS(creds.BundleFile)
+		xdsService.InitialMetadata = []*core.HeaderValue{{Key: "authorization", Value: "Bearer " + creds.Token}}
+	}
 	if m.Identity.Provider == mesh.IdentitySPIRE {
 		spire := &cluster.Cluster{
 			Name:                          ClusterSPIRE,
@@ -56,11 +91,9 @@ func Bootstrap(m *mesh.Mesh, nodeID string) (*bootstrap.Bootstrap, error) {
 		},
 		DynamicResources: &bootstrap.Bootstrap_DynamicResources{
 			AdsConfig: &core.ApiConfigSource{
-				ApiType:             core.ApiConfigSource_GRPC,
-				TransportApiVersion: core.ApiVersion_V3,
-				GrpcServices: []*core.GrpcService{{
-					TargetSpecifier: &core.GrpcService_EnvoyGrpc_{EnvoyGrpc: &core.GrpcService_EnvoyGrpc{ClusterName: ClusterXDS}},
-				}},
+				ApiType:                   core.ApiConfigSource_GRPC,
+				TransportApiVersion:       core.ApiVersion_V3,
+				GrpcServices:              []*core.GrpcService{xdsService},
 				SetNodeOnFirstMessageOnly: true,
 			},
 			CdsConfig: adsSource(),
@@ -72,4 +105,24 @@ func Bootstrap(m *mesh.Mesh, nodeID string) (*bootstrap.Bootstrap, error) {
 		return nil, fmt.Errorf("bootstrap %s: %v", nodeID, b.errs)
 	}
 	return bs, nil
+}
+
+// xdsTLS verifies the control plane against the bundle file and its SPIFFE
+// id. The sidecar has no SVID yet to present; its node credential rides in
+// the stream's metadata instead.
+func (b *builder) xdsTLS(bundleFile string) *core.TransportSocket {
+	ctx := &tlsv3.UpstreamTlsContext{CommonTlsContext: &tlsv3.CommonTlsContext{
+		TlsParams: &tlsv3.TlsParameters{TlsMinimumProtocolVersion: tlsv3.TlsParameters_TLSv1_2},
+		ValidationContextType: &tlsv3.CommonTlsContext_ValidationContext{ValidationContext: &tlsv3.CertificateValidationContext{
+			TrustedCa: &core.DataSource{Specifier: &core.DataSource_Filename{Filename: bundleFile}},
+			MatchTypedSubjectAltNames: []*tlsv3.SubjectAltNameMatcher{{
+				SanType: tlsv3.SubjectAltNameMatcher_URI, Matcher: exact(b.mesh.ControlPlane.SPIFFEID),
+			}},
+		}},
+		AlpnProtocols: []string{"h2"},
+	}}
+	return &core.TransportSocket{
+		Name:       "envoy.transport_sockets.tls",
+		ConfigType: &core.TransportSocket_TypedConfig{TypedConfig: b.anyOf(ctx)},
+	}
 }

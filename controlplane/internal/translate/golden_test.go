@@ -62,6 +62,9 @@ func render[T proto.Message](t *testing.T, m *mesh.Mesh, res map[string]*transla
 	return y
 }
 
+// testCreds stand in for what the control plane writes to its data dir.
+var testCreds = translate.BootstrapCredentials{BundleFile: "/var/lib/nexus/bundle.pem", Token: "node-credential-for-tests"}
+
 func renderAll(t *testing.T, m *mesh.Mesh, res map[string]*translate.Resources) map[string][]byte {
 	secrets := map[string][]string{}
 	for id, r := range res {
@@ -73,7 +76,7 @@ func renderAll(t *testing.T, m *mesh.Mesh, res map[string]*translate.Resources) 
 	}
 	boots := map[string]json.RawMessage{}
 	for _, n := range m.Nodes() {
-		bs, err := translate.Bootstrap(m, n.ID)
+		bs, err := translate.Bootstrap(m, n.ID, testCreds)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -129,21 +129,33 @@ func (a *NodeAuth) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.S
 		a.log.Warn("xDS stream refused", "method", info.FullMethod, "peer", peerAddr(ss.Context()), "reason", status.Convert(err).Message())
 		return err
 	}
-	return handler(srv, &boundStream{ServerStream: ss, log: a.log, p: p})
+	bs := &boundStream{ServerStream: ss, log: a.log, p: p}
+	err = handler(srv, bs)
+	if bs.refused != nil {
+		// go-control-plane wraps receive errors; the client must see why.
+		return bs.refused
+	}
+	return err
 }
 
 // boundStream refuses any request for a node the stream did not prove.
 type boundStream struct {
 	grpc.ServerStream
-	log   *slog.Logger
-	p     principal
-	bound string
+	log     *slog.Logger
+	p       principal
+	bound   string
+	refused error
 }
 
 func (b *boundStream) RecvMsg(m any) error {
 	if err := b.ServerStream.RecvMsg(m); err != nil {
 		return err
 	}
+	b.refused = b.check(m)
+	return b.refused
+}
+
+func (b *boundStream) check(m any) error {
 	var id string
 	switch r := m.(type) {
 	case *discovery.DiscoveryRequest:

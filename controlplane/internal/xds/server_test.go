@@ -46,6 +46,7 @@ func start(t *testing.T) (*xds.Server, *mesh.Mesh, *grpc.ClientConn, *syncBuffer
 	}
 	logs := &syncBuffer{}
 	srv := xds.NewServer(slog.New(slog.NewTextHandler(logs, nil)))
+	srv.SetSecretSource(newAuthority(t, m))
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := srv.Publish(ctx, m); err != nil {
 		t.Fatal(err)
@@ -126,6 +127,7 @@ func TestADSClientReceivesEveryTypeAndAcks(t *testing.T) {
 		resourcev3.RouteType:    1,
 		resourcev3.ClusterType:  3, // v1, v2, ext_authz
 		resourcev3.EndpointType: 2,
+		resourcev3.SecretType:   2, // the node's SVID and the bundle
 	}
 	for typ, n := range want {
 		c, resp := subscribe(t, ctx, conn, "model~triage", typ)
@@ -141,9 +143,9 @@ func TestADSClientReceivesEveryTypeAndAcks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "all four types ACKed", func() bool {
+	waitFor(t, "all five types ACKed", func() bool {
 		st := srv.Status("model~triage")
-		return st.Connected && len(st.Acked) == 4
+		return st.Connected && len(st.Acked) == 5
 	})
 	st := srv.Status("model~triage")
 	for typ, v := range srv.Versions("model~triage") {

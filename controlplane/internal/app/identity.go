@@ -1,0 +1,119 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/spiffe/go-spiffe/v2/workloadapi"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/secureai-nexus/nexus/controlplane/internal/ca"
+	"github.com/secureai-nexus/nexus/controlplane/internal/identity"
+	"github.com/secureai-nexus/nexus/controlplane/internal/mesh"
+	"github.com/secureai-nexus/nexus/controlplane/internal/store"
+	"github.com/secureai-nexus/nexus/controlplane/internal/xds"
+)
+
+// identityRuntime is the identity side of a running control plane.
+type identityRuntime struct {
+	authority *identity.Authority // nil with SPIRE
+	auth      *xds.NodeAuth
+	creds     credentials.TransportCredentials
+	tokens    map[string]string // node id → xDS credential
+}
+
+// startIdentity sets up who the control plane is and who may talk to it:
+// with the built-in provider, the CA (sealed in the data dir), SDS secrets
+// and the identity service; with SPIRE, the control plane's SVID from the
+// SPIRE agent. Either way the xDS port speaks TLS and binds each stream to
+// one node.
+func startIdentity(ctx context.Context, log *slog.Logger, cfg Config, m *mesh.Mesh, st store.Store, xs *xds.Server) (*identityRuntime, error) {
+	td, err := spiffeid.TrustDomainFromString(m.TrustDomain)
+	if err != nil {
+		return nil, fmt.Errorf("trust domain: %w", err)
+	}
+	cpID, err := spiffeid.FromString(m.ControlPlane.SPIFFEID)
+	if err != nil {
+		return nil, fmt.Errorf("controlPlane.spiffeId: %w", err)
+	}
+	rt := &identityRuntime{auth: xs.EnableAuth(nil)}
+	if err := rt.refreshNodes(cfg.DataDir, m); err != nil {
+		return nil, err
+	}
+
+	if m.Identity.Provider == mesh.IdentitySPIRE {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		src, err := workloadapi.NewX509Source(ctx, workloadapi.WithClientOptions(workloadapi.WithAddr("unix://"+m.Identity.SPIREAgentSocket)))
+		if err != nil {
+			return nil, fmt.Errorf("SPIRE agent at %s gave no SVID for the control plane (is it registered as %s?): %w", m.Identity.SPIREAgentSocket, cpID, err)
+		}
+		go func() { <-ctx.Done(); src.Close() }()
+		rt.creds = credentials.NewTLS(xds.ServerTLS(src, src, td))
+		log.Info("identity from SPIRE", "socket", m.Identity.SPIREAgentSocket, "spiffe_id", cpID.String())
+		return rt, nil
+	}
+
+	kek := cfg.CAKEKFile
+	if kek == "" {
+		kek = filepath.Join(cfg.DataDir, "ca.kek")
+	}
+	a, err := identity.Open(ctx, log, td, st, identity.Config{
+		CAPath: filepath.Join(cfg.DataDir, "ca.sealed"),
+		KEK:    ca.FileKEK{Path: kek},
+		CA:     ca.Options{SVIDTTL: cfg.SVIDTTL},
+	})
+	if err != nil {
+		return nil, err
+	}
+	rt.authority = a
+	xs.SetSecretSource(a)
+	xs.Register((&identity.Service{A: a}).Register)
+	rt.creds = credentials.NewTLS(xds.ServerTLS(a.Source(cpID), a, td))
+	bundlePath := identity.BundlePath(cfg.DataDir)
+	if err := identity.WriteBundle(bundlePath, a.Bundle()); err != nil {
+		return nil, fmt.Errorf("publish trust bundle: %w", err)
+	}
+	changed, _ := a.Subscribe()
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-changed:
+			}
+			if err := identity.WriteBundle(bundlePath, a.Bundle()); err != nil {
+				log.Error("cannot publish the trust bundle", "error", err)
+			}
+			if err := xs.RefreshSecrets(ctx); err != nil {
+				log.Error("cannot push rotated secrets", "error", err)
+			}
+		}
+	}()
+	ttl := cfg.SVIDTTL
+	if ttl <= 0 {
+		ttl = ca.DefaultSVIDTTL
+	}
+	go a.Run(ctx, min(ttl/20, 30*time.Second))
+	log.Info("built-in CA serving", "trust_domain", td.Name(), "svid_ttl", ttl, "bundle", bundlePath)
+	return rt, nil
+}
+
+// refreshNodes makes sure every node of m has an xDS credential.
+func (rt *identityRuntime) refreshNodes(dataDir string, m *mesh.Mesh) error {
+	ids := make([]string, 0, len(m.Nodes()))
+	for _, n := range m.Nodes() {
+		ids = append(ids, n.ID)
+	}
+	tokens, err := identity.NodeCredentials(dataDir, ids)
+	if err != nil {
+		return err
+	}
+	rt.tokens = tokens
+	rt.auth.SetTokens(tokens)
+	return nil
+}
