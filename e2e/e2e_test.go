@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -39,7 +40,7 @@ func binaries(t *testing.T) string {
 		return dir
 	}
 	dir := t.TempDir()
-	for _, pkg := range []string{"../controlplane/cmd/nexus-controlplane", "../inference-backend/cmd/nexus-backend", "../authz/cmd/nexus-authz"} {
+	for _, pkg := range []string{"../controlplane/cmd/nexus-controlplane", "../controlplane/cmd/nexusctl", "../inference-backend/cmd/nexus-backend", "../authz/cmd/nexus-authz"} {
 		cmd := exec.Command("go", "build", "-o", dir+"/", "./"+filepath.Base(pkg))
 		cmd.Dir = filepath.Dir(pkg)
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -61,18 +62,36 @@ func freePort(t *testing.T) int {
 
 type proc struct {
 	cmd *exec.Cmd
-	log *bytes.Buffer
+	log *lockedBuffer
+}
+
+// lockedBuffer collects a process's output while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func start(t *testing.T, bin string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
-	var log bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &log, &log
+	log := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{cmd: cmd, log: &log}
+	p := &proc{cmd: cmd, log: log}
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		_ = cmd.Wait()

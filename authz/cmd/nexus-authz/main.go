@@ -31,7 +31,7 @@ func main() {
 		os.Exit(verifyLog(os.Args[2:]))
 	}
 	var cfg server.Config
-	var masks maskList
+	var masks, allowIDs maskList
 	var noDefaultMasks bool
 	flag.StringVar(&cfg.Policies, "policies", "policies", "policy directory, bundle .tar.gz, or bundle service URL")
 	flag.StringVar(&cfg.BundleToken, "bundle-token", os.Getenv("NEXUS_BUNDLE_TOKEN"), "bearer token for a bundle URL ($NEXUS_BUNDLE_TOKEN)")
@@ -51,8 +51,13 @@ func main() {
 	flag.BoolVar(&cfg.PProf, "pprof", false, "serve Go's /debug/pprof on --http-addr")
 	flag.BoolVar(&cfg.EnableReflection, "enable-reflection", false, "register gRPC server reflection (for grpcurl and ghz)")
 	gcPercent := flag.Int("gc-percent", 400, "Go GC target percent (GOGC, if set, wins): each decision allocates tens of KB on a small live heap, so the default 100 spends a third of the CPU in GC")
+	flag.StringVar(&cfg.SPIFFESocket, "spiffe-socket", os.Getenv("SPIFFE_ENDPOINT_SOCKET"), "Workload API address (unix:///path) for the SVID; makes the gRPC listener mTLS ($SPIFFE_ENDPOINT_SOCKET)")
+	flag.StringVar(&cfg.TrustDomain, "trust-domain", "", "with --spiffe-socket: accept any caller of this trust domain")
+	flag.Var(&allowIDs, "allow-spiffe-id", "with --spiffe-socket: accept only this caller SPIFFE id (repeatable; wins over --trust-domain)")
+	flag.StringVar(&cfg.BundleServerID, "bundle-server-id", "", "with --spiffe-socket: SPIFFE id the policy bundle URL's server must present")
 	flag.BoolVar(&noDefaultMasks, "no-default-masks", false, "do not mask the Authorization header, cookies and the body by default")
 	flag.Parse()
+	cfg.AllowedSPIFFEIDs = allowIDs
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(*gcPercent)
 	}

@@ -31,9 +31,15 @@ const maxBundleBytes = 64 << 20
 
 // NewSource picks a source for spec: an http(s) URL (OPA bundle service), a
 // directory, or a bundle file (.tar.gz).
-func NewSource(spec string, regoVersion ast.RegoVersion, token string) (Source, error) {
+// client, if not nil, fetches bundle URLs (the mTLS client that accepts
+// only the control plane's SPIFFE id).
+func NewSource(spec string, regoVersion ast.RegoVersion, token string, client ...*http.Client) (Source, error) {
 	if strings.HasPrefix(spec, "http://") || strings.HasPrefix(spec, "https://") {
-		return &urlSource{url: spec, token: token, regoVersion: regoVersion, client: &http.Client{Timeout: 30 * time.Second}}, nil
+		c := &http.Client{Timeout: 30 * time.Second}
+		if len(client) > 0 && client[0] != nil {
+			c = client[0]
+		}
+		return &urlSource{url: spec, token: token, regoVersion: regoVersion, client: c}, nil
 	}
 	st, err := os.Stat(spec)
 	if err != nil {

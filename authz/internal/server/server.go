@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/http/pprof"
 	"os"
 	"runtime"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/secureai-nexus/nexus/authz/internal/decision"
 	"github.com/secureai-nexus/nexus/authz/internal/decisionlog"
+	"github.com/secureai-nexus/nexus/authz/internal/identity"
 	"github.com/secureai-nexus/nexus/authz/internal/input"
 	"github.com/secureai-nexus/nexus/authz/internal/metrics"
 	"github.com/secureai-nexus/nexus/authz/internal/policy"
@@ -54,6 +56,14 @@ type Config struct {
 	EnableReflection bool
 	// PProf serves Go's /debug/pprof on the HTTP address.
 	PProf bool
+	// SPIFFESocket, when set, makes the gRPC listener mTLS with the SVID
+	// from this Workload API address; required off loopback.
+	SPIFFESocket string
+	// TrustDomain / AllowedSPIFFEIDs say which callers mTLS accepts.
+	TrustDomain      string
+	AllowedSPIFFEIDs []string
+	// BundleServerID is the SPIFFE id a bundle URL's server must present.
+	BundleServerID string
 }
 
 // Ready reports the bound addresses.
@@ -85,7 +95,28 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	if cfg.V0Compatible {
 		regoVersion = ast.RegoV0
 	}
-	src, err := policy.NewSource(cfg.Policies, regoVersion, cfg.BundleToken)
+	var (
+		grpcOpts     []grpc.ServerOption
+		bundleClient *http.Client
+	)
+	if cfg.SPIFFESocket != "" {
+		id, err := identity.Open(ctx, log.With("component", "identity"), identity.Config{
+			Socket: cfg.SPIFFESocket, TrustDomain: cfg.TrustDomain, AllowedIDs: cfg.AllowedSPIFFEIDs,
+		})
+		if err != nil {
+			return err
+		}
+		defer id.Close()
+		grpcOpts = append(grpcOpts, grpc.Creds(id.ServerCreds()))
+		if cfg.BundleServerID != "" {
+			if bundleClient, err = id.BundleClient(cfg.BundleServerID); err != nil {
+				return err
+			}
+		}
+	} else if !isLoopback(cfg.Addr) {
+		return fmt.Errorf("--addr %s is not loopback: serving ext_authz off loopback needs mTLS (--spiffe-socket)", cfg.Addr)
+	}
+	src, err := policy.NewSource(cfg.Policies, regoVersion, cfg.BundleToken, bundleClient)
 	if err != nil {
 		return err
 	}
@@ -128,13 +159,13 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		Input:         input.Options{SkipRequestBodyParse: cfg.SkipRequestBodyParse},
 		Now:           time.Now,
 	}
-	gs := grpc.NewServer(
+	gs := grpc.NewServer(append(grpcOpts,
 		grpc.MaxRecvMsgSize(max(cfg.MaxInputBytes*2, 4<<20)),
 		// Policy evaluation recurses deeply; on a fresh goroutine per
 		// request the stack is grown by copying every time (a sixth of
 		// the CPU under load). Long-lived workers keep their grown stacks.
 		grpc.NumStreamWorkers(uint32(4*runtime.GOMAXPROCS(0))),
-	)
+	)...)
 	authv3.RegisterAuthorizationServer(gs, &authzService{engine: engine})
 	healthpb.RegisterHealthServer(gs, hs)
 	if cfg.EnableReflection {
@@ -236,4 +267,16 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }

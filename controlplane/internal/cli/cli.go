@@ -34,6 +34,13 @@ Usage:
   nexusctl [flags] audit verify                verify the audit hash chain
   nexusctl validate MESH_FILE                  check a mesh file, listing every problem
   nexusctl bootstrap MESH_FILE NODE_ID         print a node's Envoy bootstrap (JSON)
+  nexusctl [flags] token create SPIFFE_ID [--ttl 10m]
+                                               mint a single-use join token bound to one SPIFFE id
+  nexusctl [flags] token revoke TOKEN          revoke an unused join token
+  nexusctl [flags] ca rotate-root              add a new root to the bundle; it signs after one SVID lifetime
+  nexusctl agent --join-token-file F --socket S [--server 127.0.0.1:18000] [--bundle .data/controlplane/bundle.pem]
+                                               exchange the join token for an SVID and serve it on a
+                                               SPIFFE Workload API socket, renewing at half life
 
 Flags:
 `
@@ -69,6 +76,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = validate(stdout, rest[1:])
 	case "bootstrap":
 		err = bootstrap(stdout, *dataDir, rest[1:])
+	case "token":
+		err = c.joinToken(ctx, stdout, rest[1:])
+	case "ca":
+		err = c.ca(ctx, stdout, rest[1:])
+	case "agent":
+		err = runAgent(ctx, stderr, rest[1:])
 	default:
 		err = fmt.Errorf("unknown command %q (run nexusctl without arguments for help)", rest[0])
 	}

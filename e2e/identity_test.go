@@ -1,0 +1,124 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
+	"github.com/spiffe/go-spiffe/v2/workloadapi"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// TestIdentityEndToEnd: the real control plane mints join tokens through
+// nexusctl, nexusctl agents exchange them for SVIDs and serve the Workload
+// API, nexus-authz takes its SVID from one and serves ext_authz over mTLS
+// that admits only the model sidecar's SPIFFE id: the sidecar gets
+// decisions, a workload with a valid SVID but another id is refused and
+// logged, a plaintext client gets nothing, and a replayed token is refused.
+func TestIdentityEndToEnd(t *testing.T) {
+	bin := binaries(t)
+	m := writeMesh(t)
+	_, adminToken := m.startControlPlane(t, bin)
+	data := filepath.Join(m.dir, "data")
+	nexusctl := func(args ...string) (string, error) {
+		cmd := exec.Command(filepath.Join(bin, "nexusctl"), append([]string{"--server", "http://" + m.admin}, args...)...)
+		cmd.Env = append(os.Environ(), "NEXUS_TOKEN="+adminToken)
+		out, err := cmd.CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	sockets := t.TempDir()
+	agentFor := func(id string) (socket, token string) {
+		t.Helper()
+		tok, err := nexusctl("token", "create", id, "--ttl", "1m")
+		if err != nil {
+			t.Fatalf("token create %s: %v %s", id, err, tok)
+		}
+		tokFile := filepath.Join(sockets, filepath.Base(id)+".jointoken")
+		if err := os.WriteFile(tokFile, []byte(tok), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		socket = filepath.Join(sockets, filepath.Base(id), "agent.sock")
+		start(t, filepath.Join(bin, "nexusctl"), "agent", "--server", m.xds, "--bundle", filepath.Join(data, "bundle.pem"),
+			"--join-token-file", tokFile, "--socket", socket)
+		return socket, tok
+	}
+	authzSock, authzTok := agentFor("spiffe://nexus.local/nexus/authz")
+	sidecarSock, _ := agentFor("spiffe://nexus.local/model/triage")
+	strangerSock, _ := agentFor("spiffe://nexus.local/ns/clinic/sa/stranger")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	source := func(sock string) *workloadapi.X509Source {
+		t.Helper()
+		src, err := workloadapi.NewX509Source(ctx, workloadapi.WithClientOptions(workloadapi.WithAddr("unix://"+sock)))
+		if err != nil {
+			t.Fatalf("Workload API at %s: %v", sock, err)
+		}
+		t.Cleanup(func() { src.Close() })
+		return src
+	}
+	sidecar := source(sidecarSock)
+	if s, _ := sidecar.GetX509SVID(); s.ID.String() != "spiffe://nexus.local/model/triage" {
+		t.Fatalf("agent served %s", s.ID)
+	}
+
+	addr := "127.0.0.1:" + itoa(freePort(t))
+	httpAddr := "127.0.0.1:" + itoa(freePort(t))
+	authz := start(t, filepath.Join(bin, "nexus-authz"), "--policies", "../policies", "--addr", addr, "--http-addr", httpAddr,
+		"--decision-log", "off", "--spiffe-socket", "unix://"+authzSock, "--allow-spiffe-id", "spiffe://nexus.local/model/triage")
+	waitHTTP(t, "http://"+httpAddr+"/readyz")
+
+	authzID := spiffeid.RequireFromString("spiffe://nexus.local/nexus/authz")
+	check := func(creds credentials.TransportCredentials) error {
+		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		c, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		_, err = authv3.NewAuthorizationClient(conn).Check(c, &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
+			Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{Method: "GET", Path: "/"}},
+		}}, grpc.WaitForReady(false))
+		return err
+	}
+	if err := check(credentials.NewTLS(tlsconfig.MTLSClientConfig(sidecar, sidecar, tlsconfig.AuthorizeID(authzID)))); err != nil {
+		t.Fatalf("the model sidecar's SVID was refused: %v", err)
+	}
+	stranger := source(strangerSock)
+	if err := check(credentials.NewTLS(tlsconfig.MTLSClientConfig(stranger, stranger, tlsconfig.AuthorizeID(authzID)))); err == nil {
+		t.Fatal("a valid SVID with an id not allowed got a decision")
+	}
+	if err := check(insecure.NewCredentials()); err == nil {
+		t.Fatal("a plaintext client got a decision")
+	}
+	// The sidecar also refuses a server that is not nexus-authz.
+	if err := check(credentials.NewTLS(tlsconfig.MTLSClientConfig(sidecar, sidecar, tlsconfig.AuthorizeID(spiffeid.RequireFromString("spiffe://nexus.local/nexus/other"))))); err == nil {
+		t.Fatal("the sidecar accepted a server with the wrong id")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(authz.log.String(), "spiffe_id=spiffe://nexus.local/ns/clinic/sa/stranger") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the refused peer was not logged:\n%s", authz.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// A spent join token cannot be used twice.
+	tokFile := filepath.Join(sockets, "replay.jointoken")
+	_ = os.WriteFile(tokFile, []byte(authzTok), 0o600)
+	out, err := exec.Command(filepath.Join(bin, "nexusctl"), "agent", "--server", m.xds, "--bundle", filepath.Join(data, "bundle.pem"),
+		"--join-token-file", tokFile, "--socket", filepath.Join(sockets, "replay.sock")).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "already used") {
+		t.Fatalf("replayed join token: %v\n%s", err, out)
+	}
+}
