@@ -27,18 +27,30 @@ done
 
 bin/nexus-backend --model triage --version v1 --addr 127.0.0.1:8001 >"$LOGS/backend-v1.log" 2>&1 & pids+=($!)
 bin/nexus-backend --model triage --version v2 --addr 127.0.0.1:8002 >"$LOGS/backend-v2.log" 2>&1 & pids+=($!)
-bin/nexus-authz --policies policies --addr 127.0.0.1:9191 --http-addr 127.0.0.1:9192 \
-  --decision-log "$LOGS/decisions.log" >"$LOGS/authz.log" 2>&1 & pids+=($!)
 bin/nexus-controlplane --config examples/mesh.yaml --data-dir "$DATA/controlplane" \
   --xds-addr 127.0.0.1:18000 --admin-addr 127.0.0.1:18080 >"$LOGS/controlplane.log" 2>&1 & pids+=($!)
+cp_pid=$!
 
 for _ in $(seq 1 100); do
   curl -fsS -o /dev/null http://127.0.0.1:18080/api/v1/openapi.json 2>/dev/null && break
-  if ! kill -0 "${pids[3]}" 2>/dev/null; then
+  if ! kill -0 "$cp_pid" 2>/dev/null; then
     echo "the control plane failed to start:" >&2; cat "$LOGS/controlplane.log" >&2; exit 1
   fi
   sleep 0.1
 done
+
+# nexus-authz proves itself as spiffe://nexus.local/nexus/authz: a join
+# token from the control plane, exchanged by an agent that serves its SVID
+# on a Workload API socket; Envoy's ext_authz cluster speaks mTLS to it.
+AGENT_DIR=$(pwd)/$DATA/agents/authz
+mkdir -p "$AGENT_DIR" && chmod 700 "$AGENT_DIR"
+NEXUS_TOKEN_FILE=$DATA/controlplane/admin.token bin/nexusctl token create spiffe://nexus.local/nexus/authz >"$AGENT_DIR/join.token"
+bin/nexusctl agent --bundle "$DATA/controlplane/bundle.pem" --join-token-file "$AGENT_DIR/join.token" \
+  --socket "$AGENT_DIR/agent.sock" >"$LOGS/agent-authz.log" 2>&1 & pids+=($!)
+for _ in $(seq 1 50); do [ -S "$AGENT_DIR/agent.sock" ] && break; sleep 0.1; done
+bin/nexus-authz --policies policies --addr 127.0.0.1:9191 --http-addr 127.0.0.1:9192 \
+  --spiffe-socket "unix://$AGENT_DIR/agent.sock" --trust-domain nexus.local \
+  --decision-log "$LOGS/decisions.log" >"$LOGS/authz.log" 2>&1 & pids+=($!)
 curl -fsS -o /dev/null http://127.0.0.1:8001/readyz && curl -fsS -o /dev/null http://127.0.0.1:8002/readyz
 for _ in $(seq 1 50); do curl -fsS -o /dev/null http://127.0.0.1:9192/readyz 2>/dev/null && break; sleep 0.1; done
 
@@ -56,7 +68,8 @@ cat <<MSG
 SecureAI Nexus is running (logs in $LOGS/):
   control plane  xDS 127.0.0.1:18000, admin API http://127.0.0.1:18080 (token in $TOKEN_FILE)
   nexus-backend  triage v1 on 127.0.0.1:8001, triage v2 on 127.0.0.1:8002
-  nexus-authz    ext_authz gRPC 127.0.0.1:9191, /readyz and /metrics on http://127.0.0.1:9192, policies/ (decisions in $LOGS/decisions.log)
+  identity       built-in CA; trust bundle $DATA/controlplane/bundle.pem, node credentials in $DATA/controlplane/nodes/
+  nexus-authz    ext_authz gRPC over mTLS (spiffe://nexus.local/nexus/authz) 127.0.0.1:9191, /readyz and /metrics on http://127.0.0.1:9192, policies/ (decisions in $LOGS/decisions.log)
   $envoy_line
 
 Try:

@@ -239,14 +239,17 @@ func (c *client) proxyStatus(ctx context.Context, w io.Writer) error {
 	if err := c.do(ctx, "GET", "/api/v1/admin/nodes", nil, &out); err != nil {
 		return err
 	}
-	types := []string{"listeners", "routes", "clusters", "endpoints"}
+	types := []string{"listeners", "routes", "clusters", "endpoints", "secrets"}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tROLE\tLDS\tRDS\tCDS\tEDS")
+	fmt.Fprintln(tw, "NODE\tROLE\tLDS\tRDS\tCDS\tEDS\tSDS")
 	var nacks []string
 	for _, n := range out.Nodes {
 		row := []string{n.ID, n.Role}
 		for _, t := range types {
+			_, published := n.Published[t]
 			switch {
+			case !published:
+				row = append(row, "-") // SDS from SPIRE, not from the control plane
 			case !n.Connected:
 				row = append(row, "NOT CONNECTED")
 			case n.Nacked[t] != nil:

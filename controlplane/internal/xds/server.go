@@ -154,7 +154,13 @@ func (s *Server) Versions(nodeID string) map[string]string {
 		return nil
 	}
 	out := map[string]string{}
-	for _, url := range []string{typeListener, typeRoute, typeCluster, typeEndpoint, typeSecret} {
+	urls := []string{typeListener, typeRoute, typeCluster, typeEndpoint}
+	s.mu.Lock()
+	if s.secrets != nil {
+		urls = append(urls, typeSecret)
+	}
+	s.mu.Unlock()
+	for _, url := range urls {
 		out[TypeName(url)] = snap.GetVersion(url)
 	}
 	return out
