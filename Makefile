@@ -34,6 +34,10 @@ e2e: build ## Start the real binaries and drive them end to end (and a real Envo
 	  if [ -n "$$envoy" ]; then tags="-tags envoy"; echo "using Envoy $$envoy"; else echo "no Envoy found (ENVOY_BIN/PATH): running without the real-sidecar test"; fi; \
 	  cd e2e && ENVOY_BIN=$$envoy NEXUS_BIN=$(BIN) $(GO) test $$tags -count=1 -v ./...
 
+e2e-spire: build ## Real SPIRE server and agent from spire/ (built once, ~12 min, cached outside the repo): SDS names and Workload API
+	@spire=$$(scripts/spire-build.sh) && echo "using SPIRE from $$spire" && \
+	  cd e2e && SPIRE_BIN=$$spire NEXUS_BIN=$(BIN) $(GO) test -tags spire -run TestSPIRE -count=1 -v ./...
+
 lint: lint.gofmt lint.govet lint.staticcheck ## gofmt, go vet, staticcheck
 
 ##@ Parts
@@ -83,4 +87,4 @@ clean: ## Remove binaries and local state
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} /^[a-zA-Z_.-]+:.*?##/ { printf "  %-18s %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)
 
-.PHONY: run test wasm build bench e2e lint go.test.unit go.test.fuzz golden filters.corpus lint.gofmt lint.govet lint.staticcheck clean help
+.PHONY: run test wasm build bench e2e e2e-spire lint go.test.unit go.test.fuzz golden filters.corpus lint.gofmt lint.govet lint.staticcheck clean help

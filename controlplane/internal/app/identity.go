@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 	"google.golang.org/grpc/credentials"
 
@@ -46,9 +47,20 @@ func startIdentity(ctx context.Context, log *slog.Logger, cfg Config, m *mesh.Me
 	}
 
 	if m.Identity.Provider == mesh.IdentitySPIRE {
-		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		// A workload may be entitled to several SVIDs; the control plane
+		// presents its own.
+		pick := func(svids []*x509svid.SVID) *x509svid.SVID {
+			for _, s := range svids {
+				if s.ID == cpID {
+					return s
+				}
+			}
+			return svids[0]
+		}
+		waitCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		src, err := workloadapi.NewX509Source(ctx, workloadapi.WithClientOptions(workloadapi.WithAddr("unix://"+m.Identity.SPIREAgentSocket)))
+		src, err := workloadapi.NewX509Source(waitCtx, workloadapi.WithClientOptions(workloadapi.WithAddr("unix://"+m.Identity.SPIREAgentSocket)),
+			workloadapi.WithDefaultX509SVIDPicker(pick))
 		if err != nil {
 			return nil, fmt.Errorf("SPIRE agent at %s gave no SVID for the control plane (is it registered as %s?): %w", m.Identity.SPIREAgentSocket, cpID, err)
 		}
