@@ -18,13 +18,16 @@ func main() {
 	var cfg app.Config
 	var debug bool
 	flag.StringVar(&cfg.MeshFile, "config", "examples/mesh.yaml", "mesh file")
-	flag.StringVar(&cfg.DataDir, "data-dir", ".data/controlplane", "state directory (database, admin token, Envoy bootstraps)")
+	flag.StringVar(&cfg.DataDir, "data-dir", ".data/controlplane", "state directory (database, admin token, sealed CA, trust bundle, node credentials, Envoy bootstraps)")
 	flag.StringVar(&cfg.XDSAddr, "xds-addr", "127.0.0.1:18000", "xDS (ADS) gRPC listen address")
 	flag.StringVar(&cfg.AdminAddr, "admin-addr", "127.0.0.1:18080", "admin API listen address")
 	flag.StringVar(&cfg.OIDCIssuer, "oidc-issuer", "", "OIDC issuer whose tokens the admin API accepts")
 	flag.StringVar(&cfg.OIDCAudience, "oidc-audience", "nexus", "audience (client id) admin tokens must carry")
 	flag.StringVar(&cfg.AdminTLSCert, "admin-tls-cert", "", "serve the admin API over HTTPS with this certificate")
 	flag.StringVar(&cfg.AdminTLSKey, "admin-tls-key", "", "key for --admin-tls-cert")
+	flag.DurationVar(&cfg.SVIDTTL, "svid-ttl", 0, "lifetime of SVIDs the built-in CA issues (default 1h; holders renew at half life)")
+	flag.StringVar(&cfg.CAKEKFile, "ca-kek-file", "", "32-byte key file that seals the built-in CA at rest (default <data-dir>/ca.kek, created 0600)")
+	flag.StringVar(&cfg.CAKEKVault, "ca-kek-vault", "", "keep the CA's key-encryption key in Vault KV v2 at MOUNT/PATH[#FIELD] (e.g. secret/nexus/ca-kek; VAULT_ADDR, VAULT_TOKEN, VAULT_CACERT)")
 	flag.BoolVar(&debug, "debug", false, "log at debug level")
 	flag.Parse()
 

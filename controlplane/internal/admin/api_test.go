@@ -278,6 +278,8 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		{"get", "/api/v1/admin/models"}, {"get", "/api/v1/admin/models/{model}"},
 		{"put", "/api/v1/admin/models/{model}/traffic"}, {"get", "/api/v1/admin/nodes"},
 		{"get", "/api/v1/admin/audit"}, {"get", "/api/v1/admin/audit/verify"},
+		{"post", "/api/v1/admin/identity/join-tokens"}, {"post", "/api/v1/admin/identity/join-tokens/revoke"},
+		{"post", "/api/v1/admin/identity/rotate-root"}, {"get", "/api/v1/admin/identity/bundle"},
 	} {
 		if _, ok := doc.Paths[r.path][r.method]; !ok {
 			t.Errorf("%s %s is not documented", r.method, r.path)

@@ -47,6 +47,9 @@ type Config struct {
 	// CAKEKFile holds the key that seals the CA at rest; default
 	// <data-dir>/ca.kek (created 0600 on first start).
 	CAKEKFile string
+	// CAKEKVault, "MOUNT/PATH[#FIELD]", keeps the key-encryption key in
+	// Vault KV v2 instead (VAULT_ADDR, VAULT_TOKEN, VAULT_CACERT).
+	CAKEKVault string
 }
 
 // Ready describes what started; Run sends it once serving.

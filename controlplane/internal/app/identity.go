@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	vault "github.com/hashicorp/vault/api"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
@@ -70,13 +71,13 @@ func startIdentity(ctx context.Context, log *slog.Logger, cfg Config, m *mesh.Me
 		return rt, nil
 	}
 
-	kek := cfg.CAKEKFile
-	if kek == "" {
-		kek = filepath.Join(cfg.DataDir, "ca.kek")
+	kek, err := keyEncryptionKey(cfg)
+	if err != nil {
+		return nil, err
 	}
 	a, err := identity.Open(ctx, log, td, st, identity.Config{
 		CAPath: filepath.Join(cfg.DataDir, "ca.sealed"),
-		KEK:    ca.FileKEK{Path: kek},
+		KEK:    kek,
 		CA:     ca.Options{SVIDTTL: cfg.SVIDTTL},
 	})
 	if err != nil {
@@ -128,4 +129,27 @@ func (rt *identityRuntime) refreshNodes(dataDir string, m *mesh.Mesh) error {
 	rt.tokens = tokens
 	rt.auth.SetTokens(tokens)
 	return nil
+}
+
+// keyEncryptionKey picks where the CA's sealing key lives.
+func keyEncryptionKey(cfg Config) (ca.KEK, error) {
+	if cfg.CAKEKVault != "" {
+		if cfg.CAKEKFile != "" {
+			return nil, fmt.Errorf("--ca-kek-file and --ca-kek-vault are exclusive")
+		}
+		mount, path, field, err := ca.ParseVaultKEKRef(cfg.CAKEKVault)
+		if err != nil {
+			return nil, err
+		}
+		client, err := vault.NewClient(vault.DefaultConfig())
+		if err != nil {
+			return nil, fmt.Errorf("vault client (VAULT_ADDR, VAULT_TOKEN, VAULT_CACERT): %w", err)
+		}
+		return ca.VaultKEK{Client: client, Mount: mount, Path: path, Field: field}, nil
+	}
+	path := cfg.CAKEKFile
+	if path == "" {
+		path = filepath.Join(cfg.DataDir, "ca.kek")
+	}
+	return ca.FileKEK{Path: path}, nil
 }
