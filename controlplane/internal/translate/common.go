@@ -7,6 +7,7 @@ package translate
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -157,14 +158,21 @@ func (b *builder) upstreamMTLS(own, peer, sni string, alpn ...string) *core.Tran
 	}
 }
 
-// downstreamMTLS requires a client certificate from any workload of the
-// trust domain; which workload may do what is the policy's decision.
-func (b *builder) downstreamMTLS(own string) *core.TransportSocket {
+// downstreamMTLS requires a client certificate whose SPIFFE id is one of
+// ids, the callers the mesh defines for this listener; which caller may do
+// what is then the policy's decision. A mesh that names no caller accepts
+// any workload of the trust domain and leaves it all to the policy.
+func (b *builder) downstreamMTLS(own string, ids []string) *core.TransportSocket {
+	callers := []*matcher.StringMatcher{}
+	for _, id := range ids {
+		callers = append(callers, exact(id))
+	}
+	if len(callers) == 0 {
+		callers = append(callers, prefix(BundleSecretName(b.mesh.TrustDomain)+"/"))
+	}
 	ctx := &tlsv3.DownstreamTlsContext{
 		RequireClientCertificate: wrapBool(true),
-		CommonTlsContext: b.commonTLS(own, []*matcher.StringMatcher{
-			prefix(BundleSecretName(b.mesh.TrustDomain) + "/"),
-		}),
+		CommonTlsContext:         b.commonTLS(own, callers),
 	}
 	ctx.CommonTlsContext.AlpnProtocols = []string{"h2", "http/1.1"}
 	return &core.TransportSocket{
@@ -197,3 +205,20 @@ func isIP(host string) bool {
 }
 
 func dur(d time.Duration) *durationpb.Duration { return durationpb.New(d) }
+
+// callerIDs are the SPIFFE ids of the mesh's service sidecars, plus its
+// model sidecars when withModels (a model may call back into a service;
+// services alone call models), sorted and unique.
+func (b *builder) callerIDs(withModels bool) []string {
+	ids := make([]string, 0, len(b.mesh.Services)+len(b.mesh.Models))
+	for _, s := range b.mesh.Services {
+		ids = append(ids, s.SPIFFEID)
+	}
+	if withModels {
+		for _, md := range b.mesh.Models {
+			ids = append(ids, md.SPIFFEID)
+		}
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}

@@ -44,7 +44,7 @@ func (b *builder) modelInboundListener(md *mesh.Model) *listener.Listener {
 	// caller sent, so it cannot be forged.
 	conn.ForwardClientCertDetails = hcm.HttpConnectionManager_SANITIZE_SET
 	conn.SetCurrentClientCertDetails = &hcm.HttpConnectionManager_SetCurrentClientCertDetails{Uri: true}
-	return b.tlsListener(ListenerInbound, md.Sidecar, md.SPIFFEID, conn)
+	return b.tlsListener(ListenerInbound, md.Sidecar, md.SPIFFEID, b.callerIDs(false), conn)
 }
 
 // serviceInboundListener accepts mTLS calls for the service's app.
@@ -53,7 +53,7 @@ func (b *builder) serviceInboundListener(s *mesh.Service) *listener.Listener {
 		[]*hcm.HttpFilter{b.httpFilter(FilterRouter, &routerv3.Router{})})
 	conn.ForwardClientCertDetails = hcm.HttpConnectionManager_SANITIZE_SET
 	conn.SetCurrentClientCertDetails = &hcm.HttpConnectionManager_SetCurrentClientCertDetails{Uri: true}
-	return b.tlsListener(ListenerInbound, s.Inbound, s.SPIFFEID, conn)
+	return b.tlsListener(ListenerInbound, s.Inbound, s.SPIFFEID, b.callerIDs(true), conn)
 }
 
 // serviceOutboundListener takes the app's plaintext calls on loopback and
@@ -72,7 +72,7 @@ func (b *builder) serviceOutboundListener(s *mesh.Service) *listener.Listener {
 	}
 }
 
-func (b *builder) tlsListener(name string, addr mesh.Address, own string, conn *hcm.HttpConnectionManager) *listener.Listener {
+func (b *builder) tlsListener(name string, addr mesh.Address, own string, callers []string, conn *hcm.HttpConnectionManager) *listener.Listener {
 	return &listener.Listener{
 		Name:    name,
 		Address: socketAddress(addr),
@@ -83,7 +83,7 @@ func (b *builder) tlsListener(name string, addr mesh.Address, own string, conn *
 		FilterChains: []*listener.FilterChain{{
 			Name:             "mtls",
 			FilterChainMatch: &listener.FilterChainMatch{TransportProtocol: "tls"},
-			TransportSocket:  b.downstreamMTLS(own),
+			TransportSocket:  b.downstreamMTLS(own, callers),
 			Filters:          []*listener.Filter{b.networkFilter(FilterHCM, conn)},
 		}},
 		TrafficDirection: core.TrafficDirection_INBOUND,

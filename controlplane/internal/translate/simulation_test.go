@@ -102,6 +102,11 @@ func TestSimulateModelSidecar(t *testing.T) {
 			req:     simulation.Request{Port: 10000, TLS: true, CallerID: "spiffe://evil.example/ns/x/sa/y", Method: "POST", Host: "triage.models.nexus.local", Path: "/api/v1/inference/triage"},
 			wantErr: "tls: client SPIFFE id spiffe://evil.example/ns/x/sa/y matches no allowed SAN",
 		},
+		{
+			name:    "a workload of the trust domain that is no caller in the mesh is refused",
+			req:     simulation.Request{Port: 10000, TLS: true, CallerID: "spiffe://nexus.local/ns/clinic/sa/stranger", Method: "POST", Host: "triage.models.nexus.local", Path: "/api/v1/inference/triage"},
+			wantErr: "tls: client SPIFFE id spiffe://nexus.local/ns/clinic/sa/stranger matches no allowed SAN",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -272,3 +272,39 @@ func TestSDSServesTheNodesOwnSVID(t *testing.T) {
 	}
 	_ = tls.VersionTLS12
 }
+
+// TestRotationMovesOnlySDS: a root rotation changes the bundle every node
+// holds; RefreshSecrets pushes it as a new SDS version and leaves every
+// other type's version alone, so Envoy drains no listener.
+func TestRotationMovesOnlySDS(t *testing.T) {
+	m, err := mesh.LoadFile("../translate/testdata/canary.in.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newAuthority(t, m)
+	srv := xds.NewServer(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv.SetSecretSource(a)
+	ctx := context.Background()
+	if err := srv.Publish(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	before := srv.Versions("model~triage")
+	if before["secrets"] == "" {
+		t.Fatal("no secrets version published")
+	}
+	if _, err := a.RotateRoot(ctx, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.RefreshSecrets(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after := srv.Versions("model~triage")
+	for typ, v := range before {
+		switch {
+		case typ == "secrets" && after[typ] == v:
+			t.Error("the bundle changed but the SDS version did not")
+		case typ != "secrets" && after[typ] != v:
+			t.Errorf("%s version moved on a secret rotation: %s → %s", typ, v, after[typ])
+		}
+	}
+}
