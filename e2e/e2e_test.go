@@ -156,10 +156,10 @@ models:
 	return m
 }
 
-func (m mesh) startControlPlane(t *testing.T, bin string) (*proc, string) {
+func (m mesh) startControlPlane(t *testing.T, bin string, extra ...string) (*proc, string) {
 	t.Helper()
 	data := filepath.Join(m.dir, "data")
-	p := start(t, filepath.Join(bin, "nexus-controlplane"), "--config", m.file, "--data-dir", data, "--xds-addr", m.xds, "--admin-addr", m.admin)
+	p := start(t, filepath.Join(bin, "nexus-controlplane"), append([]string{"--config", m.file, "--data-dir", data, "--xds-addr", m.xds, "--admin-addr", m.admin}, extra...)...)
 	waitHTTP(t, "http://"+m.admin+"/api/v1/openapi.json")
 	tok, err := os.ReadFile(filepath.Join(data, "admin.token"))
 	if err != nil {

@@ -122,3 +122,74 @@ func TestIdentityEndToEnd(t *testing.T) {
 		t.Fatalf("replayed join token: %v\n%s", err, out)
 	}
 }
+
+// TestAdminOverMTLS: the admin API's mTLS listener serves nexusctl holding
+// an allowed SVID (audited under its SPIFFE id) and refuses, and logs, a
+// workload whose SVID is valid but not allowed.
+func TestAdminOverMTLS(t *testing.T) {
+	bin := binaries(t)
+	m := writeMesh(t)
+	mtlsAddr := "127.0.0.1:" + itoa(freePort(t))
+	cp, adminToken := m.startControlPlane(t, bin, "--admin-mtls-addr", mtlsAddr, "--admin-spiffe-id", "spiffe://nexus.local/ops/deployer")
+	data := filepath.Join(m.dir, "data")
+	sockets := t.TempDir()
+	nexusctl := func(env []string, args ...string) (string, error) {
+		cmd := exec.Command(filepath.Join(bin, "nexusctl"), args...)
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	deployer := startAgent(t, bin, m, data, sockets, adminToken, "spiffe://nexus.local/ops/deployer")
+	intruder := startAgent(t, bin, m, data, sockets, adminToken, "spiffe://nexus.local/ops/intruder")
+
+	out, err := nexusctl(nil, "--server", "https://"+mtlsAddr, "--spiffe-socket", "unix://"+deployer, "traffic", "triage", "v1=70", "v2=30")
+	if err != nil {
+		t.Fatalf("allowed SVID: %v\n%s", err, out)
+	}
+	out, err = nexusctl(nil, "--server", "https://"+mtlsAddr, "--spiffe-socket", "unix://"+deployer, "audit")
+	if err != nil || !strings.Contains(out, "spiffe:spiffe://nexus.local/ops/deployer") {
+		t.Fatalf("audit does not name the SVID: %v\n%s", err, out)
+	}
+	if out, err := nexusctl(nil, "--server", "https://"+mtlsAddr, "--spiffe-socket", "unix://"+intruder, "models"); err == nil {
+		t.Fatalf("an SVID not allowed was served:\n%s", out)
+	}
+	if out, err := nexusctl([]string{"NEXUS_TOKEN=" + adminToken}, "--server", "https://"+mtlsAddr, "models"); err == nil {
+		t.Fatalf("a bearer token without an SVID was served on the mTLS listener:\n%s", out)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(cp.log.String(), "admin mTLS peer refused") {
+		if time.Now().After(deadline) {
+			t.Fatalf("refused admin peer not logged:\n%s", cp.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// startAgent mints a join token for id over the loopback admin API and
+// runs a nexusctl agent for it; it returns the Workload API socket.
+func startAgent(t *testing.T, bin string, m mesh, data, dir, adminToken, id string) string {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(bin, "nexusctl"), "--server", "http://"+m.admin, "token", "create", id)
+	cmd.Env = append(os.Environ(), "NEXUS_TOKEN="+adminToken)
+	tok, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("token create %s: %v", id, err)
+	}
+	tokFile := filepath.Join(dir, filepath.Base(id)+".jointoken")
+	if err := os.WriteFile(tokFile, tok, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, filepath.Base(id), "agent.sock")
+	start(t, filepath.Join(bin, "nexusctl"), "agent", "--server", m.xds, "--bundle", filepath.Join(data, "bundle.pem"),
+		"--join-token-file", tokFile, "--socket", sock)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(sock); err == nil {
+			return sock
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("agent for %s did not serve %s", id, sock)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

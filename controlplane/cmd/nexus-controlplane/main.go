@@ -28,6 +28,11 @@ func main() {
 	flag.DurationVar(&cfg.SVIDTTL, "svid-ttl", 0, "lifetime of SVIDs the built-in CA issues (default 1h; holders renew at half life)")
 	flag.StringVar(&cfg.CAKEKFile, "ca-kek-file", "", "32-byte key file that seals the built-in CA at rest (default <data-dir>/ca.kek, created 0600)")
 	flag.StringVar(&cfg.CAKEKVault, "ca-kek-vault", "", "keep the CA's key-encryption key in Vault KV v2 at MOUNT/PATH[#FIELD] (e.g. secret/nexus/ca-kek; VAULT_ADDR, VAULT_TOKEN, VAULT_CACERT)")
+	flag.StringVar(&cfg.AdminMTLSAddr, "admin-mtls-addr", "", "also serve the admin API over mTLS (the control plane's SVID) to --admin-spiffe-id clients only")
+	flag.Func("admin-spiffe-id", "SPIFFE id allowed on --admin-mtls-addr (repeatable)", func(v string) error {
+		cfg.AdminSPIFFEIDs = append(cfg.AdminSPIFFEIDs, v)
+		return nil
+	})
 	flag.BoolVar(&debug, "debug", false, "log at debug level")
 	flag.Parse()
 

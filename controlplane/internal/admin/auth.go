@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 )
 
 // Principal is who made an admin request; it is what the audit log records.
@@ -161,4 +162,21 @@ func (a *OIDCAuth) Authenticate(r *http.Request) (Principal, error) {
 		return Principal{}, fmt.Errorf("%w: token has no %q claim", ErrUnauthenticated, a.claim)
 	}
 	return Principal{Subject: sub, Method: "oidc"}, nil
+}
+
+// SPIFFEAuth accepts the SVID the client presented in the TLS handshake;
+// the handshake itself already refused any SPIFFE id not allowed, so this
+// only names the principal for the audit log.
+type SPIFFEAuth struct{}
+
+// Authenticate implements Authenticator.
+func (SPIFFEAuth) Authenticate(r *http.Request) (Principal, error) {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return Principal{}, fmt.Errorf("%w: this listener needs a client X.509-SVID", ErrUnauthenticated)
+	}
+	id, err := x509svid.IDFromCert(r.TLS.PeerCertificates[0])
+	if err != nil {
+		return Principal{}, fmt.Errorf("%w: client certificate: %v", ErrUnauthenticated, err)
+	}
+	return Principal{Subject: id.String(), Method: "spiffe"}, nil
 }

@@ -50,11 +50,17 @@ type Config struct {
 	// CAKEKVault, "MOUNT/PATH[#FIELD]", keeps the key-encryption key in
 	// Vault KV v2 instead (VAULT_ADDR, VAULT_TOKEN, VAULT_CACERT).
 	CAKEKVault string
+	// AdminMTLSAddr serves the admin API a second time over mTLS with the
+	// control plane's SVID, to the SPIFFE ids in AdminSPIFFEIDs only (for
+	// automation; people use OIDC). Off loopback is fine: it is mTLS.
+	AdminMTLSAddr  string
+	AdminSPIFFEIDs []string
 }
 
 // Ready describes what started; Run sends it once serving.
 type Ready struct {
 	XDSAddr, AdminAddr string
+	AdminMTLSAddr      string
 	AdminTokenPath     string
 	BootstrapDir       string
 	Nodes              []mesh.Node
@@ -124,7 +130,15 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		IdleTimeout:       120 * time.Second,
 	}
 
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
+	var mtlsServer *http.Server
+	if cfg.AdminMTLSAddr != "" {
+		if mtlsServer, err = startAdminMTLS(ctx, log.With("component", "admin-mtls"), cfg, api, idn, errc); err != nil {
+			xlis.Close()
+			alis.Close()
+			return err
+		}
+	}
 	go func() { errc <- xs.Serve(ctx, xlis, grpc.Creds(idn.creds)) }()
 	go watchMesh(ctx, log.With("component", "mesh-watch"), cfg, sha256.Sum256(raw), ctrl, idn)
 	go func() {
@@ -142,7 +156,11 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	log.Info("nexus control plane serving", "xds", xlis.Addr().String(), "admin", alis.Addr().String(),
 		"mesh", cfg.MeshFile, "models", len(m.Models), "services", len(m.Services))
 	if ready != nil {
-		ready <- Ready{XDSAddr: xlis.Addr().String(), AdminAddr: alis.Addr().String(), AdminTokenPath: tokenPath, BootstrapDir: bootDir, Nodes: m.Nodes()}
+		r := Ready{XDSAddr: xlis.Addr().String(), AdminAddr: alis.Addr().String(), AdminTokenPath: tokenPath, BootstrapDir: bootDir, Nodes: m.Nodes()}
+		if mtlsServer != nil {
+			r.AdminMTLSAddr = mtlsServer.Addr
+		}
+		ready <- r
 	}
 
 	var runErr error
@@ -154,6 +172,9 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	shutdown, done := context.WithTimeout(context.Background(), 5*time.Second)
 	defer done()
 	_ = hs.Shutdown(shutdown)
+	if mtlsServer != nil {
+		_ = mtlsServer.Shutdown(shutdown)
+	}
 	log.Info("nexus control plane stopped")
 	return runErr
 }

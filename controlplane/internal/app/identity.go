@@ -2,17 +2,25 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"path/filepath"
 	"time"
 
 	vault "github.com/hashicorp/vault/api"
+	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/secureai-nexus/nexus/controlplane/internal/admin"
 	"github.com/secureai-nexus/nexus/controlplane/internal/ca"
 	"github.com/secureai-nexus/nexus/controlplane/internal/identity"
 	"github.com/secureai-nexus/nexus/controlplane/internal/mesh"
@@ -23,6 +31,8 @@ import (
 // identityRuntime is the identity side of a running control plane.
 type identityRuntime struct {
 	authority *identity.Authority // nil with SPIRE
+	svid      x509svid.Source     // the control plane's own SVID
+	bundle    x509bundle.Source
 	auth      *xds.NodeAuth
 	creds     credentials.TransportCredentials
 	tokens    map[string]string // node id → xDS credential
@@ -66,6 +76,7 @@ func startIdentity(ctx context.Context, log *slog.Logger, cfg Config, m *mesh.Me
 			return nil, fmt.Errorf("SPIRE agent at %s gave no SVID for the control plane (is it registered as %s?): %w", m.Identity.SPIREAgentSocket, cpID, err)
 		}
 		go func() { <-ctx.Done(); src.Close() }()
+		rt.svid, rt.bundle = src, src
 		rt.creds = credentials.NewTLS(xds.ServerTLS(src, src, td))
 		log.Info("identity from SPIRE", "socket", m.Identity.SPIREAgentSocket, "spiffe_id", cpID.String())
 		return rt, nil
@@ -86,6 +97,7 @@ func startIdentity(ctx context.Context, log *slog.Logger, cfg Config, m *mesh.Me
 	rt.authority = a
 	xs.SetSecretSource(a)
 	xs.Register((&identity.Service{A: a}).Register)
+	rt.svid, rt.bundle = a.Source(cpID), a
 	rt.creds = credentials.NewTLS(xds.ServerTLS(a.Source(cpID), a, td))
 	bundlePath := identity.BundlePath(cfg.DataDir)
 	if err := identity.WriteBundle(bundlePath, a.Bundle()); err != nil {
@@ -152,4 +164,54 @@ func keyEncryptionKey(cfg Config) (ca.KEK, error) {
 		path = filepath.Join(cfg.DataDir, "ca.kek")
 	}
 	return ca.FileKEK{Path: path}, nil
+}
+
+// startAdminMTLS serves the admin API over mTLS to the allowed SPIFFE ids.
+func startAdminMTLS(ctx context.Context, log *slog.Logger, cfg Config, api *admin.API, rt *identityRuntime, errc chan<- error) (*http.Server, error) {
+	if len(cfg.AdminSPIFFEIDs) == 0 {
+		return nil, fmt.Errorf("--admin-mtls-addr needs at least one --admin-spiffe-id")
+	}
+	ids := make([]spiffeid.ID, 0, len(cfg.AdminSPIFFEIDs))
+	for _, s := range cfg.AdminSPIFFEIDs {
+		id, err := spiffeid.FromString(s)
+		if err != nil {
+			return nil, fmt.Errorf("--admin-spiffe-id %q: %w", s, err)
+		}
+		ids = append(ids, id)
+	}
+	allowed := tlsconfig.AuthorizeOneOf(ids...)
+	authorize := func(id spiffeid.ID, chains [][]*x509.Certificate) error {
+		if err := allowed(id, chains); err != nil {
+			log.Warn("admin mTLS peer refused", "spiffe_id", id.String(), "reason", err)
+			return err
+		}
+		return nil
+	}
+	lis, err := net.Listen("tcp", cfg.AdminMTLSAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen for the admin API (mTLS) on %s: %w", cfg.AdminMTLSAddr, err)
+	}
+	mtlsAPI := *api
+	mtlsAPI.Auth = admin.SPIFFEAuth{}
+	tlsCfg := tlsconfig.MTLSServerConfig(rt.svid, rt.bundle, authorize)
+	tlsCfg.MinVersion = tls.VersionTLS12
+	hs := &http.Server{
+		Addr:              lis.Addr().String(),
+		Handler:           mtlsAPI.Handler(),
+		TLSConfig:         tlsCfg,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	go func() {
+		err := hs.ServeTLS(lis, "", "")
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		errc <- err
+	}()
+	log.Info("admin API over mTLS", "addr", hs.Addr, "allowed", cfg.AdminSPIFFEIDs)
+	return hs, nil
 }

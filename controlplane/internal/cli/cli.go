@@ -52,6 +52,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	server := fs.String("server", envOr("NEXUS_ADMIN_URL", "http://127.0.0.1:18080"), "admin API base URL ($NEXUS_ADMIN_URL)")
 	dataDir := fs.String("data-dir", envOr("NEXUS_DATA_DIR", ".data/controlplane"), "control plane data dir, for bootstrap's node credential and bundle ($NEXUS_DATA_DIR)")
 	tokenFile := fs.String("token-file", envOr("NEXUS_TOKEN_FILE", ".data/controlplane/admin.token"), "file holding the bearer token ($NEXUS_TOKEN_FILE); $NEXUS_TOKEN wins if set")
+	spiffeSocket := fs.String("spiffe-socket", "", "authenticate to an --admin-mtls-addr listener with the SVID from this Workload API (unix:///path) instead of a token")
+	cpID := fs.String("controlplane-id", "spiffe://nexus.local/nexus/controlplane", "with --spiffe-socket: the SPIFFE id the control plane must present")
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -62,6 +64,14 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	c := &client{base: strings.TrimRight(*server, "/"), tokenFile: *tokenFile, http: &http.Client{Timeout: 30 * time.Second}}
+	if *spiffeSocket != "" {
+		closeSource, err := c.useSVID(ctx, *spiffeSocket, *cpID)
+		if err != nil {
+			fmt.Fprintln(stderr, "nexusctl:", err)
+			return 1
+		}
+		defer closeSource()
+	}
 	var err error
 	switch rest[0] {
 	case "models":
@@ -102,6 +112,8 @@ func envOr(k, def string) string {
 type client struct {
 	base, tokenFile string
 	http            *http.Client
+	// svid is set when the client authenticates with its SVID over mTLS.
+	svid bool
 }
 
 func (c *client) token() (string, error) {
@@ -124,9 +136,12 @@ type apiError struct {
 }
 
 func (c *client) do(ctx context.Context, method, path string, body, out any) error {
-	tok, err := c.token()
-	if err != nil {
-		return err
+	var tok string
+	if !c.svid {
+		var err error
+		if tok, err = c.token(); err != nil {
+			return err
+		}
 	}
 	var rd io.Reader
 	if body != nil {
@@ -140,7 +155,9 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+tok)
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {

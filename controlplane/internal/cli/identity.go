@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
+	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
 	"github.com/secureai-nexus/nexus/controlplane/internal/agent"
 )
@@ -132,4 +135,24 @@ func reorder(args []string) []string {
 		pos = append(pos, args[i])
 	}
 	return append(flags, pos...)
+}
+
+// useSVID switches the client to mTLS with the SVID from a Workload API,
+// accepting only the control plane's SPIFFE id.
+func (c *client) useSVID(ctx context.Context, socket, controlPlaneID string) (func(), error) {
+	id, err := spiffeid.FromString(controlPlaneID)
+	if err != nil {
+		return nil, fmt.Errorf("--controlplane-id: %w", err)
+	}
+	wait, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	src, err := workloadapi.NewX509Source(wait, workloadapi.WithClientOptions(workloadapi.WithAddr(socket)))
+	if err != nil {
+		return nil, fmt.Errorf("--spiffe-socket %s: %w", socket, err)
+	}
+	c.http = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: tlsconfig.MTLSClientConfig(src, src, tlsconfig.AuthorizeID(id)),
+	}}
+	c.svid = true
+	return func() { src.Close() }, nil
 }
