@@ -114,9 +114,11 @@ func (s *Server) watch(ctx context.Context, send func(*x509svid.SVID, *x509bundl
 	for {
 		svid, b, err := s.Source.Current()
 		if err != nil {
+			s.Log.Warn("Workload API has no SVID to hand out", "error", err)
 			return status.Errorf(codes.Unavailable, "no SVID yet: %v", err)
 		}
 		if err := send(svid, b); err != nil {
+			s.Log.Debug("Workload API client went away", "error", err)
 			return err
 		}
 		select {
