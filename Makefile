@@ -33,6 +33,8 @@ e2e: build ## Start the real binaries and drive them end to end (and a real Envo
 	@envoy=$${ENVOY_BIN:-$$(command -v envoy || true)}; tags=; \
 	  if [ -n "$$envoy" ]; then tags="-tags envoy"; echo "using Envoy $$envoy"; else echo "no Envoy found (ENVOY_BIN/PATH): running without the real-sidecar test"; fi; \
 	  cd e2e && ENVOY_BIN=$$envoy NEXUS_BIN=$(BIN) $(GO) test $$tags -count=1 -v ./...
+	@echo "Vault KV v2 key-encryption key against Vault's in-process test core (own module; first build ~7 min)"
+	cd e2e/vault && GOWORK=off $(GO) test -tags vault -count=1 ./...
 
 e2e-spire: build ## Real SPIRE server and agent from spire/ (built once, ~12 min, cached outside the repo): SDS names and Workload API
 	@spire=$$(scripts/spire-build.sh) && echo "using SPIRE from $$spire" && \

@@ -31,7 +31,8 @@ func TestControlPlaneSealsItsCAWithAVaultKey(t *testing.T) {
 	cluster.Start()
 	defer cluster.Cleanup()
 	client := cluster.Cores[0].Client
-	if err := client.Sys().Mount("secret", &api.MountInput{Type: "kv", Options: map[string]string{"version": "2"}}); err != nil {
+	// The test core has KV v1 at secret/; the key lives in a KV v2 mount.
+	if err := client.Sys().Mount("nexus", &api.MountInput{Type: "kv", Options: map[string]string{"version": "2"}}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -46,7 +47,7 @@ func TestControlPlaneSealsItsCAWithAVaultKey(t *testing.T) {
 	run := func() (*exec.Cmd, *lockedBuffer, string) {
 		admin := "127.0.0.1:" + freePort(t)
 		cmd := exec.Command(filepath.Join(bin, "nexus-controlplane"), "--config", "../../examples/mesh.yaml", "--data-dir", data,
-			"--xds-addr", "127.0.0.1:"+freePort(t), "--admin-addr", admin, "--ca-kek-vault", "secret/nexus/ca-kek")
+			"--xds-addr", "127.0.0.1:"+freePort(t), "--admin-addr", admin, "--ca-kek-vault", "nexus/controlplane/ca-kek")
 		cmd.Env = env
 		log := &lockedBuffer{}
 		cmd.Stdout, cmd.Stderr = log, log
@@ -80,7 +81,7 @@ func TestControlPlaneSealsItsCAWithAVaultKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secret, err := client.KVv2("secret").Get(t.Context(), "nexus/ca-kek")
+	secret, err := client.KVv2("nexus").Get(t.Context(), "controlplane/ca-kek")
 	if err != nil || secret.Data["key"] == nil {
 		t.Fatalf("no key in Vault: %v", err)
 	}
@@ -95,7 +96,7 @@ func TestControlPlaneSealsItsCAWithAVaultKey(t *testing.T) {
 	}
 
 	// With another key in Vault the sealed CA stays sealed.
-	if _, err := client.KVv2("secret").Put(t.Context(), "nexus/ca-kek", map[string]any{"key": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}); err != nil {
+	if _, err := client.KVv2("nexus").Put(t.Context(), "controlplane/ca-kek", map[string]any{"key": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}); err != nil {
 		t.Fatal(err)
 	}
 	cmd, log, _ = run()
