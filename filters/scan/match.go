@@ -57,9 +57,9 @@ func matchEmail(text []byte, at int) (Finding, bool) {
 // digitRun reads digits from i allowing single separators among seps
 // between digit groups. It returns the end, the digits and the number of
 // separators used.
-func digitRun(text []byte, i int, seps string, maxDigits int) (end int, digits []byte, nsep int) {
+// The digits land in buf, so a run costs no allocation.
+func digitRun(text []byte, i int, seps string, maxDigits int, buf *[32]byte) (end int, digits []byte, nsep int) {
 	j := i
-	var buf [32]byte
 	d := buf[:0]
 	for j < len(text) {
 		c := text[j]
@@ -128,30 +128,15 @@ func numericDigits(text []byte, i int) int {
 }
 
 // matchNumeric tries every class that starts with a digit at i.
-func matchNumeric(text []byte, i int) []Finding {
+func matchNumeric(text []byte, i int, emit func(Finding)) {
 	if numericDigits(text, i) < 4 {
-		return nil
+		return
 	}
-	var out []Finding
-	if f, ok := matchCard(text, i); ok {
-		out = append(out, f)
+	for _, m := range [...]func([]byte, int) (Finding, bool){matchCard, matchSSN, matchIPv4, matchDate, matchPhone, matchIPv6} {
+		if f, ok := m(text, i); ok {
+			emit(f)
+		}
 	}
-	if f, ok := matchSSN(text, i); ok {
-		out = append(out, f)
-	}
-	if f, ok := matchIPv4(text, i); ok {
-		out = append(out, f)
-	}
-	if f, ok := matchDate(text, i); ok {
-		out = append(out, f)
-	}
-	if f, ok := matchPhone(text, i); ok {
-		out = append(out, f)
-	}
-	if f, ok := matchIPv6(text, i); ok {
-		out = append(out, f)
-	}
-	return out
 }
 
 // --- CREDIT_CARD -------------------------------------------------------
@@ -193,7 +178,8 @@ func cardPrefix(d []byte) bool {
 }
 
 func matchCard(text []byte, i int) (Finding, bool) {
-	end, d, nsep := digitRun(text, i, " -", 19)
+	var buf [32]byte
+	end, d, nsep := digitRun(text, i, " -", 19, &buf)
 	if len(d) < 13 || len(d) > 19 || !endsClean(text, end) {
 		return Finding{}, false
 	}
@@ -228,12 +214,12 @@ func matchSSN(text []byte, i int) (Finding, bool) {
 	if len(text)-i >= 11 {
 		sep := text[i+3]
 		if (sep == '-' || sep == ' ') && text[i+6] == sep {
-			d := []byte{text[i], text[i+1], text[i+2], text[i+4], text[i+5], text[i+7], text[i+8], text[i+9], text[i+10]}
+			d := [9]byte{text[i], text[i+1], text[i+2], text[i+4], text[i+5], text[i+7], text[i+8], text[i+9], text[i+10]}
 			allDigits := true
 			for _, c := range d {
 				allDigits = allDigits && isDigit(c)
 			}
-			if allDigits && endsClean(text, i+11) && validSSN(d) {
+			if allDigits && endsClean(text, i+11) && validSSN(d[:]) {
 				conf := 0.9
 				if sep == ' ' {
 					conf = 0.7
@@ -245,7 +231,8 @@ func matchSSN(text []byte, i int) (Finding, bool) {
 			}
 		}
 	}
-	end, d, nsep := digitRun(text, i, "", 10)
+	var buf [32]byte
+	end, d, nsep := digitRun(text, i, "", 10, &buf)
 	if nsep == 0 && len(d) == 9 && endsClean(text, end) && validSSN(d) &&
 		contextBefore(text, i, 32, "ssn", "social security", "ss#", "ss #") {
 		return Finding{Class: USSSN, Start: i, End: end, Confidence: 0.9}, true

@@ -104,14 +104,10 @@ func (s Scanner) Scan(text []byte) []Finding {
 		}
 		switch {
 		case isDigit(c):
-			for _, f := range matchNumeric(text, i) {
-				add(f)
-			}
+			matchNumeric(text, i, add)
 		case isAlpha(c):
 			if wordMayMatch(text, i) {
-				for _, f := range matchWord(text, i) {
-					add(f)
-				}
+				matchWord(text, i, add)
 			}
 			// Nothing starts inside a word but an email's '@', which is
 			// not alphanumeric: skip to the word's end.
@@ -143,11 +139,10 @@ func (s Scanner) Scan(text []byte) []Finding {
 
 // matchWord tries the classes that start with a letter, filtered by the
 // letter so most words cost one switch.
-func matchWord(text []byte, i int) []Finding {
-	var out []Finding
+func matchWord(text []byte, i int, emit func(Finding)) {
 	try := func(f Finding, ok bool) {
 		if ok {
-			out = append(out, f)
+			emit(f)
 		}
 	}
 	c := text[i]
@@ -165,7 +160,6 @@ func matchWord(text []byte, i int) []Finding {
 	if isHex(c) && hexThenColon(text, i) {
 		try(matchIPv6(text, i))
 	}
-	return out
 }
 
 // wordMayMatch is the inline-cheap test that dismisses almost every word
@@ -307,12 +301,18 @@ func hasFoldPrefixAt(text []byte, i int, p string) bool {
 // contextBefore reports whether any of words occurs (case-insensitively,
 // at a word start) within window bytes before i.
 func contextBefore(text []byte, i, window int, words ...string) bool {
+	// First letters of the words as a bit set: most positions of the
+	// window start none of them and cost one test.
+	var first uint64
+	for _, w := range words {
+		first |= 1 << (w[0] & 63)
+	}
 	start := max(i-window, 0)
 	for j := start; j < i; j++ {
-		if j > 0 && isAlpha(text[j-1]) {
+		c := lower(text[j])
+		if first&(1<<(c&63)) == 0 || j > 0 && isAlpha(text[j-1]) {
 			continue
 		}
-		c := lower(text[j])
 		for _, w := range words {
 			if w[0] == c && j+len(w) <= i && hasFoldPrefixAt(text, j, w) {
 				return true
