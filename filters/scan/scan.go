@@ -153,7 +153,7 @@ func matchWord(text []byte, i int, emit func(Finding)) {
 	case 'A', 'g', 'x', 'e':
 		try(matchSecretPrefix(text, i))
 	}
-	if i+1 < len(text) && isAlpha(text[i+1]) && keywordStart(lower(c), lower(text[i+1])) {
+	if keywordAt(text, i) {
 		try(matchContextID(text, i))
 		try(matchAssignment(text, i))
 	}
@@ -175,7 +175,7 @@ func wordMayMatch(text []byte, i int) bool {
 		return true
 	case c == 'A', c == 'g' && (d == 'h' || d == 'l'), c == 'x' && d == 'o', c == 'e' && d == 'y':
 		return true // secret prefixes
-	case isAlpha(d) && keywordStart(lower(c), lower(d)):
+	case isAlpha(d) && keywordAt(text, i):
 		return true
 	case isHex(c) && hexThenColon(text, i):
 		return true
@@ -205,6 +205,49 @@ var keywordStarts = func() (t [26 * 26]bool) {
 
 func keywordStart(a, b byte) bool {
 	return isLower(a) && isLower(b) && keywordStarts[int(a-'a')*26+int(b-'a')]
+}
+
+// keywordStarts3 refines keywordStarts with the third character (a letter,
+// or slot 26 for anything else): "patient" shares "pa" with "passport" but
+// not "pat", so most prose words stop here.
+var keywordStarts3 = func() (t [26 * 26 * 27]bool) {
+	mark := func(w string) {
+		if len(w) < 2 || !isLower(w[0]) || !isLower(w[1]) {
+			return
+		}
+		third := 26
+		if len(w) > 2 && isLower(w[2]) {
+			third = int(w[2] - 'a')
+		}
+		t[(int(w[0]-'a')*26+int(w[1]-'a'))*27+third] = true
+	}
+	for _, r := range contextRuleTable {
+		for _, w := range r.words {
+			mark(w)
+		}
+	}
+	for _, w := range assignmentNames {
+		mark(w)
+	}
+	return t
+}()
+
+// keywordAt says whether a keyword may start at text[i].
+func keywordAt(text []byte, i int) bool {
+	if i+1 >= len(text) {
+		return false
+	}
+	a, b := lower(text[i]), lower(text[i+1])
+	if !isLower(a) || !isLower(b) {
+		return false
+	}
+	third := 26
+	if i+2 < len(text) {
+		if c := lower(text[i+2]); isLower(c) {
+			third = int(c - 'a')
+		}
+	}
+	return keywordStarts3[(int(a-'a')*26+int(b-'a'))*27+third]
 }
 
 // hexThenColon says whether a run of at most four hex digits at i is

@@ -2,6 +2,7 @@ package transform
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -285,6 +286,16 @@ func (w *walker) str() ([]byte, []int, error) {
 }
 
 func hasControl(s []byte) bool {
+	// Eight bytes at a time: a byte below 0x20 makes (x - 0x20…) borrow
+	// into its top bit while its own top bit is clear.
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for len(s) >= 8 {
+		x := binary.LittleEndian.Uint64(s)
+		if (x-0x20*ones)&^x&highs != 0 {
+			return true
+		}
+		s = s[8:]
+	}
 	for _, c := range s {
 		if c < 0x20 {
 			return true
