@@ -192,16 +192,21 @@ var keywordStarts = func() (t [26 * 26]bool) {
 			t[int(w[0]-'a')*26+int(w[1]-'a')] = true
 		}
 	}
+	forEachKeyword(mark)
+	return t
+}()
+
+// forEachKeyword calls fn with every context phrase and credential name.
+func forEachKeyword(fn func(string)) {
 	for _, r := range contextRuleTable {
 		for _, w := range r.words {
-			mark(w)
+			fn(w)
 		}
 	}
 	for _, w := range assignmentNames {
-		mark(w)
+		fn(w)
 	}
-	return t
-}()
+}
 
 func keywordStart(a, b byte) bool {
 	return isLower(a) && isLower(b) && keywordStarts[int(a-'a')*26+int(b-'a')]
@@ -221,14 +226,7 @@ var keywordStarts3 = func() (t [26 * 26 * 27]bool) {
 		}
 		t[(int(w[0]-'a')*26+int(w[1]-'a'))*27+third] = true
 	}
-	for _, r := range contextRuleTable {
-		for _, w := range r.words {
-			mark(w)
-		}
-	}
-	for _, w := range assignmentNames {
-		mark(w)
-	}
+	forEachKeyword(mark)
 	return t
 }()
 

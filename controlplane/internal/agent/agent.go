@@ -28,6 +28,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/secureai-nexus/nexus/controlplane/internal/identity"
+	"github.com/secureai-nexus/nexus/controlplane/internal/notify"
 	"github.com/secureai-nexus/nexus/controlplane/internal/workloadapi"
 )
 
@@ -53,10 +54,11 @@ type Agent struct {
 	log *slog.Logger
 	cfg Config
 
+	changes notify.Hub
+
 	mu     sync.RWMutex
 	svid   *x509svid.SVID
 	bundle *x509bundle.Bundle
-	subs   map[chan struct{}]struct{}
 }
 
 // Join spends the join token and returns an agent holding its first SVID.
@@ -67,7 +69,7 @@ func Join(ctx context.Context, log *slog.Logger, cfg Config) (*Agent, error) {
 	if cfg.Bundle == nil {
 		return nil, errors.New("agent: a trust bundle is required to verify the control plane")
 	}
-	a := &Agent{log: log, cfg: cfg, bundle: cfg.Bundle, subs: map[chan struct{}]struct{}{}}
+	a := &Agent{log: log, cfg: cfg, bundle: cfg.Bundle}
 	svid, err := a.sign(ctx, identity.MethodJoin, cfg.JoinToken)
 	if err != nil {
 		return nil, fmt.Errorf("join: %w", err)
@@ -100,22 +102,7 @@ func (a *Agent) GetX509BundleForTrustDomain(td spiffeid.TrustDomain) (*x509bundl
 }
 
 // Subscribe implements workloadapi.Source.
-func (a *Agent) Subscribe() (<-chan struct{}, func()) {
-	ch := make(chan struct{}, 1)
-	a.mu.Lock()
-	a.subs[ch] = struct{}{}
-	a.mu.Unlock()
-	return ch, func() { a.mu.Lock(); delete(a.subs, ch); a.mu.Unlock() }
-}
-
-func (a *Agent) notifyLocked() {
-	for ch := range a.subs {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-	}
-}
+func (a *Agent) Subscribe() (<-chan struct{}, func()) { return a.changes.Subscribe() }
 
 // Run serves the Workload API and renews until ctx ends.
 func (a *Agent) Run(ctx context.Context) error {
@@ -160,8 +147,8 @@ func (a *Agent) Renew(ctx context.Context) error {
 	}
 	a.mu.Lock()
 	a.svid = svid
-	a.notifyLocked()
 	a.mu.Unlock()
+	a.changes.Notify()
 	a.log.Debug("renewed", "spiffe_id", svid.ID.String(), "expires", svid.Certificates[0].NotAfter)
 	return a.refreshBundle(ctx)
 }
@@ -182,10 +169,13 @@ func (a *Agent) refreshBundle(ctx context.Context) error {
 	}
 	b := x509bundle.FromX509Authorities(a.cfg.ControlPlaneID.TrustDomain(), roots)
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	if !b.Equal(a.bundle) {
+	changed := !b.Equal(a.bundle)
+	if changed {
 		a.bundle = b
-		a.notifyLocked()
+	}
+	a.mu.Unlock()
+	if changed {
+		a.changes.Notify()
 		a.log.Info("trust bundle changed", "roots", len(roots))
 	}
 	return nil

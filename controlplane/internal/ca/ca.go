@@ -334,48 +334,41 @@ func (c *CA) rotateIntermediateIfDue() error {
 }
 
 func (c *CA) newRoot() (keyPair, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), c.opts.Rand)
-	if err != nil {
-		return keyPair{}, fmt.Errorf("ca: generate root key: %w", err)
-	}
 	now := c.opts.Now()
-	tmpl, err := c.caTemplate(key.Public(), now, now.Add(c.opts.RootTTL), "root")
-	if err != nil {
-		return keyPair{}, err
-	}
-	der, err := x509.CreateCertificate(c.opts.Rand, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		return keyPair{}, fmt.Errorf("ca: self-sign root: %w", err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return keyPair{}, fmt.Errorf("ca: parse root: %w", err)
-	}
-	return keyPair{Cert: cert, Key: key}, nil
+	return c.newCA("root", now.Add(c.opts.RootTTL), nil)
 }
 
 func (c *CA) newIntermediate(parent keyPair) (keyPair, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), c.opts.Rand)
-	if err != nil {
-		return keyPair{}, fmt.Errorf("ca: generate intermediate key: %w", err)
-	}
-	now := c.opts.Now()
-	notAfter := now.Add(c.opts.IntermediateTTL)
+	notAfter := c.opts.Now().Add(c.opts.IntermediateTTL)
 	if notAfter.After(parent.Cert.NotAfter) {
 		notAfter = parent.Cert.NotAfter
 	}
-	tmpl, err := c.caTemplate(key.Public(), now, notAfter, "intermediate")
+	return c.newCA("intermediate", notAfter, &parent)
+}
+
+// newCA makes a signing key and its CA certificate, signed by parent or,
+// without one, by itself (a root). An intermediate may sign only leaves.
+func (c *CA) newCA(role string, notAfter time.Time, parent *keyPair) (keyPair, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), c.opts.Rand)
+	if err != nil {
+		return keyPair{}, fmt.Errorf("ca: generate %s key: %w", role, err)
+	}
+	tmpl, err := c.caTemplate(key.Public(), c.opts.Now(), notAfter, role)
 	if err != nil {
 		return keyPair{}, err
 	}
-	tmpl.MaxPathLenZero = true
-	der, err := x509.CreateCertificate(c.opts.Rand, tmpl, parent.Cert, key.Public(), parent.Key)
+	issuer, signer := tmpl, key
+	if parent != nil {
+		tmpl.MaxPathLenZero = true
+		issuer, signer = parent.Cert, parent.Key
+	}
+	der, err := x509.CreateCertificate(c.opts.Rand, tmpl, issuer, key.Public(), signer)
 	if err != nil {
-		return keyPair{}, fmt.Errorf("ca: sign intermediate: %w", err)
+		return keyPair{}, fmt.Errorf("ca: sign %s: %w", role, err)
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		return keyPair{}, fmt.Errorf("ca: parse intermediate: %w", err)
+		return keyPair{}, fmt.Errorf("ca: parse %s: %w", role, err)
 	}
 	return keyPair{Cert: cert, Key: key}, nil
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/secureai-nexus/nexus/controlplane/internal/audit"
 	"github.com/secureai-nexus/nexus/controlplane/internal/ca"
+	"github.com/secureai-nexus/nexus/controlplane/internal/notify"
 	"github.com/secureai-nexus/nexus/controlplane/internal/store"
 )
 
@@ -50,9 +51,10 @@ type Authority struct {
 	store store.Store
 	now   func() time.Time
 
+	changes notify.Hub
+
 	mu     sync.Mutex
 	svids  map[spiffeid.ID]*x509svid.SVID
-	subs   map[chan struct{}]struct{}
 	bundle []*x509.Certificate // last bundle subscribers were told about
 }
 
@@ -75,7 +77,7 @@ func Open(ctx context.Context, log *slog.Logger, td spiffeid.TrustDomain, st sto
 		cfg.MaxJoinTokenTTL = 24 * time.Hour
 	}
 	a := &Authority{log: log, cfg: cfg, ca: c, store: st, now: cfg.CA.Now,
-		svids: map[spiffeid.ID]*x509svid.SVID{}, subs: map[chan struct{}]struct{}{}}
+		svids: map[spiffeid.ID]*x509svid.SVID{}}
 	a.bundle = c.Bundle().X509Authorities()
 	return a, nil
 }
@@ -127,26 +129,7 @@ func pastHalfLife(c *x509.Certificate, now time.Time) bool {
 
 // Subscribe returns a channel that receives (coalesced) whenever a served
 // SVID was renewed or the bundle changed; cancel stops it.
-func (a *Authority) Subscribe() (<-chan struct{}, func()) {
-	ch := make(chan struct{}, 1)
-	a.mu.Lock()
-	a.subs[ch] = struct{}{}
-	a.mu.Unlock()
-	return ch, func() {
-		a.mu.Lock()
-		delete(a.subs, ch)
-		a.mu.Unlock()
-	}
-}
-
-func (a *Authority) notifyLocked() {
-	for ch := range a.subs {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-	}
-}
+func (a *Authority) Subscribe() (<-chan struct{}, func()) { return a.changes.Subscribe() }
 
 // Tick renews served SVIDs past half life, activates a prepared root whose
 // time has come, drops retired roots, and notifies subscribers of any of
@@ -182,7 +165,7 @@ func (a *Authority) Tick(ctx context.Context) error {
 	a.bundle = roots
 	if renewed > 0 || bundleChanged {
 		a.log.Debug("identity rotated", "svids_renewed", renewed, "bundle_changed", bundleChanged)
-		a.notifyLocked()
+		a.changes.Notify()
 	}
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/secureai-nexus/nexus/controlplane/internal/ca"
+	"github.com/secureai-nexus/nexus/controlplane/internal/notify"
 	"github.com/secureai-nexus/nexus/controlplane/internal/workloadapi"
 )
 
@@ -27,10 +28,10 @@ var id = spiffeid.RequireFromString("spiffe://nexus.local/ns/clinic/sa/frontdesk
 
 // source hands out SVIDs from a real CA and rotates on demand.
 type source struct {
-	ca   *ca.CA
-	mu   sync.Mutex
-	svid *x509svid.SVID
-	subs map[chan struct{}]struct{}
+	ca      *ca.CA
+	changes notify.Hub
+	mu      sync.Mutex
+	svid    *x509svid.SVID
 }
 
 func newSource(t testing.TB) *source {
@@ -39,7 +40,7 @@ func newSource(t testing.TB) *source {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &source{ca: c, subs: map[chan struct{}]struct{}{}}
+	s := &source{ca: c}
 	s.rotate(t)
 	return s
 }
@@ -50,14 +51,9 @@ func (s *source) rotate(t testing.TB) {
 		t.Fatal(err)
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.svid = svid
-	for ch := range s.subs {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-	}
+	s.mu.Unlock()
+	s.changes.Notify()
 }
 
 func (s *source) Current() (*x509svid.SVID, *x509bundle.Bundle, error) {
@@ -66,13 +62,7 @@ func (s *source) Current() (*x509svid.SVID, *x509bundle.Bundle, error) {
 	return s.svid, s.ca.Bundle(), nil
 }
 
-func (s *source) Subscribe() (<-chan struct{}, func()) {
-	ch := make(chan struct{}, 1)
-	s.mu.Lock()
-	s.subs[ch] = struct{}{}
-	s.mu.Unlock()
-	return ch, func() { s.mu.Lock(); delete(s.subs, ch); s.mu.Unlock() }
-}
+func (s *source) Subscribe() (<-chan struct{}, func()) { return s.changes.Subscribe() }
 
 func serve(t testing.TB, src *source) (string, context.Context) {
 	t.Helper()
