@@ -108,9 +108,6 @@ func x509Source(t *testing.T, ctx context.Context, socket string) *workloadapi.X
 // server, each fed by its own agent over the Workload API, exchanging
 // requests while SVIDs rotate every second and the root rotates once.
 func TestRotationWithoutDroppedRequests(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs for several seconds")
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	const ttl = 2 * time.Second
