@@ -261,12 +261,12 @@ func writeBootstraps(dataDir string, m *mesh.Mesh, tokens map[string]string) (st
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
-	bundle, err := filepath.Abs(identity.BundlePath(dataDir))
+	bundle, err := filepath.Abs(identity.BundleSDSPath(dataDir))
 	if err != nil {
 		return "", err
 	}
 	for _, n := range m.Nodes() {
-		bs, err := translate.Bootstrap(m, n.ID, translate.BootstrapCredentials{BundleFile: bundle, Token: tokens[n.ID]})
+		bs, err := translate.Bootstrap(m, n.ID, translate.BootstrapCredentials{BundleSDSFile: bundle, Token: tokens[n.ID]})
 		if err != nil {
 			return "", err
 		}

@@ -100,7 +100,7 @@ func startIdentity(ctx context.Context, log *slog.Logger, cfg Config, m *mesh.Me
 	rt.svid, rt.bundle = a.Source(cpID), a
 	rt.creds = credentials.NewTLS(xds.ServerTLS(a.Source(cpID), a, td))
 	bundlePath := identity.BundlePath(cfg.DataDir)
-	if err := identity.WriteBundle(bundlePath, a.Bundle()); err != nil {
+	if err := identity.WriteBundle(cfg.DataDir, a.Bundle()); err != nil {
 		return nil, fmt.Errorf("publish trust bundle: %w", err)
 	}
 	changed, _ := a.Subscribe()
@@ -111,7 +111,7 @@ func startIdentity(ctx context.Context, log *slog.Logger, cfg Config, m *mesh.Me
 				return
 			case <-changed:
 			}
-			if err := identity.WriteBundle(bundlePath, a.Bundle()); err != nil {
+			if err := identity.WriteBundle(cfg.DataDir, a.Bundle()); err != nil {
 				log.Error("cannot publish the trust bundle", "error", err)
 			}
 			if err := xs.RefreshSecrets(ctx); err != nil {

@@ -362,7 +362,7 @@ func bootstrap(w io.Writer, dataDir string, args []string) error {
 		if creds.Token, err = identity.ReadNodeCredential(dataDir, args[1]); err != nil {
 			return err
 		}
-		if creds.BundleFile, err = filepath.Abs(identity.BundlePath(dataDir)); err != nil {
+		if creds.BundleSDSFile, err = filepath.Abs(identity.BundleSDSPath(dataDir)); err != nil {
 			return err
 		}
 	}

@@ -97,7 +97,7 @@ func TestValidateAndBootstrap(t *testing.T) {
 	tok, _ := identity.ReadNodeCredential(dataDir, "model~triage")
 	code, out, _ = run(t, "--data-dir", dataDir, "bootstrap", exampleMesh, "model~triage")
 	if code != 0 || !strings.Contains(out, `"id": "model~triage"`) || !strings.Contains(out, `"nexus_xds"`) ||
-		!strings.Contains(out, "Bearer "+tok) || !strings.Contains(out, filepath.Join(dataDir, "bundle.pem")) {
+		!strings.Contains(out, "Bearer "+tok) || !strings.Contains(out, filepath.Join(dataDir, "sds", "bundle.json")) {
 		t.Errorf("%d %s", code, out)
 	}
 	if code, _, errs := run(t, "--data-dir", dataDir, "bootstrap", exampleMesh, "model~nope"); code != 1 || !strings.Contains(errs, "model~triage, service~frontdesk") {

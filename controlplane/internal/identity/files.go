@@ -10,7 +10,11 @@ import (
 	"path/filepath"
 	"strings"
 
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/anypb"
 )
 
 // NodeTokenPath is where a node's xDS credential lives under the data dir.
@@ -20,6 +24,10 @@ func NodeTokenPath(dataDir, nodeID string) string {
 
 // BundlePath is where the trust bundle is published under the data dir.
 func BundlePath(dataDir string) string { return filepath.Join(dataDir, "bundle.pem") }
+
+// BundleSDSPath is the same bundle as a file-based SDS resource for
+// Envoy's bootstrap; it sits alone in its directory, which Envoy watches.
+func BundleSDSPath(dataDir string) string { return filepath.Join(dataDir, "sds", "bundle.json") }
 
 // NodeCredentials returns each node's xDS credential, creating (0600) the
 // ones that do not exist yet, so a restart keeps sidecars' bootstraps valid.
@@ -68,15 +76,52 @@ func ReadNodeCredential(dataDir, nodeID string) (string, error) {
 	return strings.TrimSpace(string(raw)), nil
 }
 
-// WriteBundle publishes the trust bundle as PEM (0644: it is public).
-func WriteBundle(path string, b *x509bundle.Bundle) error {
+// WriteBundle publishes the trust bundle under dataDir, as PEM and as a
+// file-based SDS DiscoveryResponse (both 0644: the bundle is public). Each
+// file is replaced by a rename, the move Envoy's watched directory reacts
+// to, so a reader never sees half a file.
+func WriteBundle(dataDir string, b *x509bundle.Bundle) error {
 	pem, err := b.Marshal()
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, pem, 0o644); err != nil {
+	if err := replaceFile(BundlePath(dataDir), pem); err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	sec := &tlsv3.Secret{Name: b.TrustDomain().IDString(), Type: &tlsv3.Secret_ValidationContext{
+		ValidationContext: &tlsv3.CertificateValidationContext{TrustedCa: inline(pem)},
+	}}
+	res, err := anypb.New(sec)
+	if err != nil {
+		return err
+	}
+	doc, err := protojson.Marshal(&discovery.DiscoveryResponse{TypeUrl: res.GetTypeUrl(), Resources: []*anypb.Any{res}})
+	if err != nil {
+		return err
+	}
+	path := BundleSDSPath(dataDir)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return replaceFile(path, doc)
+}
+
+func replaceFile(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }

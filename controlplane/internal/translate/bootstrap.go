@@ -2,6 +2,7 @@ package translate
 
 import (
 	"fmt"
+	"path/filepath"
 
 	bootstrap "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
@@ -19,9 +20,11 @@ const BootstrapAdminBasePort = 15000
 // BootstrapCredentials are how a sidecar of the built-in identity provider
 // reaches the control plane before it holds an SVID.
 type BootstrapCredentials struct {
-	// BundleFile is the trust bundle (PEM) that verifies the control
-	// plane's SVID.
-	BundleFile string
+	// BundleSDSFile is a file-based SDS source (a DiscoveryResponse
+	// holding the trust bundle as a validation context) that verifies the
+	// control plane's SVID. Envoy watches its directory, so a root
+	// rotation reaches the xDS connection without a restart.
+	BundleSDSFile string
 	// Token is the node credential, sent as a bearer token on the xDS
 	// stream.
 	Token string
@@ -61,10 +64,10 @@ func Bootstrap(m *mesh.Mesh, nodeID string, creds BootstrapCredentials) (*bootst
 		}
 		xdsCluster.TransportSocket = b.upstreamMTLS(own, m.ControlPlane.SPIFFEID, "", "h2")
 	} else {
-		if creds.BundleFile == "" || creds.Token == "" {
+		if creds.BundleSDSFile == "" || creds.Token == "" {
 			return nil, fmt.Errorf("bootstrap %s: the built-in identity provider needs the trust bundle file and the node credential", nodeID)
 		}
-		xdsCluster.TransportSocket = b.xdsTLS(creds.BundleFile)
+		xdsCluster.TransportSocket = b.xdsTLS(creds.BundleSDSFile)
 		xdsService.InitialMetadata = []*core.HeaderValue{{Key: "authorization", Value: "Bearer " + creds.Token}}
 	}
 	if m.Identity.Provider == mesh.IdentitySPIRE {
@@ -107,18 +110,31 @@ func Bootstrap(m *mesh.Mesh, nodeID string, creds BootstrapCredentials) (*bootst
 	return bs, nil
 }
 
-// xdsTLS verifies the control plane against the bundle file and its SPIFFE
-// id. The sidecar has no SVID yet to present; its node credential rides in
-// the stream's metadata instead.
-func (b *builder) xdsTLS(bundleFile string) *core.TransportSocket {
+// xdsTLS verifies the control plane's SPIFFE id against the bundle from a
+// watched file. The sidecar has no SVID yet to present; its node credential
+// rides in the stream's metadata instead.
+func (b *builder) xdsTLS(bundleSDSFile string) *core.TransportSocket {
 	ctx := &tlsv3.UpstreamTlsContext{CommonTlsContext: &tlsv3.CommonTlsContext{
 		TlsParams: &tlsv3.TlsParameters{TlsMinimumProtocolVersion: tlsv3.TlsParameters_TLSv1_2},
-		ValidationContextType: &tlsv3.CommonTlsContext_ValidationContext{ValidationContext: &tlsv3.CertificateValidationContext{
-			TrustedCa: &core.DataSource{Specifier: &core.DataSource_Filename{Filename: bundleFile}},
-			MatchTypedSubjectAltNames: []*tlsv3.SubjectAltNameMatcher{{
-				SanType: tlsv3.SubjectAltNameMatcher_URI, Matcher: exact(b.mesh.ControlPlane.SPIFFEID),
-			}},
-		}},
+		ValidationContextType: &tlsv3.CommonTlsContext_CombinedValidationContext{
+			CombinedValidationContext: &tlsv3.CommonTlsContext_CombinedCertificateValidationContext{
+				DefaultValidationContext: &tlsv3.CertificateValidationContext{
+					MatchTypedSubjectAltNames: []*tlsv3.SubjectAltNameMatcher{{
+						SanType: tlsv3.SubjectAltNameMatcher_URI, Matcher: exact(b.mesh.ControlPlane.SPIFFEID),
+					}},
+				},
+				ValidationContextSdsSecretConfig: &tlsv3.SdsSecretConfig{
+					Name: BundleSecretName(b.mesh.TrustDomain),
+					SdsConfig: &core.ConfigSource{
+						ResourceApiVersion: core.ApiVersion_V3,
+						ConfigSourceSpecifier: &core.ConfigSource_PathConfigSource{PathConfigSource: &core.PathConfigSource{
+							Path:             bundleSDSFile,
+							WatchedDirectory: &core.WatchedDirectory{Path: filepath.Dir(bundleSDSFile)},
+						}},
+					},
+				},
+			},
+		},
 		AlpnProtocols: []string{"h2"},
 	}}
 	return &core.TransportSocket{

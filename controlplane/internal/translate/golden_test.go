@@ -63,7 +63,7 @@ func render[T proto.Message](t *testing.T, m *mesh.Mesh, res map[string]*transla
 }
 
 // testCreds stand in for what the control plane writes to its data dir.
-var testCreds = translate.BootstrapCredentials{BundleFile: "/var/lib/nexus/bundle.pem", Token: "node-credential-for-tests"}
+var testCreds = translate.BootstrapCredentials{BundleSDSFile: "/var/lib/nexus/sds/bundle.json", Token: "node-credential-for-tests"}
 
 func renderAll(t *testing.T, m *mesh.Mesh, res map[string]*translate.Resources) map[string][]byte {
 	secrets := map[string][]string{}
