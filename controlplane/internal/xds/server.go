@@ -19,6 +19,7 @@ import (
 	listenerservice "github.com/envoyproxy/go-control-plane/envoy/service/listener/v3"
 	routeservice "github.com/envoyproxy/go-control-plane/envoy/service/route/v3"
 	secretservice "github.com/envoyproxy/go-control-plane/envoy/service/secret/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"google.golang.org/grpc"
@@ -139,9 +140,34 @@ func (s *Server) SetSecretSource(src SecretSource) {
 func (s *Server) RefreshSecrets(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	snaps, err := s.snapshots(s.resources)
-	if err != nil {
-		return err
+	if s.secrets == nil {
+		return nil
+	}
+	// Only the secrets are rebuilt and hashed: at a thousand nodes,
+	// re-versioning every listener and cluster on each renewal would cost
+	// as much as retranslating the mesh.
+	snaps := make(map[string]*cachev3.Snapshot, len(s.resources))
+	for id, r := range s.resources {
+		cur, err := s.cache.GetSnapshot(id)
+		if err != nil {
+			return fmt.Errorf("node %s: %w", id, err)
+		}
+		prev, ok := cur.(*cachev3.Snapshot)
+		if !ok {
+			return fmt.Errorf("node %s: unexpected snapshot type %T", id, cur)
+		}
+		secrets, err := s.secrets.Secrets(r.Secrets)
+		if err != nil {
+			return fmt.Errorf("node %s: %w", id, err)
+		}
+		items := resources(secrets)
+		v, err := contentVersion(items)
+		if err != nil {
+			return err
+		}
+		next := &cachev3.Snapshot{Resources: prev.Resources}
+		next.Resources[types.Secret] = cachev3.NewResources(v, items)
+		snaps[id] = next
 	}
 	return s.apply(ctx, s.resources, snaps)
 }
