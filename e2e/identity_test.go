@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -111,6 +112,39 @@ func TestIdentityEndToEnd(t *testing.T) {
 			t.Fatalf("the refused peer was not logged:\n%s", authz.log.String())
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+
+	// The last hop: a model version's backend serves over mTLS with its own
+	// SVID and admits only the model's sidecar.
+	backendSock, _ := agentFor("spiffe://nexus.local/model/triage/v1")
+	backendAddr := "127.0.0.1:" + itoa(freePort(t))
+	healthAddr := "127.0.0.1:" + itoa(freePort(t))
+	start(t, filepath.Join(bin, "nexus-backend"), "--model", "triage", "--version", "v1", "--addr", backendAddr, "--health-addr", healthAddr,
+		"--spiffe-socket", "unix://"+backendSock, "--allow-spiffe-id", "spiffe://nexus.local/model/triage")
+	waitHTTP(t, "http://"+healthAddr+"/readyz")
+	v1ID := spiffeid.RequireFromString("spiffe://nexus.local/model/triage/v1")
+	chat := func(src *workloadapi.X509Source) (*http.Response, error) {
+		c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsconfig.MTLSClientConfig(src, src, tlsconfig.AuthorizeID(v1ID))}}
+		return c.Post("https://"+backendAddr+"/v1/chat/completions", "application/json",
+			strings.NewReader(`{"model":"triage","messages":[{"role":"user","content":"fever"}]}`))
+	}
+	resp, err := chat(sidecar)
+	if err != nil {
+		t.Fatalf("the sidecar could not reach its backend over mTLS: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("x-nexus-model-version") != "v1" {
+		t.Fatalf("backend answered %d as %q", resp.StatusCode, resp.Header.Get("x-nexus-model-version"))
+	}
+	if resp, err := chat(stranger); err == nil {
+		resp.Body.Close()
+		t.Fatal("the backend served a workload that is not the model's sidecar")
+	}
+	if resp, err := http.Post("http://"+backendAddr+"/v1/chat/completions", "application/json", strings.NewReader(`{}`)); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode < 400 {
+			t.Fatal("the backend answered plaintext HTTP")
+		}
 	}
 
 	// A spent join token cannot be used twice.

@@ -18,15 +18,13 @@ cleanup() {
 trap cleanup INT TERM EXIT
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for p in 8001 8002 9191 9192 18000 18080; do
+for p in 8001 8002 8101 8102 9191 9192 18000 18080; do
   if ! port_free "$p"; then
     echo "port 127.0.0.1:$p is in use; stop whatever holds it (an earlier 'make run'?) and retry." >&2
     exit 1
   fi
 done
 
-bin/nexus-backend --model triage --version v1 --addr 127.0.0.1:8001 >"$LOGS/backend-v1.log" 2>&1 & pids+=($!)
-bin/nexus-backend --model triage --version v2 --addr 127.0.0.1:8002 >"$LOGS/backend-v2.log" 2>&1 & pids+=($!)
 bin/nexus-controlplane --config examples/mesh.yaml --data-dir "$DATA/controlplane" \
   --xds-addr 127.0.0.1:18000 --admin-addr 127.0.0.1:18080 >"$LOGS/controlplane.log" 2>&1 & pids+=($!)
 cp_pid=$!
@@ -39,19 +37,35 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
-# nexus-authz proves itself as spiffe://nexus.local/nexus/authz: a join
-# token from the control plane, exchanged by an agent that serves its SVID
-# on a Workload API socket; Envoy's ext_authz cluster speaks mTLS to it.
-AGENT_DIR=$(pwd)/$DATA/agents/authz
-mkdir -p "$AGENT_DIR" && chmod 700 "$AGENT_DIR"
-NEXUS_TOKEN_FILE=$DATA/controlplane/admin.token bin/nexusctl token create spiffe://nexus.local/nexus/authz >"$AGENT_DIR/join.token"
-bin/nexusctl agent --bundle "$DATA/controlplane/bundle.pem" --join-token-file "$AGENT_DIR/join.token" \
-  --socket "$AGENT_DIR/agent.sock" >"$LOGS/agent-authz.log" 2>&1 & pids+=($!)
-for _ in $(seq 1 50); do [ -S "$AGENT_DIR/agent.sock" ] && break; sleep 0.1; done
+# Every workload proves who it is: a join token from the control plane,
+# exchanged by an agent that serves the SVID on a Workload API socket.
+# agent NAME SPIFFE_ID prints the socket's unix:// address.
+agent() {
+  local dir=$(pwd)/$DATA/agents/$1
+  mkdir -p "$dir" && chmod 700 "$dir"
+  NEXUS_TOKEN_FILE=$DATA/controlplane/admin.token bin/nexusctl token create "$2" >"$dir/join.token"
+  bin/nexusctl agent --bundle "$DATA/controlplane/bundle.pem" --join-token-file "$dir/join.token" \
+    --socket "$dir/agent.sock" >"$LOGS/agent-$1.log" 2>&1 & pids+=($!)
+  for _ in $(seq 1 50); do [ -S "$dir/agent.sock" ] && break; sleep 0.1; done
+  AGENT_SOCKET="unix://$dir/agent.sock"
+}
+
+# Model versions serve mTLS to the model's sidecar only (health on 81xx).
+agent backend-v1 spiffe://nexus.local/model/triage/v1
+bin/nexus-backend --model triage --version v1 --addr 127.0.0.1:8001 --health-addr 127.0.0.1:8101 \
+  --spiffe-socket "$AGENT_SOCKET" --allow-spiffe-id spiffe://nexus.local/model/triage >"$LOGS/backend-v1.log" 2>&1 & pids+=($!)
+agent backend-v2 spiffe://nexus.local/model/triage/v2
+bin/nexus-backend --model triage --version v2 --addr 127.0.0.1:8002 --health-addr 127.0.0.1:8102 \
+  --spiffe-socket "$AGENT_SOCKET" --allow-spiffe-id spiffe://nexus.local/model/triage >"$LOGS/backend-v2.log" 2>&1 & pids+=($!)
+# nexus-authz: Envoy's ext_authz cluster speaks mTLS to it.
+agent authz spiffe://nexus.local/nexus/authz
 bin/nexus-authz --policies policies --addr 127.0.0.1:9191 --http-addr 127.0.0.1:9192 \
-  --spiffe-socket "unix://$AGENT_DIR/agent.sock" --trust-domain nexus.local \
+  --spiffe-socket "$AGENT_SOCKET" --trust-domain nexus.local \
   --decision-log "$LOGS/decisions.log" >"$LOGS/authz.log" 2>&1 & pids+=($!)
-curl -fsS -o /dev/null http://127.0.0.1:8001/readyz && curl -fsS -o /dev/null http://127.0.0.1:8002/readyz
+for _ in $(seq 1 100); do
+  curl -fsS -o /dev/null http://127.0.0.1:8101/readyz 2>/dev/null && curl -fsS -o /dev/null http://127.0.0.1:8102/readyz 2>/dev/null && break
+  sleep 0.1
+done
 for _ in $(seq 1 50); do curl -fsS -o /dev/null http://127.0.0.1:9192/readyz 2>/dev/null && break; sleep 0.1; done
 
 ENVOY=${ENVOY_BIN:-$(command -v envoy || true)}
@@ -67,7 +81,7 @@ cat <<MSG
 
 SecureAI Nexus is running (logs in $LOGS/):
   control plane  xDS 127.0.0.1:18000, admin API http://127.0.0.1:18080 (token in $TOKEN_FILE)
-  nexus-backend  triage v1 on 127.0.0.1:8001, triage v2 on 127.0.0.1:8002
+  nexus-backend  triage v1 on 127.0.0.1:8001, v2 on 127.0.0.1:8002 (mTLS, model sidecar only; probes on 8101/8102)
   identity       built-in CA; trust bundle $DATA/controlplane/bundle.pem, node credentials in $DATA/controlplane/nodes/
   nexus-authz    ext_authz gRPC over mTLS (spiffe://nexus.local/nexus/authz) 127.0.0.1:9191, /readyz and /metrics on http://127.0.0.1:9192, policies/ (decisions in $LOGS/decisions.log)
   $envoy_line

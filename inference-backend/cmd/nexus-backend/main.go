@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/secureai-nexus/nexus/inference-backend/internal/identity"
 	"github.com/secureai-nexus/nexus/inference-backend/internal/model"
 	"github.com/secureai-nexus/nexus/inference-backend/internal/server"
 )
@@ -23,6 +24,14 @@ func main() {
 	name := flag.String("model", "triage", "model name this backend serves")
 	version := flag.String("version", "v1", "model version this backend serves")
 	addr := flag.String("addr", "127.0.0.1:8001", "listen address")
+	healthAddr := flag.String("health-addr", "", "also serve /healthz and /readyz in plain HTTP here (for probes when --addr is mTLS)")
+	spiffeSocket := flag.String("spiffe-socket", "", "Workload API address (unix:///path): serve --addr over mTLS with this SVID")
+	trustDomain := flag.String("trust-domain", "", "with --spiffe-socket: accept any caller of this trust domain")
+	var allowed []string
+	flag.Func("allow-spiffe-id", "with --spiffe-socket: accept only this caller (repeatable; the model's sidecar)", func(v string) error {
+		allowed = append(allowed, v)
+		return nil
+	})
 	flag.Parse()
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("model", *name, "version", *version)
@@ -31,16 +40,48 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *spiffeSocket != "" {
+		cfg, src, err := identity.ServerTLS(ctx, log, *spiffeSocket, allowed, *trustDomain)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "nexus-backend:", err)
+			os.Exit(1)
+		}
+		defer src.Close()
+		hs.TLSConfig = cfg
+	}
+	servers := []*http.Server{hs}
+	if *healthAddr != "" {
+		servers = append(servers, &http.Server{Addr: *healthAddr, Handler: srv.HealthHandler(), ReadHeaderTimeout: 5 * time.Second})
+	}
 	go func() {
 		<-ctx.Done()
 		srv.SetReady(false)
 		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = hs.Shutdown(shutdown)
+		for _, s := range servers {
+			_ = s.Shutdown(shutdown)
+		}
 	}()
-	log.Info("nexus-backend serving", "addr", *addr)
-	if err := hs.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		fmt.Fprintln(os.Stderr, "nexus-backend:", err)
-		os.Exit(1)
+	errc := make(chan error, len(servers))
+	for _, s := range servers {
+		go func() {
+			var err error
+			if s.TLSConfig != nil {
+				err = s.ListenAndServeTLS("", "")
+			} else {
+				err = s.ListenAndServe()
+			}
+			if errors.Is(err, http.ErrServerClosed) {
+				err = nil
+			}
+			errc <- err
+		}()
+	}
+	log.Info("nexus-backend serving", "addr", *addr, "mtls", hs.TLSConfig != nil, "health", *healthAddr)
+	for range servers {
+		if err := <-errc; err != nil {
+			fmt.Fprintln(os.Stderr, "nexus-backend:", err)
+			os.Exit(1)
+		}
 	}
 }

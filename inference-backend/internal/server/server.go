@@ -43,13 +43,25 @@ func New(m model.Model, log *slog.Logger) *Server {
 // SetReady flips readiness, e.g. while draining.
 func (s *Server) SetReady(ok bool) { s.ready.Store(ok) }
 
+// HealthHandler serves only /healthz and /readyz: the probe port when the
+// main port speaks mTLS.
+func (s *Server) HealthHandler() http.Handler {
+	mux := http.NewServeMux()
+	s.health(mux)
+	return mux
+}
+
+func (s *Server) health(mux *http.ServeMux) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
+	mux.HandleFunc("GET /readyz", s.readyz)
+}
+
 // Handler returns the routes.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", s.chat)
 	mux.HandleFunc("POST /api/v1/inference/{model}", s.infer)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
-	mux.HandleFunc("GET /readyz", s.readyz)
+	s.health(mux)
 	mux.HandleFunc("GET /v1/models", s.models)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		openAIError(w, 404, "not_found", "", fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))

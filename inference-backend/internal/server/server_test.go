@@ -200,3 +200,35 @@ func FuzzParseInferRequest(f *testing.F) {
 		}
 	})
 }
+
+// TestHealthHandlerServesOnlyProbes: the plain-HTTP probe port answers
+// health and readiness and nothing a caller could use to reach the model.
+func TestHealthHandlerServesOnlyProbes(t *testing.T) {
+	s := server.New(model.Model{Name: "triage", Version: "v1"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ts := httptest.NewServer(s.HealthHandler())
+	defer ts.Close()
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200} {
+		resp, err := http.Get(ts.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s = %d", path, resp.StatusCode)
+		}
+	}
+	resp, err := http.Post(ts.URL+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"triage","messages":[{"role":"user","content":"hi"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Errorf("chat on the probe port = %d, want 404", resp.StatusCode)
+	}
+	s.SetReady(false)
+	resp, _ = http.Get(ts.URL + "/readyz")
+	resp.Body.Close()
+	if resp.StatusCode != 503 {
+		t.Errorf("readyz while draining = %d, want 503", resp.StatusCode)
+	}
+}
