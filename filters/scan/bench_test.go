@@ -59,3 +59,37 @@ func BenchmarkRegexpBaseline(b *testing.B) {
 	}
 	b.ReportMetric(float64(n), "findings")
 }
+
+// BenchmarkScannerProse scans 16 KiB of clinical prose with two findings,
+// the shape of a real chat prompt, where BenchmarkScanner's corpus has a
+// finding every ~100 bytes.
+func BenchmarkScannerProse(b *testing.B) {
+	text := proseText()
+	b.SetBytes(int64(len(text)))
+	b.ReportAllocs()
+	var n int
+	for b.Loop() {
+		n = len(scan.Scanner{}.Scan(text))
+	}
+	b.ReportMetric(float64(n), "findings")
+}
+
+func BenchmarkRegexpBaselineProse(b *testing.B) {
+	text := proseText()
+	re := regexp.MustCompile(strings.Join(baselinePatterns, "|"))
+	b.SetBytes(int64(len(text)))
+	var n int
+	for b.Loop() {
+		n = len(re.FindAllIndex(text, -1))
+	}
+	b.ReportMetric(float64(n), "findings")
+}
+
+func proseText() []byte {
+	var sb strings.Builder
+	for sb.Len() < 16<<10 {
+		sb.WriteString("The patient reports mild chest pain since Tuesday and asks about the dose. ")
+	}
+	sb.WriteString(" jane@example.com 123-45-6789")
+	return []byte(sb.String())
+}
