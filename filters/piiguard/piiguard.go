@@ -183,10 +183,10 @@ func (s *stream) OnRequestBody(size int, endOfStream bool) proxywasm.Action {
 		}
 	}
 	_ = s.host.ReplaceHeader(proxywasm.MapHTTPRequestHeaders, HeaderPII, Summary(r.Counts))
-	if s.isJSON {
-		if m := modelOf(r.Body); m != "" {
-			_ = s.host.ReplaceHeader(proxywasm.MapHTTPRequestHeaders, s.p.cfg.ModelHeader, m)
-		}
+	// The routing header carries the model's name as sent, unless that
+	// name itself holds personal data: then no header, never the data.
+	if m := r.Model; m != "" && len(s.p.policy.Scanner.Scan([]byte(m))) == 0 {
+		_ = s.host.ReplaceHeader(proxywasm.MapHTTPRequestHeaders, s.p.cfg.ModelHeader, m)
 	}
 	if r.Vault.Len() > 0 {
 		s.vault = r.Vault
@@ -206,17 +206,6 @@ func Summary(counts map[scan.Class]int) string {
 	}
 	slices.Sort(parts)
 	return strings.Join(parts, ",")
-}
-
-// modelOf reads the top-level "model" of an OpenAI-style body.
-func modelOf(body []byte) string {
-	var doc struct {
-		Model string `json:"model"`
-	}
-	if json.Unmarshal(body, &doc) != nil {
-		return ""
-	}
-	return doc.Model
 }
 
 func (s *stream) reply(status int, code, msg string, classes []string) {

@@ -196,3 +196,25 @@ func TestStreamedAnswer(t *testing.T) {
 		})
 	}
 }
+
+// TestModelHeaderNeverCarriesPersonalData: a "model" field holding personal
+// data sets no routing header (the body's copy is tokenized like any other
+// string), and the caller's forged header is gone either way.
+func TestModelHeaderNeverCarriesPersonalData(t *testing.T) {
+	for _, runner := range runners {
+		t.Run(runner, func(t *testing.T) {
+			host, _ := newHost(t, runner, config)
+			id := host.InitializeHttpContext()
+			host.CallOnRequestHeaders(id, chatHeaders, false)
+			host.CallOnRequestBody(id, []byte(`{"model":"jane@example.com","messages":[{"role":"user","content":"hi"}]}`), true)
+			hs := host.GetCurrentRequestHeaders(id)
+			if v, ok := header(hs, "x-nexus-model"); ok {
+				t.Errorf("model header = %q", v)
+			}
+			if strings.Contains(string(host.GetCurrentRequestBody(id)), "jane@example.com") {
+				t.Error("the e-mail in the model field reached the model")
+			}
+			host.CompleteHttpContext(id)
+		})
+	}
+}

@@ -15,20 +15,24 @@ var errNotJSON = errors.New("body is not valid JSON")
 // re-encoded in place. Strings fn leaves alone are copied byte for byte,
 // so their original escaping survives. base, given to fn, maps an offset
 // in the decoded string to its offset in body.
-func rewriteJSON(body []byte, fn func(s []byte, base func(int) int) ([]byte, error)) ([]byte, error) {
+//
+// It also returns the top-level "model" string of an object body (an
+// OpenAI-style request's routing key), as it read it, so no second parse
+// of the whole body is needed to find it.
+func rewriteJSON(body []byte, fn func(s []byte, base func(int) int) ([]byte, error)) (out []byte, model string, err error) {
 	w := walker{body: body}
 	w.skipSpace()
 	if err := w.value(fn); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	w.skipSpace()
 	if w.i != len(body) {
-		return nil, errNotJSON
+		return nil, "", errNotJSON
 	}
 	if w.out == nil {
-		return body, nil
+		return body, w.model, nil
 	}
-	return append(w.out, body[w.last:]...), nil
+	return append(w.out, body[w.last:]...), w.model, nil
 }
 
 type walker struct {
@@ -37,6 +41,7 @@ type walker struct {
 	out   []byte
 	last  int
 	depth int
+	model string
 }
 
 const maxDepth = 512
@@ -147,7 +152,8 @@ func (w *walker) object(fn func([]byte, func(int) int) ([]byte, error)) error {
 		if w.i >= len(w.body) || w.body[w.i] != '"' {
 			return errNotJSON
 		}
-		if _, _, err := w.str(); err != nil { // key: not scanned
+		key, _, err := w.str() // keys are not scanned
+		if err != nil {
 			return err
 		}
 		w.skipSpace()
@@ -156,6 +162,14 @@ func (w *walker) object(fn func([]byte, func(int) int) ([]byte, error)) error {
 		}
 		w.i++
 		w.skipSpace()
+		if w.depth == 1 && string(key) == "model" && w.i < len(w.body) && w.body[w.i] == '"' {
+			at := w.i
+			m, _, err := w.str()
+			if err != nil {
+				return err
+			}
+			w.model, w.i = string(m), at // the value is then walked as any other
+		}
 		return w.value(fn)
 	})
 }

@@ -67,6 +67,9 @@ type Result struct {
 	Blocked []scan.Class
 	// Vault holds the tokens issued, for restoring the answer.
 	Vault *Vault
+	// Model is the top-level "model" string of a JSON object body, as
+	// sent (OpenAI-style requests route on it); empty otherwise.
+	Model string
 }
 
 // Changed says whether the body was rewritten.
@@ -80,11 +83,11 @@ func (r *Result) Changed(orig []byte) bool {
 func Apply(p *Policy, body []byte, isJSON bool) (*Result, error) {
 	r := &Result{Counts: map[scan.Class]int{}, Vault: NewVault()}
 	if isJSON {
-		out, err := rewriteJSON(body, func(s []byte, base func(int) int) ([]byte, error) {
+		out, model, err := rewriteJSON(body, func(s []byte, base func(int) int) ([]byte, error) {
 			return p.rewriteText(s, base, r)
 		})
 		if err == nil {
-			r.Body = out
+			r.Body, r.Model = out, model
 			r.finish()
 			return r, nil
 		}

@@ -181,3 +181,24 @@ func FuzzJSONRewrite(f *testing.F) {
 		}
 	})
 }
+
+func TestApplyReportsTopLevelModel(t *testing.T) {
+	p := &transform.Policy{}
+	tests := []struct{ body, want string }{
+		{`{"model":"triage","messages":[{"role":"user","content":"hi"}]}`, "triage"},
+		{`{"messages":[{"model":"inner"}],"model":"tri\u0061ge"}`, "triage"},
+		{`{"messages":[{"model":"inner"}]}`, ""},
+		{`{"model":42}`, ""},
+		{`["model","triage"]`, ""},
+		{`not json "model":"x"`, ""},
+	}
+	for _, tt := range tests {
+		r, err := transform.Apply(p, []byte(tt.body), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Model != tt.want {
+			t.Errorf("%s: model %q, want %q", tt.body, r.Model, tt.want)
+		}
+	}
+}
