@@ -219,6 +219,7 @@ func watchMesh(ctx context.Context, log *slog.Logger, cfg Config, last [32]byte,
 			log.Error("mesh reload failed; still serving the previous mesh", "file", cfg.MeshFile, "error", err)
 			continue
 		}
+		idn.forgetRemoved(m)
 		if _, err := writeBootstraps(cfg.DataDir, m, idn.tokens); err != nil {
 			log.Error("cannot rewrite Envoy bootstraps", "error", err)
 		}

@@ -128,6 +128,28 @@ func startIdentity(ctx context.Context, log *slog.Logger, cfg Config, m *mesh.Me
 	return rt, nil
 }
 
+// forgetRemoved drops the SVIDs of workloads the mesh no longer has.
+func (rt *identityRuntime) forgetRemoved(m *mesh.Mesh) {
+	if rt.authority == nil {
+		return
+	}
+	ids := []spiffeid.ID{}
+	for _, s := range append([]string{m.ControlPlane.SPIFFEID}, nodeSPIFFEIDs(m)...) {
+		if id, err := spiffeid.FromString(s); err == nil {
+			ids = append(ids, id)
+		}
+	}
+	rt.authority.Keep(ids)
+}
+
+func nodeSPIFFEIDs(m *mesh.Mesh) []string {
+	out := make([]string, 0, len(m.Nodes()))
+	for _, n := range m.Nodes() {
+		out = append(out, n.SPIFFEID)
+	}
+	return out
+}
+
 // refreshNodes makes sure every node of m has an xDS credential.
 func (rt *identityRuntime) refreshNodes(dataDir string, m *mesh.Mesh) error {
 	ids := make([]string, 0, len(m.Nodes()))

@@ -112,6 +112,22 @@ func (a *Authority) SVID(id spiffeid.ID) (*x509svid.SVID, error) {
 	return s, nil
 }
 
+// Keep drops the SVIDs held for ids not listed (nodes removed from the
+// mesh), so they are neither renewed nor kept in memory.
+func (a *Authority) Keep(ids []spiffeid.ID) {
+	keep := make(map[spiffeid.ID]bool, len(ids))
+	for _, id := range ids {
+		keep[id] = true
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for id := range a.svids {
+		if !keep[id] {
+			delete(a.svids, id)
+		}
+	}
+}
+
 // Source returns an x509svid.Source for id, for the control plane's own
 // TLS servers: every handshake gets the current SVID.
 func (a *Authority) Source(id spiffeid.ID) x509svid.Source { return svidSource{a, id} }

@@ -300,3 +300,20 @@ func TestRefusals(t *testing.T) {
 		t.Errorf("audited refusals = %q, want 3 (replay, revoked, unknown)", refused)
 	}
 }
+
+func TestKeepDropsSVIDsOfRemovedWorkloads(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cp := startControlPlane(t, ctx, time.Hour)
+	first, err := cp.a.SVID(clientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := cp.a.SVID(clientID); again != first {
+		t.Fatal("SVID not cached")
+	}
+	cp.a.Keep([]spiffeid.ID{serverID})
+	if again, _ := cp.a.SVID(clientID); again == first {
+		t.Error("the SVID of a removed workload was kept")
+	}
+}
