@@ -131,9 +131,9 @@ func (a *NodeAuth) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.S
 	}
 	bs := &boundStream{ServerStream: ss, log: a.log, p: p}
 	err = handler(srv, bs)
-	if bs.refused != nil {
+	if refused := bs.refusal(); refused != nil {
 		// go-control-plane wraps receive errors; the client must see why.
-		return bs.refused
+		return refused
 	}
 	return err
 }
@@ -142,8 +142,12 @@ func (a *NodeAuth) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.S
 type boundStream struct {
 	grpc.ServerStream
 	log     *slog.Logger
-	p       principal
-	bound   string
+	p     principal
+	bound string // touched by the receiving goroutine only
+
+	// go-control-plane receives on its own goroutine, which may still be
+	// running when the handler returns.
+	mu      sync.Mutex
 	refused error
 }
 
@@ -151,7 +155,18 @@ func (b *boundStream) RecvMsg(m any) error {
 	if err := b.ServerStream.RecvMsg(m); err != nil {
 		return err
 	}
-	b.refused = b.check(m)
+	if err := b.check(m); err != nil {
+		b.mu.Lock()
+		b.refused = err
+		b.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+func (b *boundStream) refusal() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	return b.refused
 }
 
