@@ -141,7 +141,7 @@ func (a *NodeAuth) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.S
 // boundStream refuses any request for a node the stream did not prove.
 type boundStream struct {
 	grpc.ServerStream
-	log     *slog.Logger
+	log   *slog.Logger
 	p     principal
 	bound string // touched by the receiving goroutine only
 
