@@ -10,9 +10,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"github.com/secureai-nexus/nexus/controlplane/internal/atomicfile"
 )
 
 // KEK supplies the key-encryption key that seals the CA's keys at rest:
@@ -93,7 +94,7 @@ func (f FileKEK) Key(context.Context) ([]byte, error) {
 		if _, err := rand.Read(key); err != nil {
 			return nil, err
 		}
-		if err := writeFileAtomic(f.Path, key, 0o600); err != nil {
+		if err := atomicfile.Write(f.Path, key, 0o600); err != nil {
 			return nil, fmt.Errorf("create key-encryption key: %w", err)
 		}
 		return key, nil
@@ -165,43 +166,5 @@ func saveWithKey(c *CA, path string, key []byte) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, sealed, 0o600)
-}
-
-// writeFileAtomic writes through a synced temporary file and a rename, so
-// a crash leaves the old file or the new one, never half of either.
-func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return atomicfile.Write(path, sealed, 0o600)
 }

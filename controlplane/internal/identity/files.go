@@ -15,6 +15,8 @@ import (
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/secureai-nexus/nexus/controlplane/internal/atomicfile"
 )
 
 // NodeTokenPath is where a node's xDS credential lives under the data dir.
@@ -46,7 +48,7 @@ func NodeCredentials(dataDir string, nodeIDs []string) (map[string]string, error
 				return nil, err
 			}
 			tok := "nxnode_" + base64.RawURLEncoding.EncodeToString(b)
-			if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+			if err := atomicfile.Write(path, []byte(tok+"\n"), 0o600); err != nil {
 				return nil, fmt.Errorf("write node credential: %w", err)
 			}
 			out[id] = tok
@@ -85,7 +87,7 @@ func WriteBundle(dataDir string, b *x509bundle.Bundle) error {
 	if err != nil {
 		return err
 	}
-	if err := replaceFile(BundlePath(dataDir), pem); err != nil {
+	if err := atomicfile.Write(BundlePath(dataDir), pem, 0o644); err != nil {
 		return err
 	}
 	sec := &tlsv3.Secret{Name: b.TrustDomain().IDString(), Type: &tlsv3.Secret_ValidationContext{
@@ -103,25 +105,5 @@ func WriteBundle(dataDir string, b *x509bundle.Bundle) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	return replaceFile(path, doc)
-}
-
-func replaceFile(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, doc, 0o644)
 }
