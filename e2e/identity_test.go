@@ -30,27 +30,9 @@ func TestIdentityEndToEnd(t *testing.T) {
 	m := writeMesh(t)
 	_, adminToken := m.startControlPlane(t, bin)
 	data := filepath.Join(m.dir, "data")
-	nexusctl := func(args ...string) (string, error) {
-		cmd := exec.Command(filepath.Join(bin, "nexusctl"), append([]string{"--server", "http://" + m.admin}, args...)...)
-		cmd.Env = append(os.Environ(), "NEXUS_TOKEN="+adminToken)
-		out, err := cmd.CombinedOutput()
-		return strings.TrimSpace(string(out)), err
-	}
 	sockets := t.TempDir()
 	agentFor := func(id string) (socket, token string) {
-		t.Helper()
-		tok, err := nexusctl("token", "create", id, "--ttl", "1m")
-		if err != nil {
-			t.Fatalf("token create %s: %v %s", id, err, tok)
-		}
-		tokFile := filepath.Join(sockets, filepath.Base(id)+".jointoken")
-		if err := os.WriteFile(tokFile, []byte(tok), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		socket = filepath.Join(sockets, filepath.Base(id), "agent.sock")
-		start(t, filepath.Join(bin, "nexusctl"), "agent", "--server", m.xds, "--bundle", filepath.Join(data, "bundle.pem"),
-			"--join-token-file", tokFile, "--socket", socket)
-		return socket, tok
+		return startAgent(t, bin, m, data, sockets, adminToken, id)
 	}
 	authzSock, authzTok := agentFor("spiffe://nexus.local/nexus/authz")
 	sidecarSock, _ := agentFor("spiffe://nexus.local/model/triage")
@@ -173,8 +155,8 @@ func TestAdminOverMTLS(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		return strings.TrimSpace(string(out)), err
 	}
-	deployer := startAgent(t, bin, m, data, sockets, adminToken, "spiffe://nexus.local/ops/deployer")
-	intruder := startAgent(t, bin, m, data, sockets, adminToken, "spiffe://nexus.local/ops/intruder")
+	deployer, _ := startAgent(t, bin, m, data, sockets, adminToken, "spiffe://nexus.local/ops/deployer")
+	intruder, _ := startAgent(t, bin, m, data, sockets, adminToken, "spiffe://nexus.local/ops/intruder")
 
 	out, err := nexusctl(nil, "--server", "https://"+mtlsAddr, "--spiffe-socket", "unix://"+deployer, "traffic", "triage", "v1=70", "v2=30")
 	if err != nil {
@@ -200,17 +182,19 @@ func TestAdminOverMTLS(t *testing.T) {
 }
 
 // startAgent mints a join token for id over the loopback admin API and
-// runs a nexusctl agent for it; it returns the Workload API socket.
-func startAgent(t *testing.T, bin string, m mesh, data, dir, adminToken, id string) string {
+// runs a nexusctl agent for it; it returns the Workload API socket and the
+// (now spent) token.
+func startAgent(t *testing.T, bin string, m mesh, data, dir, adminToken, id string) (socket, token string) {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(bin, "nexusctl"), "--server", "http://"+m.admin, "token", "create", id)
 	cmd.Env = append(os.Environ(), "NEXUS_TOKEN="+adminToken)
-	tok, err := cmd.Output()
+	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("token create %s: %v", id, err)
 	}
+	tok := strings.TrimSpace(string(out))
 	tokFile := filepath.Join(dir, filepath.Base(id)+".jointoken")
-	if err := os.WriteFile(tokFile, tok, 0o600); err != nil {
+	if err := os.WriteFile(tokFile, []byte(tok), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	sock := filepath.Join(dir, filepath.Base(id), "agent.sock")
@@ -219,7 +203,7 @@ func startAgent(t *testing.T, bin string, m mesh, data, dir, adminToken, id stri
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if _, err := os.Stat(sock); err == nil {
-			return sock
+			return sock, tok
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("agent for %s did not serve %s", id, sock)

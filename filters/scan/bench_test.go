@@ -37,8 +37,9 @@ var baselinePatterns = []string{
 	`(?i)(?:mrn|member id|passport number|driver'?s? license)[:# ]*[A-Z0-9-]{5,16}`,
 }
 
-func BenchmarkScanner(b *testing.B) {
-	text := mixedCorpus(b)
+func BenchmarkScanner(b *testing.B) { benchScan(b, mixedCorpus(b)) }
+
+func benchScan(b *testing.B, text []byte) {
 	b.SetBytes(int64(len(text)))
 	b.ReportAllocs()
 	var n int
@@ -48,8 +49,9 @@ func BenchmarkScanner(b *testing.B) {
 	b.ReportMetric(float64(n), "findings")
 }
 
-func BenchmarkRegexpBaseline(b *testing.B) {
-	text := mixedCorpus(b)
+func BenchmarkRegexpBaseline(b *testing.B) { benchRegexp(b, mixedCorpus(b)) }
+
+func benchRegexp(b *testing.B, text []byte) {
 	re := regexp.MustCompile(strings.Join(baselinePatterns, "|"))
 	b.SetBytes(int64(len(text)))
 	b.ReportAllocs()
@@ -63,27 +65,9 @@ func BenchmarkRegexpBaseline(b *testing.B) {
 // BenchmarkScannerProse scans 16 KiB of clinical prose with two findings,
 // the shape of a real chat prompt, where BenchmarkScanner's corpus has a
 // finding every ~100 bytes.
-func BenchmarkScannerProse(b *testing.B) {
-	text := proseText()
-	b.SetBytes(int64(len(text)))
-	b.ReportAllocs()
-	var n int
-	for b.Loop() {
-		n = len(scan.Scanner{}.Scan(text))
-	}
-	b.ReportMetric(float64(n), "findings")
-}
+func BenchmarkScannerProse(b *testing.B) { benchScan(b, proseText()) }
 
-func BenchmarkRegexpBaselineProse(b *testing.B) {
-	text := proseText()
-	re := regexp.MustCompile(strings.Join(baselinePatterns, "|"))
-	b.SetBytes(int64(len(text)))
-	var n int
-	for b.Loop() {
-		n = len(re.FindAllIndex(text, -1))
-	}
-	b.ReportMetric(float64(n), "findings")
-}
+func BenchmarkRegexpBaselineProse(b *testing.B) { benchRegexp(b, proseText()) }
 
 func proseText() []byte {
 	var sb strings.Builder

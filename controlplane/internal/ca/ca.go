@@ -275,11 +275,7 @@ func (c *CA) SignX509SVID(id spiffeid.ID, pub crypto.PublicKey) ([]*x509.Certifi
 	if notAfter.After(inter.Cert.NotAfter) {
 		notAfter = inter.Cert.NotAfter
 	}
-	serial, err := c.serial()
-	if err != nil {
-		return nil, err
-	}
-	skid, err := keyID(pub)
+	serial, skid, err := c.identifiers(pub)
 	if err != nil {
 		return nil, err
 	}
@@ -374,11 +370,7 @@ func (c *CA) newCA(role string, notAfter time.Time, parent *keyPair) (keyPair, e
 }
 
 func (c *CA) caTemplate(pub crypto.PublicKey, notBefore, notAfter time.Time, role string) (*x509.Certificate, error) {
-	serial, err := c.serial()
-	if err != nil {
-		return nil, err
-	}
-	skid, err := keyID(pub)
+	serial, skid, err := c.identifiers(pub)
 	if err != nil {
 		return nil, err
 	}
@@ -395,19 +387,17 @@ func (c *CA) caTemplate(pub crypto.PublicKey, notBefore, notAfter time.Time, rol
 	}, nil
 }
 
-func (c *CA) serial() (*big.Int, error) {
+// identifiers are what every certificate the CA makes needs: a random
+// 128-bit serial number and the subject key id of pub.
+func (c *CA) identifiers(pub crypto.PublicKey) (serial *big.Int, skid []byte, err error) {
 	n, err := rand.Int(c.opts.Rand, new(big.Int).Lsh(big.NewInt(1), 128))
 	if err != nil {
-		return nil, fmt.Errorf("ca: serial number: %w", err)
+		return nil, nil, fmt.Errorf("ca: serial number: %w", err)
 	}
-	return n.Add(n, big.NewInt(1)), nil
-}
-
-func keyID(pub crypto.PublicKey) ([]byte, error) {
 	der, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
-		return nil, fmt.Errorf("ca: marshal public key: %w", err)
+		return nil, nil, fmt.Errorf("ca: marshal public key: %w", err)
 	}
 	sum := sha1.Sum(der) //nolint:gosec // key identifier only
-	return sum[:], nil
+	return n.Add(n, big.NewInt(1)), sum[:], nil
 }
