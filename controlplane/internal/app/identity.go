@@ -105,14 +105,21 @@ func startIdentity(ctx context.Context, log *slog.Logger, cfg Config, m *mesh.Me
 	}
 	changed, _ := a.Subscribe()
 	go func() {
+		published := a.Bundle()
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-changed:
 			}
-			if err := identity.WriteBundle(cfg.DataDir, a.Bundle()); err != nil {
-				log.Error("cannot publish the trust bundle", "error", err)
+			// Most changes are SVID renewals; the bundle files (which Envoy
+			// watches) are rewritten only when the roots change.
+			if b := a.Bundle(); !b.Equal(published) {
+				if err := identity.WriteBundle(cfg.DataDir, b); err != nil {
+					log.Error("cannot publish the trust bundle", "error", err)
+				} else {
+					published = b
+				}
 			}
 			if err := xs.RefreshSecrets(ctx); err != nil {
 				log.Error("cannot push rotated secrets", "error", err)
