@@ -10,7 +10,10 @@ import rego.v1
 
 nexus := input.nexus
 
-http_request := input.attributes.request.http
+# Read the request's fields by name rather than taking the whole http
+# object: nexus-authz keys its decision cache by the input paths a policy
+# reads, and the whole object includes the request id.
+request_path := input.attributes.request.http.path
 
 caller := nexus.caller.spiffe_id
 
@@ -52,7 +55,7 @@ deny contains "no SPIFFE identity: the call must come over mTLS from a mesh work
 
 model_call if nexus.model != ""
 
-admin_path if startswith(http_request.path, "/api/v1/admin")
+admin_path if startswith(request_path, "/api/v1/admin")
 
 admin_path if input.parsed_path[0] == "admin"
 

@@ -43,6 +43,7 @@ func main() {
 	flag.BoolVar(&cfg.V0Compatible, "v0-compatible", false, "parse policies without a declared version as Rego v0 (OPA 0.x syntax)")
 	flag.DurationVar(&cfg.DecisionTimeout, "decision-timeout", 100*time.Millisecond, "deadline for one decision; past it the request is denied")
 	flag.IntVar(&cfg.MaxInputBytes, "max-input-bytes", 4<<20, "CheckRequests larger than this are denied")
+	flag.IntVar(&cfg.DecisionCacheSize, "decision-cache-size", 10000, "decisions each policy set remembers, keyed by the input paths its policies read (0: off; sets that read the clock, randomness, the network or the whole input never cache)")
 	flag.DurationVar(&cfg.ReloadInterval, "reload-interval", 5*time.Second, "how often policies are checked for changes")
 	flag.StringVar(&cfg.DecisionLog, "decision-log", "stdout", `decision log: "stdout", "off", or a file (rotated)`)
 	flag.Int64Var(&cfg.DecisionLogMaxBytes, "decision-log-max-bytes", 100<<20, "rotate the decision log file past this size")

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-	"github.com/open-policy-agent/opa/v1/ast"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/secureai-nexus/nexus/authz/internal/decisionlog"
@@ -31,6 +30,9 @@ type Log interface {
 // Metrics observes decisions.
 type Metrics interface {
 	Decision(result string, eval time.Duration)
+	// CacheLookup counts decisions answered from (hit) or added to the
+	// policy set's decision cache.
+	CacheLookup(hit bool)
 }
 
 // Reasons a request is denied without the policy's say. They are stable
@@ -72,7 +74,8 @@ func (e *Engine) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	entry := decisionlog.Entry{DecisionID: id, Time: start.UTC()}
 	var in map[string]any
 
-	res, reason, set := e.decide(ctx, req, &in)
+	res, reason, set, cached := e.decide(ctx, req, &in)
+	entry.Cached = cached
 	if set != nil {
 		entry.PolicyRevision, entry.Query = set.Revision, set.Query
 	}
@@ -138,44 +141,46 @@ func denied() Result {
 	}
 }
 
-func (e *Engine) decide(ctx context.Context, req *authv3.CheckRequest, in *map[string]any) (Result, string, *policy.Set) {
+func (e *Engine) decide(ctx context.Context, req *authv3.CheckRequest, in *map[string]any) (Result, string, *policy.Set, bool) {
 	set := e.Policies.Current()
 	if set == nil {
-		return denied(), ReasonNoPolicy, nil
+		return denied(), ReasonNoPolicy, nil, false
 	}
 	if n := proto.Size(req); e.MaxInputBytes > 0 && n > e.MaxInputBytes {
-		return denied(), fmt.Sprintf("%s: %d bytes, more than %d", ReasonInputTooLarge, n, e.MaxInputBytes), set
+		return denied(), fmt.Sprintf("%s: %d bytes, more than %d", ReasonInputTooLarge, n, e.MaxInputBytes), set, false
 	}
 	doc, err := input.Build(req, e.Input)
 	if err != nil {
-		return denied(), ReasonInputInvalid + ": " + err.Error(), set
+		return denied(), ReasonInputInvalid + ": " + err.Error(), set, false
 	}
 	*in = doc
-	val, err := ast.InterfaceToValue(doc)
-	if err != nil {
-		return denied(), ReasonInputInvalid + ": " + err.Error(), set
-	}
 	ctx, cancel := context.WithTimeout(ctx, e.Timeout)
 	defer cancel()
-	out, defined, err := set.Eval(ctx, val)
+	out, defined, hit, err := set.Decide(ctx, doc)
+	if set.Caches() {
+		e.Metrics.CacheLookup(hit)
+	}
+	var inputErr *policy.InputError
 	switch {
+	case errors.As(err, &inputErr):
+		return denied(), ReasonInputInvalid + ": " + err.Error(), set, false
 	case err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return denied(), fmt.Sprintf("%s: no decision within %s", ReasonTimeout, e.Timeout), set
+		return denied(), fmt.Sprintf("%s: no decision within %s", ReasonTimeout, e.Timeout), set, false
 	case err != nil && errors.Is(ctx.Err(), context.Canceled):
-		return denied(), ReasonCanceled, set
+		return denied(), ReasonCanceled, set, false
 	case err != nil:
-		return denied(), ReasonPolicyError + ": " + err.Error(), set
+		return denied(), ReasonPolicyError + ": " + err.Error(), set, false
 	case !defined:
-		return denied(), ReasonUndefined, set
+		return denied(), ReasonUndefined, set, hit
 	}
 	res, err := Interpret(out)
 	if err != nil {
-		return denied(), ReasonInvalidDecision + ": " + err.Error(), set
+		return denied(), ReasonInvalidDecision + ": " + err.Error(), set, hit
 	}
 	if !res.Allowed && res.Reason == "" {
 		res.Reason = "denied by policy"
 	}
-	return res, res.Reason, set
+	return res, res.Reason, set, hit
 }
 
 func newID() string {

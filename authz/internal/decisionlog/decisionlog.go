@@ -35,6 +35,8 @@ type Entry struct {
 	PolicyRevision string    `json:"policy_revision,omitempty"`
 	Query          string    `json:"query,omitempty"`
 	EvalMicros     int64     `json:"eval_us"`
+	// Cached says the decision came from the policy set's decision cache.
+	Cached bool `json:"cached,omitempty"`
 	// Dropped counts lines lost to a full queue before this gap record.
 	Dropped int64 `json:"dropped,omitempty"`
 	Input   any   `json:"input,omitempty"`

@@ -18,6 +18,7 @@ type Metrics struct {
 	revision    *prometheus.GaugeVec
 	logDropped  prometheus.Counter
 	logErrors   prometheus.Counter
+	cache       *prometheus.CounterVec
 }
 
 // New registers the metrics on a fresh registry.
@@ -43,8 +44,11 @@ func New() *Metrics {
 		logErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "nexus_authz_decision_log_errors_total", Help: "Decision log lines that could not be written.",
 		}),
+		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nexus_authz_decision_cache_total", Help: "Decisions answered from the decision cache (hit) or evaluated and remembered (miss).",
+		}, []string{"result"}),
 	}
-	m.Registry.MustRegister(m.decisions, m.evalSeconds, m.loads, m.revision, m.logDropped, m.logErrors,
+	m.Registry.MustRegister(m.cache, m.decisions, m.evalSeconds, m.loads, m.revision, m.logDropped, m.logErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -53,6 +57,15 @@ func New() *Metrics {
 func (m *Metrics) Decision(result string, d time.Duration) {
 	m.decisions.WithLabelValues(result).Inc()
 	m.evalSeconds.Observe(d.Seconds())
+}
+
+// CacheLookup implements decision.Metrics.
+func (m *Metrics) CacheLookup(hit bool) {
+	if hit {
+		m.cache.WithLabelValues("hit").Inc()
+		return
+	}
+	m.cache.WithLabelValues("miss").Inc()
 }
 
 // PolicyLoad records a load attempt.

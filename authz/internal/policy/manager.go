@@ -10,12 +10,14 @@ import (
 
 // Status is what /readyz reports about policies.
 type Status struct {
-	Ready       bool      `json:"ready"`
-	Source      string    `json:"source"`
-	Revision    string    `json:"revision,omitempty"`
-	Tests       int       `json:"tests"`
-	LastSuccess time.Time `json:"last_success,omitempty"`
-	LastAttempt time.Time `json:"last_attempt,omitempty"`
+	Ready    bool   `json:"ready"`
+	Source   string `json:"source"`
+	Revision string `json:"revision,omitempty"`
+	Tests    int    `json:"tests"`
+	// DecisionCache is the serving set's decision cache.
+	DecisionCache *CacheInfo `json:"decision_cache,omitempty"`
+	LastSuccess   time.Time  `json:"last_success,omitempty"`
+	LastAttempt   time.Time  `json:"last_attempt,omitempty"`
 	// LastError is why the newest set was refused; the previous set, if
 	// any, keeps serving.
 	LastError string `json:"last_error,omitempty"`
@@ -78,6 +80,8 @@ func (m *Manager) Reload(ctx context.Context) error {
 	m.status.Ready = true
 	m.status.Revision = set.Revision
 	m.status.Tests = set.Tests
+	ci := set.CacheInfo()
+	m.status.DecisionCache = &ci
 	m.status.LastSuccess = set.Loaded
 	m.status.LastError = ""
 	m.log.Info("policy set loaded", "source", m.src.String(), "revision", set.Revision, "query", set.Query, "rego_tests_passed", set.Tests)

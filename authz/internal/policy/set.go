@@ -31,6 +31,12 @@ type Set struct {
 	Tests    int
 	Loaded   time.Time
 	prepared rego.PreparedEvalQuery
+
+	// cache remembers decisions keyed by the values at cachePaths; nil
+	// when disabled (cacheOff says why).
+	cache      *decisionCache
+	cachePaths []inputPath
+	cacheOff   string
 }
 
 // Eval evaluates the set's query against a parsed input. ok is false when
@@ -56,6 +62,9 @@ type Options struct {
 	RegoVersion ast.RegoVersion
 	// TestTimeout bounds each Rego test.
 	TestTimeout time.Duration
+	// DecisionCacheSize bounds the decisions a set remembers; 0 turns the
+	// cache off.
+	DecisionCacheSize int
 }
 
 // NormalizeQuery turns the plugin's path form (envoy/authz/allow) into a
@@ -142,7 +151,16 @@ func Build(ctx context.Context, b *bundle.Bundle, opts Options) (*Set, error) {
 	} else {
 		rev = digest(b)
 	}
-	return &Set{Revision: rev, Query: query, Tests: tests, Loaded: time.Now(), prepared: pq}, nil
+	set := &Set{Revision: rev, Query: query, Tests: tests, Loaded: time.Now(), prepared: pq}
+	switch paths, why := planCache(compiler.Modules); {
+	case opts.DecisionCacheSize <= 0:
+		set.cacheOff = "turned off (--decision-cache-size 0)"
+	case why != "":
+		set.cacheOff = why
+	default:
+		set.cache, set.cachePaths = newDecisionCache(opts.DecisionCacheSize), paths
+	}
+	return set, nil
 }
 
 func isTestFile(path string) bool { return strings.HasSuffix(path, "_test.rego") }

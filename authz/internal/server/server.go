@@ -47,6 +47,9 @@ type Config struct {
 	DecisionTimeout      time.Duration
 	MaxInputBytes        int
 	ReloadInterval       time.Duration
+	// DecisionCacheSize bounds the decisions each policy set remembers
+	// (keyed by the input paths its policies read); 0 turns caching off.
+	DecisionCacheSize int
 	// DecisionLog is "stdout", "off", or a file path (rotated).
 	DecisionLog         string
 	DecisionLogMaxBytes int64
@@ -129,7 +132,7 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	dlog := decisionlog.New(sink, prev, 16384, m)
 	defer dlog.Close()
 
-	mgr := policy.NewManager(src, policy.Options{Query: cfg.Query, RegoVersion: regoVersion}, log.With("component", "policy"))
+	mgr := policy.NewManager(src, policy.Options{Query: cfg.Query, RegoVersion: regoVersion, DecisionCacheSize: cfg.DecisionCacheSize}, log.With("component", "policy"))
 	hs := health.NewServer()
 	setHealth := func() {
 		st := healthpb.HealthCheckResponse_NOT_SERVING

@@ -483,3 +483,67 @@ action_allowed {
 		})
 	}
 }
+
+// TestDecisionCache: a request that differs from an earlier one only in
+// fields the policy does not read is answered from the cache (the log
+// says so), /readyz and /metrics report it, and a reloaded policy set
+// starts with an empty cache, so a changed grant takes effect at once.
+func TestDecisionCache(t *testing.T) {
+	dir := t.TempDir()
+	grant := func(caller string) string {
+		return "package envoy.authz\nimport rego.v1\nallow if input.nexus.caller.spiffe_id == \"" + caller + "\"\n"
+	}
+	caller := "spiffe://nexus.local/ns/clinic/sa/a"
+	writePolicy(t, dir, grant(caller))
+	s := start(t, server.Config{Policies: dir, DecisionCacheSize: 100})
+
+	req := modelCall(caller, nil, "")
+	for i := 0; i < 3; i++ {
+		req.Attributes.Request.Http.Headers["x-request-id"] = fmt.Sprint(i)
+		if !allowed(check(t, s, req)) {
+			t.Fatalf("check %d denied", i)
+		}
+	}
+	lines := logLines(t, s.log, 3)
+	for i, l := range lines {
+		if cached := l["cached"] == true; cached != (i > 0) {
+			t.Errorf("log line %d cached = %v", i, l["cached"])
+		}
+	}
+	resp, err := http.Get(s.http + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		DecisionCache struct {
+			Enabled    bool     `json:"enabled"`
+			InputPaths []string `json:"input_paths"`
+		} `json:"decision_cache"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if !st.DecisionCache.Enabled || fmt.Sprint(st.DecisionCache.InputPaths) != "[input.nexus.caller.spiffe_id]" {
+		t.Errorf("readyz decision_cache = %+v", st.DecisionCache)
+	}
+	resp, err = http.Get(s.http + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`nexus_authz_decision_cache_total{result="hit"} 2`, `nexus_authz_decision_cache_total{result="miss"} 1`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+
+	// Revoke the grant: the next decision is evaluated by the new set.
+	writePolicy(t, dir, grant("spiffe://nexus.local/ns/clinic/sa/other"))
+	deadline := time.Now().Add(5 * time.Second)
+	for allowed(check(t, s, req)) {
+		if time.Now().After(deadline) {
+			t.Fatal("revoked grant still allowed: a cached decision outlived its policy set")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
