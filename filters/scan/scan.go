@@ -8,6 +8,8 @@
 package scan
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"slices"
 )
 
@@ -93,48 +95,106 @@ func (s Scanner) Scan(text []byte) []Finding {
 	n := len(text)
 	for i := 0; i < n; i++ {
 		c := text[i]
-		if c == '@' {
-			if f, ok := matchEmail(text, i); ok {
-				add(f)
+		cls := charClass[c]
+		if cls&classAlnum == 0 {
+			// Spaces and most punctuation start nothing: one lookup.
+			if cls&classStarter != 0 {
+				matchPunct(text, i, add)
 			}
 			continue
 		}
-		if i > 0 && isAlnum(text[i-1]) {
-			continue // only word starts begin a finding
+		// A word starts here: the loop reaches a letter or digit only
+		// after a byte that is neither, because words are skipped whole.
+		// Nothing starts inside a word but an email's '@', which ends it.
+		j := i + 1
+		// Eight bytes at a time while the word goes on (most words end
+		// within the first eight), then byte by byte.
+		for j+8 <= n {
+			if m := nonAlnum8(binary.LittleEndian.Uint64(text[j:])); m != 0 {
+				j += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			j += 8
 		}
-		switch {
-		case isDigit(c):
+		for j < n && charClass[text[j]]&classAlnum != 0 {
+			j++
+		}
+		if cls&classDigit != 0 {
 			matchNumeric(text, i, add)
-		case isAlpha(c):
-			if wordMayMatch(text, i) {
+			i = j - 1
+			continue
+		}
+		// Dismiss the word unless its first letters can start a finding
+		// (wordMayMatch, written out here: in the .wasm a call per word
+		// costs more than the test).
+		if i+1 < n {
+			d := text[i+1]
+			dcls := charClass[d]
+			may := cls&classUpper != 0 && dcls&classUpper != 0 || // IBAN (DE89…), AKIA…, MRN, SSN
+				c == 'A' || c == 'g' && (d == 'h' || d == 'l') || c == 'x' && d == 'o' || c == 'e' && d == 'y' // secret prefixes
+			if !may && dcls&(classUpper|classLower) != 0 {
+				third := 26
+				if i+2 < n {
+					if e := text[i+2] | 0x20; e >= 'a' && e <= 'z' && charClass[text[i+2]]&(classUpper|classLower) != 0 {
+						third = int(e - 'a')
+					}
+				}
+				k := (int((c|0x20)-'a')*26+int((d|0x20)-'a'))*27 + third
+				may = keywordStarts3[k/64]&(1<<(k%64)) != 0
+			}
+			if !may && cls&classHex != 0 && j-i <= 4 && j < n && text[j] == ':' {
+				may = hexThenColon(text, i)
+			}
+			if may {
 				matchWord(text, i, add)
 			}
-			// Nothing starts inside a word but an email's '@', which is
-			// not alphanumeric: skip to the word's end.
-			for i+1 < n && isAlnum(text[i+1]) {
-				i++
+		}
+		i = j - 1
+	}
+	return resolve(out)
+}
+
+// nonAlnum8 marks with its top bit each of the eight bytes of x (little
+// endian) that is not an ASCII letter or digit. Each range test adds a
+// constant to the byte's low seven bits, which cannot carry into the next
+// byte, and reads the top bit.
+func nonAlnum8(x uint64) uint64 {
+	const ones, highs, lows = 0x0101010101010101, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
+	low := x & lows
+	// b >= lo sets the top bit of b + (0x80 - lo); b > hi sets it of b + (0x7f - hi).
+	digit := (low + (0x80-'0')*ones) &^ (low + (0x7f-'9')*ones)
+	folded := low | 0x20*ones
+	letter := (folded + (0x80-'a')*ones) &^ (folded + (0x7f-'z')*ones)
+	return ^(digit|letter)&highs | x&highs
+}
+
+// matchPunct tries the classes that start with punctuation.
+func matchPunct(text []byte, i int, emit func(Finding)) {
+	n := len(text)
+	switch text[i] {
+	case '@':
+		if f, ok := matchEmail(text, i); ok {
+			emit(f)
+		}
+	case '+', '(':
+		if i+1 < n && isDigit(text[i+1]) && (i == 0 || !isAlnum(text[i-1])) {
+			if f, ok := matchPhone(text, i); ok {
+				emit(f)
 			}
-		case c == '+' || c == '(':
-			if i+1 < n && isDigit(text[i+1]) {
-				if f, ok := matchPhone(text, i); ok {
-					add(f)
-				}
+		}
+	case '-':
+		if (i == 0 || !isAlnum(text[i-1])) && hasPrefixAt(text, i, "-----BEGIN ") {
+			if f, ok := matchPEM(text, i); ok {
+				emit(f)
 			}
-		case c == '-':
-			if hasPrefixAt(text, i, "-----BEGIN ") {
-				if f, ok := matchPEM(text, i); ok {
-					add(f)
-				}
-			}
-		case c == ':':
-			if i+1 < n && text[i+1] == ':' && (i == 0 || text[i-1] != ':') {
-				if f, ok := matchIPv6(text, i); ok {
-					add(f)
-				}
+		}
+	case ':':
+		if i+1 < n && text[i+1] == ':' && (i == 0 || text[i-1] != ':' && !isAlnum(text[i-1])) {
+			if f, ok := matchIPv6(text, i); ok {
+				emit(f)
 			}
 		}
 	}
-	return resolve(out)
 }
 
 // matchWord tries the classes that start with a letter, filtered by the
@@ -326,6 +386,10 @@ const (
 	classUpper
 	classLower
 	classHex
+	// classStarter marks the punctuation a finding can start with.
+	classStarter
+
+	classAlnum = classDigit | classUpper | classLower
 )
 
 var charClass = func() (t [256]uint8) {
@@ -342,6 +406,10 @@ var charClass = func() (t [256]uint8) {
 		}
 		if b >= 'a' && b <= 'f' || b >= 'A' && b <= 'F' {
 			t[c] |= classHex
+		}
+		switch b {
+		case '@', '+', '(', '-', ':':
+			t[c] |= classStarter
 		}
 	}
 	return t
