@@ -109,7 +109,6 @@ func refWordMayMatch(text []byte, i int) bool {
 	return false
 }
 
-
 // FuzzScanMatchesReference: the block-at-a-time scanner finds exactly what
 // the plain one does.
 func FuzzScanMatchesReference(f *testing.F) {
