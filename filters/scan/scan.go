@@ -92,66 +92,81 @@ func (s Scanner) Scan(text []byte) []Finding {
 			out = append(out, f)
 		}
 	}
+	// Eight bytes at a time, finding in each block the positions where a
+	// finding can start — word starts and a few punctuation marks — with
+	// word arithmetic: prose has about one such position per six bytes,
+	// and in the .wasm every loop iteration and call costs far more than
+	// the arithmetic (Go's wasm backend dispatches each back edge through
+	// a branch table).
 	n := len(text)
-	for i := 0; i < n; i++ {
-		c := text[i]
-		cls := charClass[c]
-		if cls&classAlnum == 0 {
-			// Spaces and most punctuation start nothing: one lookup.
-			if cls&classStarter != 0 {
-				matchPunct(text, i, add)
+	var prev uint64 // top bit set: the byte before the block is alphanumeric
+	for i := 0; i < n; i += 8 {
+		var x uint64
+		if i+8 <= n {
+			x = binary.LittleEndian.Uint64(text[i:])
+		} else {
+			// The last block, padded with zero bytes, which start nothing.
+			var tail [8]byte
+			copy(tail[:], text[i:])
+			x = binary.LittleEndian.Uint64(tail[:])
+		}
+		alnum := ^nonAlnum8(x) & highs8
+		marks := alnum&^(alnum<<8|prev) | starters8(x)
+		prev = alnum >> 56
+		for marks != 0 {
+			p := i + bits.TrailingZeros64(marks)>>3
+			marks &= marks - 1
+			c := text[p]
+			cls := charClass[c]
+			if cls&classAlnum == 0 {
+				matchPunct(text, p, add)
+				continue
 			}
-			continue
-		}
-		// A word starts here: the loop reaches a letter or digit only
-		// after a byte that is neither, because words are skipped whole.
-		// Nothing starts inside a word but an email's '@', which ends it.
-		j := i + 1
-		// Eight bytes at a time while the word goes on (most words end
-		// within the first eight), then byte by byte.
-		for j+8 <= n {
-			if m := nonAlnum8(binary.LittleEndian.Uint64(text[j:])); m != 0 {
-				j += bits.TrailingZeros64(m) >> 3
-				break
+			if cls&classDigit != 0 {
+				matchNumeric(text, p, add)
+				continue
 			}
-			j += 8
-		}
-		for j < n && charClass[text[j]]&classAlnum != 0 {
-			j++
-		}
-		if cls&classDigit != 0 {
-			matchNumeric(text, i, add)
-			i = j - 1
-			continue
-		}
-		// Dismiss the word unless its first letters can start a finding
-		// (wordMayMatch, written out here: in the .wasm a call per word
-		// costs more than the test).
-		if i+1 < n {
-			d := text[i+1]
+			if p+1 >= n {
+				continue
+			}
+			// Dismiss the word unless its first letters can start a
+			// finding; most prose words stop at the keyword bit set.
+			d := text[p+1]
 			dcls := charClass[d]
 			may := cls&classUpper != 0 && dcls&classUpper != 0 || // IBAN (DE89…), AKIA…, MRN, SSN
 				c == 'A' || c == 'g' && (d == 'h' || d == 'l') || c == 'x' && d == 'o' || c == 'e' && d == 'y' // secret prefixes
 			if !may && dcls&(classUpper|classLower) != 0 {
 				third := 26
-				if i+2 < n {
-					if e := text[i+2] | 0x20; e >= 'a' && e <= 'z' && charClass[text[i+2]]&(classUpper|classLower) != 0 {
-						third = int(e - 'a')
-					}
+				if p+2 < n && charClass[text[p+2]]&(classUpper|classLower) != 0 {
+					third = int((text[p+2] | 0x20) - 'a')
 				}
 				k := (int((c|0x20)-'a')*26+int((d|0x20)-'a'))*27 + third
-				may = keywordStarts3[k/64]&(1<<(k%64)) != 0
-			}
-			if !may && cls&classHex != 0 && j-i <= 4 && j < n && text[j] == ':' {
-				may = hexThenColon(text, i)
+				may = keywordStarts3[k/64]&(1<<(k%64)) != 0 && keywordPrefixAt(text, p)
 			}
 			if may {
-				matchWord(text, i, add)
+				matchWord(text, p, add)
 			}
 		}
-		i = j - 1
 	}
 	return resolve(out)
+}
+
+const highs8 = 0x8080808080808080
+
+// starters8 marks with its top bit each byte of x that is one of the
+// punctuation marks a finding can start at: @ + ( - :.
+func starters8(x uint64) uint64 {
+	return eq8(x, '@') | eq8(x, '+') | eq8(x, '(') | eq8(x, '-') | eq8(x, ':')
+}
+
+// eq8 marks the bytes of x equal to c, exactly: the low seven bits of each
+// byte of x^c are made nonzero-testable without borrows between bytes.
+func eq8(x uint64, c byte) uint64 {
+	const ones, lows = 0x0101010101010101, 0x7f7f7f7f7f7f7f7f
+	y := x ^ uint64(c)*ones
+	// A byte is zero iff neither its top bit nor (its low bits + 0x7f)'s
+	// top bit is set.
+	return ^((y&lows + lows) | y) & highs8
 }
 
 // nonAlnum8 marks with its top bit each of the eight bytes of x (little
@@ -189,7 +204,13 @@ func matchPunct(text []byte, i int, emit func(Finding)) {
 			}
 		}
 	case ':':
-		if i+1 < n && text[i+1] == ':' && (i == 0 || text[i-1] != ':' && !isAlnum(text[i-1])) {
+		if w := hexWordBefore(text, i); w >= 0 {
+			// An IPv6 address whose first group starts with a letter
+			// (fe80:…); one starting with a digit is a numeric match.
+			if f, ok := matchIPv6(text, w); ok {
+				emit(f)
+			}
+		} else if i+1 < n && text[i+1] == ':' && (i == 0 || text[i-1] != ':' && !isAlnum(text[i-1])) {
 			if f, ok := matchIPv6(text, i); ok {
 				emit(f)
 			}
@@ -217,30 +238,6 @@ func matchWord(text []byte, i int, emit func(Finding)) {
 		try(matchContextID(text, i))
 		try(matchAssignment(text, i))
 	}
-	if isHex(c) && hexThenColon(text, i) {
-		try(matchIPv6(text, i))
-	}
-}
-
-// wordMayMatch is the inline-cheap test that dismisses almost every word
-// of ordinary prose before any matcher runs: only a few first-letter
-// shapes can start a finding.
-func wordMayMatch(text []byte, i int) bool {
-	if i+1 >= len(text) {
-		return false
-	}
-	c, d := text[i], text[i+1]
-	switch {
-	case isUpper(c) && isUpper(d): // IBAN (DE89…), AKIA…, MRN, SSN
-		return true
-	case c == 'A', c == 'g' && (d == 'h' || d == 'l'), c == 'x' && d == 'o', c == 'e' && d == 'y':
-		return true // secret prefixes
-	case isAlpha(d) && keywordAt(text, i):
-		return true
-	case isHex(c) && hexThenColon(text, i):
-		return true
-	}
-	return false
 }
 
 // keywordStarts marks the first two letters of every context phrase and
@@ -293,6 +290,75 @@ var keywordStarts3 = func() (t [(26*26*27 + 63) / 64]uint64) {
 	return t
 }()
 
+// keywordPrefix is a keyword's first (up to) sixteen bytes as two
+// little-endian words, with masks of the bytes it has.
+type keywordPrefix struct{ lo, hi, loMask, hiMask uint64 }
+
+// keywordPrefixes holds every keyword's prefix, grouped by the keyword's
+// first two letters; keywordPrefixIndex gives each group's bounds. Both
+// are computed once and only read.
+var keywordPrefixes, keywordPrefixIndex = func() ([]keywordPrefix, [26 * 26][2]uint16) {
+	var byPair [26 * 26][]keywordPrefix
+	forEachKeyword(func(w string) {
+		if len(w) < 2 || !isLower(w[0]) || !isLower(w[1]) {
+			return
+		}
+		var b, m [16]byte
+		for i := 0; i < len(w) && i < 16; i++ {
+			b[i], m[i] = w[i], 0xff
+		}
+		k := int(w[0]-'a')*26 + int(w[1]-'a')
+		byPair[k] = append(byPair[k], keywordPrefix{
+			lo: binary.LittleEndian.Uint64(b[:]), hi: binary.LittleEndian.Uint64(b[8:]),
+			loMask: binary.LittleEndian.Uint64(m[:]), hiMask: binary.LittleEndian.Uint64(m[8:]),
+		})
+	})
+	var all []keywordPrefix
+	var idx [26 * 26][2]uint16
+	for k, ps := range byPair {
+		idx[k][0] = uint16(len(all))
+		all = append(all, ps...)
+		idx[k][1] = uint16(len(all))
+	}
+	return all, idx
+}()
+
+// keywordPrefixAt says whether the text at p, ASCII case folded, begins
+// with the first sixteen bytes of a keyword: the check a word passing the
+// keyword bit set gets before any matcher runs, in four word compares per
+// candidate. text[p] and text[p+1] are letters.
+func keywordPrefixAt(text []byte, p int) bool {
+	bounds := keywordPrefixIndex[int(lower(text[p])-'a')*26+int(lower(text[p+1])-'a')]
+	if bounds[0] == bounds[1] {
+		return false
+	}
+	var lo, hi uint64
+	if len(text)-p >= 16 {
+		lo, hi = binary.LittleEndian.Uint64(text[p:]), binary.LittleEndian.Uint64(text[p+8:])
+	} else {
+		// Zero padding matches no keyword byte.
+		var b [16]byte
+		copy(b[:], text[p:])
+		lo, hi = binary.LittleEndian.Uint64(b[:]), binary.LittleEndian.Uint64(b[8:])
+	}
+	lo, hi = fold8(lo), fold8(hi)
+	for _, kp := range keywordPrefixes[bounds[0]:bounds[1]] {
+		if lo&kp.loMask == kp.lo && hi&kp.hiMask == kp.hi {
+			return true
+		}
+	}
+	return false
+}
+
+// fold8 lowers the ASCII capital letters among the eight bytes of x, as
+// lower does one byte at a time.
+func fold8(x uint64) uint64 {
+	const ones, lows = 0x0101010101010101, 0x7f7f7f7f7f7f7f7f
+	low := x & lows
+	upper := (low + (0x80-'A')*ones) &^ (low + (0x7f-'Z')*ones) &^ x & highs8
+	return x | upper>>2
+}
+
 // keywordAt says whether a keyword may start at text[i].
 func keywordAt(text []byte, i int) bool {
 	if i+1 >= len(text) {
@@ -312,18 +378,17 @@ func keywordAt(text []byte, i int) bool {
 	return keywordStarts3[k/64]&(1<<(k%64)) != 0
 }
 
-// hexThenColon says whether a run of at most four hex digits at i is
-// followed by ':', the shape of an IPv6 address's first group.
-func hexThenColon(text []byte, i int) bool {
-	for j := i; j < len(text) && j-i <= 4; j++ {
-		if text[j] == ':' {
-			return j > i
-		}
-		if !isHex(text[j]) {
-			return false
-		}
+// hexWordBefore returns the start of the word before the ':' at text[i]
+// when that word is one to four hex digits starting with a letter, or -1.
+func hexWordBefore(text []byte, i int) int {
+	w := i
+	for w > 0 && i-w < 4 && isHex(text[w-1]) {
+		w--
 	}
-	return false
+	if w == i || w > 0 && isAlnum(text[w-1]) || !isAlpha(text[w]) {
+		return -1
+	}
+	return w
 }
 
 // resolve keeps, among overlapping findings, the one of highest priority

@@ -109,6 +109,20 @@ func refWordMayMatch(text []byte, i int) bool {
 	return false
 }
 
+// hexThenColon says whether a run of at most four hex digits at i is
+// followed by ':', the shape of an IPv6 address's first group.
+func hexThenColon(text []byte, i int) bool {
+	for j := i; j < len(text) && j-i <= 4; j++ {
+		if text[j] == ':' {
+			return j > i
+		}
+		if !isHex(text[j]) {
+			return false
+		}
+	}
+	return false
+}
+
 // FuzzScanMatchesReference: the block-at-a-time scanner finds exactly what
 // the plain one does.
 func FuzzScanMatchesReference(f *testing.F) {
