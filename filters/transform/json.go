@@ -1,9 +1,9 @@
 package transform
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
+	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -218,15 +218,13 @@ func (w *walker) seq(closing byte, item func() error) error {
 func (w *walker) str() ([]byte, []int, error) {
 	start := w.i
 	w.i++
-	// Fast path: find the closing quote with IndexByte and accept the
-	// string if it holds no backslash and no control character.
-	if q := bytes.IndexByte(w.body[w.i:], '"'); q >= 0 {
+	// Fast path: the first byte that is a quote, a backslash or a control
+	// character is the closing quote: the string has no escapes.
+	if q := specialIndex(w.body[w.i:]); q >= 0 && w.body[w.i+q] == '"' {
 		s := w.body[w.i : w.i+q]
-		if bytes.IndexByte(s, '\\') < 0 && !hasControl(s) {
-			// Invalid UTF-8 passes through as encoding/json accepts it.
-			w.i += q + 1
-			return s, nil, nil
-		}
+		// Invalid UTF-8 passes through as encoding/json accepts it.
+		w.i += q + 1
+		return s, nil, nil
 	}
 	// Slow path: the string has escapes.
 	var dec []byte
@@ -299,23 +297,37 @@ func (w *walker) str() ([]byte, []int, error) {
 	return nil, nil, errNotJSON
 }
 
-func hasControl(s []byte) bool {
-	// Eight bytes at a time: a byte below 0x20 makes (x - 0x20…) borrow
-	// into its top bit while its own top bit is clear.
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	for len(s) >= 8 {
-		x := binary.LittleEndian.Uint64(s)
-		if (x-0x20*ones)&^x&highs != 0 {
-			return true
-		}
-		s = s[8:]
-	}
-	for _, c := range s {
-		if c < 0x20 {
-			return true
+// specialIndex returns the index of the first byte of s that a JSON string
+// cannot hold as is — a quote, a backslash or a control character — or -1.
+// Eight bytes at a time: in the .wasm a loop iteration costs far more than
+// the word arithmetic.
+func specialIndex(s []byte) int {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if m := special8(binary.LittleEndian.Uint64(s[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
 		}
 	}
-	return false
+	for ; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' {
+			return i
+		}
+	}
+	return -1
+}
+
+// special8 marks with its top bit each byte of x (little endian) that is a
+// quote, a backslash or below 0x20. No test carries between bytes: each
+// adds to a byte's low seven bits only.
+func special8(x uint64) uint64 {
+	const ones, lows, highs = 0x0101010101010101, 0x7f7f7f7f7f7f7f7f, 0x8080808080808080
+	low := x & lows
+	control := ^(low + (0x80-0x20)*ones) // top bit set where low < 0x20
+	q := x ^ '"'*ones
+	bs := x ^ '\\'*ones
+	quote := ^((q&lows + lows) | q)
+	backslash := ^((bs&lows + lows) | bs)
+	return (control | quote | backslash) &^ x & highs
 }
 
 func hex4(b []byte, i int) (int, bool) {
@@ -345,10 +357,13 @@ func appendJSONString(out, s []byte) []byte {
 	const hexd = "0123456789abcdef"
 	out = append(out, '"')
 	last := 0
-	for i, c := range s {
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
+	for i := 0; ; i++ {
+		k := specialIndex(s[i:])
+		if k < 0 {
+			break
 		}
+		i += k
+		c := s[i]
 		out = append(out, s[last:i]...)
 		switch c {
 		case '"', '\\':

@@ -2,26 +2,29 @@ package transform
 
 import "testing"
 
-func TestHasControlMatchesBytewise(t *testing.T) {
-	slow := func(s []byte) bool {
-		for _, c := range s {
-			if c < 0x20 {
-				return true
+// TestSpecialIndexMatchesBytewise puts every byte value at every position
+// of a run, after every other byte value, and compares with a plain loop.
+func TestSpecialIndexMatchesBytewise(t *testing.T) {
+	slow := func(s []byte) int {
+		for i, c := range s {
+			if c < 0x20 || c == '"' || c == '\\' {
+				return i
 			}
 		}
-		return false
+		return -1
 	}
-	buf := make([]byte, 40)
-	for i := range buf {
-		buf[i] = 'a'
-	}
-	for pos := 0; pos < len(buf); pos++ {
-		for _, c := range []byte{0x00, 0x09, 0x0a, 0x1f, 0x20, 0x7f, 0x80, 0xff, '"'} {
-			b := append([]byte{}, buf...)
-			b[pos] = c
-			for n := pos; n <= len(b); n++ {
-				if got, want := hasControl(b[:n]), slow(b[:n]); got != want {
-					t.Fatalf("byte %#x at %d of %d: got %v want %v", c, pos, n, got, want)
+	buf := make([]byte, 20)
+	for prev := 0; prev < 256; prev++ {
+		for c := 0; c < 256; c++ {
+			for pos := 1; pos < len(buf); pos++ {
+				for i := range buf {
+					buf[i] = 'a'
+				}
+				buf[pos-1], buf[pos] = byte(prev), byte(c)
+				for n := pos; n <= len(buf); n++ {
+					if got, want := specialIndex(buf[:n]), slow(buf[:n]); got != want {
+						t.Fatalf("bytes %#x %#x at %d of %d: got %d want %d", prev, c, pos, n, got, want)
+					}
 				}
 			}
 		}

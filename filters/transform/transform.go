@@ -175,7 +175,9 @@ type Vault struct {
 
 // NewVault returns an empty vault.
 func NewVault() *Vault {
-	return &Vault{byToken: map[string]string{}, byValue: map[string]string{}, next: map[scan.Class]int{}}
+	// The maps are made on the first token: most requests carry none, and
+	// in the .wasm every allocation is costly.
+	return &Vault{}
 }
 
 // Token returns the token for a value, issuing one if new.
@@ -183,6 +185,9 @@ func (v *Vault) Token(c scan.Class, value string) string {
 	key := string(c) + "\x00" + value
 	if t, ok := v.byValue[key]; ok {
 		return t
+	}
+	if v.byValue == nil {
+		v.byToken, v.byValue, v.next = map[string]string{}, map[string]string{}, map[scan.Class]int{}
 	}
 	v.next[c]++
 	t := "[" + string(c) + "_" + strconv.Itoa(v.next[c]) + "]"
