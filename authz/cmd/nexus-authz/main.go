@@ -35,7 +35,7 @@ func main() {
 	var noDefaultMasks bool
 	flag.StringVar(&cfg.Policies, "policies", "policies", "policy directory, bundle .tar.gz, or bundle service URL")
 	flag.StringVar(&cfg.BundleToken, "bundle-token", os.Getenv("NEXUS_BUNDLE_TOKEN"), "bearer token for a bundle URL ($NEXUS_BUNDLE_TOKEN)")
-	flag.StringVar(&cfg.Addr, "addr", "127.0.0.1:9191", "gRPC listen address (Envoy ext_authz)")
+	flag.StringVar(&cfg.Addr, "addr", "127.0.0.1:9191", "gRPC listen address (Envoy ext_authz): host:port, or unix:///path for a sidecar on the same host")
 	flag.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:9192", "HTTP listen address for /healthz, /readyz, /metrics")
 	flag.StringVar(&cfg.Query, "query", "data.envoy.authz.allow", "decision to evaluate (opa-envoy-plugin's path form envoy/authz/allow works too)")
 	flag.BoolVar(&cfg.DryRun, "dry-run", false, "decide and log, but always allow")

@@ -150,9 +150,18 @@ func BenchmarkCheckOpenLoop(b *testing.B) {
 		b.Fatalf("build: %v\n%s", err, out)
 	}
 	reqs := trafficMix(30000)
-	for _, size := range []int{0, 10000} {
-		b.Run(fmt.Sprintf("cache=%d", size), func(b *testing.B) {
-			srv := startProcess(b, bin, size)
+	for _, tc := range []struct {
+		name      string
+		cacheSize int
+		unix      bool
+	}{{"cache=0", 0, false}, {"cache=10000", 10000, false}, {"cache=10000/unix", 10000, true}} {
+		size := tc.cacheSize
+		b.Run(tc.name, func(b *testing.B) {
+			addr := freeAddr(b)
+			if tc.unix {
+				addr = "unix://" + filepath.Join(b.TempDir(), "authz.sock")
+			}
+			srv := startProcess(b, bin, addr, size)
 			for _, rate := range []int{2000, 5000} {
 				b.Run(fmt.Sprintf("rate=%d", rate), func(b *testing.B) {
 					driveLoad(b, srv, rate, raw, func(i int) error {
@@ -161,7 +170,7 @@ func BenchmarkCheckOpenLoop(b *testing.B) {
 					})
 				})
 			}
-			if size != 0 {
+			if size != 0 && !tc.unix {
 				return
 			}
 			// The floor: the same driver, connections and process
@@ -187,8 +196,7 @@ type process struct {
 	metrics string
 }
 
-func startProcess(b *testing.B, bin string, cacheSize int) *process {
-	addr := freeAddr(b)
+func startProcess(b *testing.B, bin, addr string, cacheSize int) *process {
 	httpAddr := envOr("NEXUS_AUTHZ_BENCH_HTTP", freeAddr(b))
 	srv := exec.Command(bin, "--policies", "../../../policies", "--addr", addr, "--http-addr", httpAddr, "--pprof",
 		"--decision-cache-size", fmt.Sprint(cacheSize),

@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -175,7 +176,15 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		reflection.Register(gs)
 	}
 
-	glis, err := net.Listen("tcp", cfg.Addr)
+	network, address := listenAddr(cfg.Addr)
+	if network == "unix" {
+		// A socket left by a process that died is in the way; anything
+		// else at the path is not ours to remove.
+		if st, err := os.Lstat(address); err == nil && st.Mode()&os.ModeSocket != 0 {
+			_ = os.Remove(address)
+		}
+	}
+	glis, err := net.Listen(network, address)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
@@ -218,10 +227,14 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 			errc <- err
 		}
 	}()
-	log.Info("nexus-authz serving", "grpc", glis.Addr().String(), "http", hlis.Addr().String(),
+	grpcAddr := glis.Addr().String()
+	if network == "unix" {
+		grpcAddr = "unix://" + address
+	}
+	log.Info("nexus-authz serving", "grpc", grpcAddr, "http", hlis.Addr().String(),
 		"policies", cfg.Policies, "query", cfg.Query, "dry_run", cfg.DryRun, "ready", mgr.Status().Ready)
 	if ready != nil {
-		ready <- Ready{Addr: glis.Addr().String(), HTTPAddr: hlis.Addr().String()}
+		ready <- Ready{Addr: grpcAddr, HTTPAddr: hlis.Addr().String()}
 	}
 	var runErr error
 	select {
@@ -272,7 +285,25 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// listenAddr splits --addr: unix:///path (or unix:path) is a Unix socket,
+// which a sidecar on the same host reaches without the kernel's TCP stack;
+// anything else is a TCP host:port.
+func listenAddr(addr string) (network, address string) {
+	if rest, ok := strings.CutPrefix(addr, "unix://"); ok {
+		return "unix", rest
+	}
+	if rest, ok := strings.CutPrefix(addr, "unix:"); ok {
+		return "unix", rest
+	}
+	return "tcp", addr
+}
+
+// isLoopback says whether addr cannot be reached from another host: a
+// loopback TCP address or a Unix socket.
 func isLoopback(addr string) bool {
+	if network, _ := listenAddr(addr); network == "unix" {
+		return true
+	}
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return false

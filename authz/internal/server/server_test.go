@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -46,7 +47,10 @@ func start(t testing.TB, cfg server.Config) *running {
 	if cfg.MaxInputBytes == 0 {
 		cfg.MaxInputBytes = 1 << 20
 	}
-	cfg.Addr, cfg.HTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
+	cfg.HTTPAddr = "127.0.0.1:0"
 	if cfg.DecisionLog == "" {
 		cfg.DecisionLog = filepath.Join(t.TempDir(), "decisions.log")
 	}
@@ -545,5 +549,24 @@ func TestDecisionCache(t *testing.T) {
 			t.Fatal("revoked grant still allowed: a cached decision outlived its policy set")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestUnixSocket: --addr unix:///path serves the same service on a Unix
+// socket, as opa-envoy-plugin's addr does, for a sidecar on the same host;
+// a stale socket from a process that died is replaced.
+func TestUnixSocket(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "authz.sock")
+	stale, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Leave the file behind as a crashed process would.
+	stale.(*net.UnixListener).SetUnlinkOnClose(false)
+	stale.Close()
+	s := start(t, server.Config{Policies: "../../../policies", Addr: "unix://" + sock})
+	resp := check(t, s, modelCall(clinicCaller, nil, ""))
+	if !allowed(resp) {
+		t.Fatalf("check over the Unix socket: %v", resp)
 	}
 }
