@@ -89,6 +89,9 @@ func (s Scanner) Scan(text []byte) []Finding {
 	var out []Finding
 	add := func(f Finding) {
 		if f.Confidence >= min && f.End > f.Start {
+			if out == nil {
+				out = make([]Finding, 0, 8) // one allocation for most texts
+			}
 			out = append(out, f)
 		}
 	}

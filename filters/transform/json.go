@@ -1,7 +1,6 @@
 package transform
 
 import (
-	"encoding/binary"
 	"errors"
 	"math/bits"
 	"unicode/utf16"
@@ -19,7 +18,7 @@ var errNotJSON = errors.New("body is not valid JSON")
 // It also returns the top-level "model" string of an object body (an
 // OpenAI-style request's routing key), as it read it, so no second parse
 // of the whole body is needed to find it.
-func rewriteJSON(body []byte, fn func(s []byte, base func(int) int) ([]byte, error)) (out []byte, model string, err error) {
+func rewriteJSON(body []byte, fn func(s []byte, base offsets) []edit) (out []byte, model string, err error) {
 	w := walker{body: body}
 	w.skipSpace()
 	if err := w.value(fn); err != nil {
@@ -57,7 +56,7 @@ func (w *walker) skipSpace() {
 	}
 }
 
-func (w *walker) value(fn func([]byte, func(int) int) ([]byte, error)) error {
+func (w *walker) value(fn func([]byte, offsets) []edit) error {
 	if w.i >= len(w.body) {
 		return errNotJSON
 	}
@@ -72,21 +71,32 @@ func (w *walker) value(fn func([]byte, func(int) int) ([]byte, error)) error {
 		if err != nil {
 			return err
 		}
-		base := func(k int) int {
-			if pos == nil {
-				return start + 1 + k
+		es := fn(s, offsets{start: start + 1, pos: pos})
+		if len(es) == 0 {
+			return nil
+		}
+		if w.out == nil {
+			// Room for the whole body and some growth: in the .wasm
+			// every reallocation of a large buffer takes fresh spans.
+			w.out = make([]byte, 0, len(w.body)+len(w.body)/8+64)
+		}
+		w.out = append(w.out, w.body[w.last:start]...)
+		if pos == nil {
+			// The string had no escapes, so its bytes are valid JSON as
+			// they are: copy them around the encoded replacements, with
+			// no decoded copy and no second pass over the text.
+			w.out = append(w.out, '"')
+			last := 0
+			for _, e := range es {
+				w.out = append(w.out, s[last:e.start]...)
+				w.out = appendJSONText(w.out, e.repl)
+				last = e.end
 			}
-			return pos[k]
+			w.out = append(append(w.out, s[last:]...), '"')
+		} else {
+			w.out = appendJSONString(w.out, applyEdits(s, es))
 		}
-		repl, err := fn(s, base)
-		if err != nil {
-			return err
-		}
-		if string(repl) != string(s) {
-			w.out = append(w.out, w.body[w.last:start]...)
-			w.out = appendJSONString(w.out, repl)
-			w.last = w.i
-		}
+		w.last = w.i
 		return nil
 	case c == 't':
 		return w.lit("true")
@@ -147,7 +157,7 @@ func (w *walker) number() error {
 	return nil
 }
 
-func (w *walker) object(fn func([]byte, func(int) int) ([]byte, error)) error {
+func (w *walker) object(fn func([]byte, offsets) []edit) error {
 	return w.seq('}', func() error {
 		if w.i >= len(w.body) || w.body[w.i] != '"' {
 			return errNotJSON
@@ -174,7 +184,7 @@ func (w *walker) object(fn func([]byte, func(int) int) ([]byte, error)) error {
 	})
 }
 
-func (w *walker) array(fn func([]byte, func(int) int) ([]byte, error)) error {
+func (w *walker) array(fn func([]byte, offsets) []edit) error {
 	return w.seq(']', func() error { return w.value(fn) })
 }
 
@@ -301,10 +311,10 @@ func (w *walker) str() ([]byte, []int, error) {
 // cannot hold as is — a quote, a backslash or a control character — or -1.
 // Eight bytes at a time: in the .wasm a loop iteration costs far more than
 // the word arithmetic.
-func specialIndex(s []byte) int {
+func specialIndex[T string | []byte](s T) int {
 	i := 0
 	for ; i+8 <= len(s); i += 8 {
-		if m := special8(binary.LittleEndian.Uint64(s[i:])); m != 0 {
+		if m := special8(load64(s[i:])); m != 0 {
 			return i + bits.TrailingZeros64(m)>>3
 		}
 	}
@@ -314,6 +324,13 @@ func specialIndex(s []byte) int {
 		}
 	}
 	return -1
+}
+
+// load64 reads eight bytes little endian.
+func load64[T string | []byte](s T) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 // special8 marks with its top bit each byte of x (little endian) that is a
@@ -351,11 +368,15 @@ func hex4(b []byte, i int) (int, bool) {
 	return v, true
 }
 
-// appendJSONString encodes s as a JSON string, copying runs of bytes that
-// need no escaping in one append.
+// appendJSONString encodes s as a JSON string.
 func appendJSONString(out, s []byte) []byte {
+	return append(appendJSONText(append(out, '"'), s), '"')
+}
+
+// appendJSONText encodes s as the inside of a JSON string, copying runs of
+// bytes that need no escaping in one append.
+func appendJSONText[T string | []byte](out []byte, s T) []byte {
 	const hexd = "0123456789abcdef"
-	out = append(out, '"')
 	last := 0
 	for i := 0; ; i++ {
 		k := specialIndex(s[i:])
@@ -379,13 +400,11 @@ func appendJSONString(out, s []byte) []byte {
 		}
 		last = i + 1
 	}
-	out = append(out, s[last:]...)
-	return append(out, '"')
+	return append(out, s[last:]...)
 }
 
 // AppendJSONString encodes s as the inside of a JSON string (no quotes),
 // for restoring values into JSON text.
 func AppendJSONString(out []byte, s string) []byte {
-	enc := appendJSONString(nil, []byte(s))
-	return append(out, enc[1:len(enc)-1]...)
+	return appendJSONText(out, s)
 }

@@ -83,8 +83,10 @@ func (r *Result) Changed(orig []byte) bool {
 func Apply(p *Policy, body []byte, isJSON bool) (*Result, error) {
 	r := &Result{Counts: map[scan.Class]int{}, Vault: NewVault()}
 	if isJSON {
-		out, model, err := rewriteJSON(body, func(s []byte, base func(int) int) ([]byte, error) {
-			return p.rewriteText(s, base, r)
+		var es []edit
+		out, model, err := rewriteJSON(body, func(s []byte, base offsets) []edit {
+			es = p.edits(s, base, r, es[:0])
+			return es
 		})
 		if err == nil {
 			r.Body, r.Model = out, model
@@ -96,11 +98,7 @@ func Apply(p *Policy, body []byte, isJSON bool) (*Result, error) {
 		}
 		r = &Result{Counts: map[scan.Class]int{}, Vault: NewVault()}
 	}
-	out, err := p.rewriteText(body, func(i int) int { return i }, r)
-	if err != nil {
-		return nil, err
-	}
-	r.Body = out
+	r.Body = applyEdits(body, p.edits(body, offsets{}, r, nil))
 	r.finish()
 	return r, nil
 }
@@ -111,18 +109,37 @@ func (r *Result) finish() {
 	slices.SortFunc(r.Findings, func(a, b scan.Finding) int { return a.Start - b.Start })
 }
 
-// rewriteText scans text and replaces findings per mode. base maps an
-// offset in text to one in the original body, for the findings report.
-func (p *Policy) rewriteText(text []byte, base func(int) int, r *Result) ([]byte, error) {
+// edit replaces text[start:end] with repl.
+type edit struct {
+	start, end int
+	repl       string
+}
+
+// offsets maps an offset in a scanned text to one in the original body:
+// start+k, or pos[k] for a JSON string that had escapes.
+type offsets struct {
+	start int
+	pos   []int
+}
+
+func (o offsets) at(k int) int {
+	if o.pos == nil {
+		return o.start + k
+	}
+	return o.pos[k]
+}
+
+// edits scans text, records the findings in r, and appends to es the
+// replacements the modes call for, in order.
+func (p *Policy) edits(text []byte, base offsets, r *Result, es []edit) []edit {
 	fs := p.Scanner.Scan(text)
 	if len(fs) == 0 {
-		return text, nil
+		return es
 	}
-	var out []byte
-	last := 0
+	r.Findings = slices.Grow(r.Findings, len(fs))
 	for _, f := range fs {
 		r.Counts[f.Class]++
-		r.Findings = append(r.Findings, scan.Finding{Class: f.Class, Start: base(f.Start), End: base(f.End), Confidence: f.Confidence})
+		r.Findings = append(r.Findings, scan.Finding{Class: f.Class, Start: base.at(f.Start), End: base.at(f.End), Confidence: f.Confidence})
 		var repl string
 		switch p.mode(f.Class) {
 		case Tokenize:
@@ -137,17 +154,25 @@ func (p *Policy) rewriteText(text []byte, base func(int) int, r *Result) ([]byte
 		default:
 			continue
 		}
-		if out == nil {
-			out = make([]byte, 0, len(text))
-		}
-		out = append(out, text[last:f.Start]...)
-		out = append(out, repl...)
-		last = f.End
+		es = append(es, edit{start: f.Start, end: f.End, repl: repl})
 	}
-	if out == nil {
-		return text, nil
+	return es
+}
+
+// applyEdits returns text with es applied (text itself when es is empty).
+func applyEdits(text []byte, es []edit) []byte {
+	if len(es) == 0 {
+		return text
 	}
-	return append(out, text[last:]...), nil
+	// Tokens can be longer than what they replace.
+	out := make([]byte, 0, len(text)+len(text)/8+64)
+	last := 0
+	for _, e := range es {
+		out = append(out, text[last:e.start]...)
+		out = append(out, e.repl...)
+		last = e.end
+	}
+	return append(out, text[last:]...)
 }
 
 // pseudonym is a keyed HMAC of the value: stable across requests for one
