@@ -42,12 +42,20 @@ func ptr(b []byte) unsafe.Pointer {
 	return unsafe.Pointer(&b[0])
 }
 
-// guestBytes copies n bytes at a guest address the host returned. The
+// guestBytes returns the n bytes at a guest address the host returned. The
 // host writes a 32-bit address into the low half of a zeroed pointer
-// variable, which on wasm is that address.
+// variable, which on wasm is that address. A well-behaved host returns a
+// block it got from proxy_on_memory_allocate during this callback: that
+// block is a Go slice already, so it is handed over as it is (a request
+// body is not copied a second time); any other address is copied.
 func guestBytes(addr unsafe.Pointer, n uint32) []byte {
 	if n == 0 || addr == nil {
 		return nil
+	}
+	for i := len(allocs) - 1; i >= 0; i-- {
+		if b := allocs[i]; unsafe.Pointer(&b[0]) == addr && int(n) <= len(b) {
+			return b[:n:n]
+		}
 	}
 	return append([]byte(nil), unsafe.Slice((*byte)(addr), n)...)
 }
