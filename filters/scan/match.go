@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"bytes"
 	"net/netip"
 	"slices"
 )
@@ -106,36 +107,81 @@ func endsClean(text []byte, end int) bool {
 	return true
 }
 
-// numericDigits counts the digits in the run of digits and number
-// punctuation starting at i (up to 48 bytes): the cheap test that lets
-// most numbers in ordinary text ("2 weeks", "20 mg") skip every matcher.
-func numericDigits(text []byte, i int) int {
-	n := 0
-	for j := i; j < len(text) && j-i < 48; j++ {
+// numericShape describes the run of digits and number punctuation at i (up
+// to 48 bytes), read once so that matchNumeric runs only the matchers that
+// can match: most numbers in a dense text fit one class's shape at most.
+type numericShape struct {
+	digits  int  // digits and hex letters (numericDigits)
+	decimal int  // decimal digits
+	first   int  // length of the leading run of decimal digits
+	sep     byte // the byte after it (0 at the end of the text)
+	colons  int  // ':' in the leading run of hex digits, ':' and '.' (IPv6)
+}
+
+func shapeAt(text []byte, i int) numericShape {
+	var sh numericShape
+	j := i
+	for j < len(text) && isDigit(text[j]) {
+		j++
+	}
+	sh.first = j - i
+	if j < len(text) {
+		sh.sep = text[j]
+	}
+	v6 := true
+	for j = i; j < len(text) && j-i < 48; j++ {
 		c := text[j]
 		switch {
 		case isDigit(c):
-			n++
-		case c == ' ' || c == '-' || c == '.' || c == '/' || c == ':' || c == '(' || c == ')':
+			sh.digits++
+			sh.decimal++
+		case c == ':':
+			if v6 && j-i < 45 {
+				sh.colons++
+			}
+		case c == '.':
+		case c == ' ' || c == '-' || c == '/' || c == '(' || c == ')':
+			v6 = false
 		case isHex(c):
 			// IPv6 groups mix letters in; count them so "fe80::1" passes.
-			n++
+			sh.digits++
 		default:
-			return n
+			return sh
 		}
 	}
-	return n
+	return sh
 }
 
-// matchNumeric tries every class that starts with a digit at i.
+// matchNumeric tries the classes that start with a digit at i and whose
+// shape the number has. Each test below is necessary for its matcher (the
+// differential fuzz test holds this to trying them all).
 func matchNumeric(text []byte, i int, emit func(Finding)) {
-	if numericDigits(text, i) < 4 {
+	sh := shapeAt(text, i)
+	if sh.digits < 4 {
 		return
 	}
-	for _, m := range [...]func([]byte, int) (Finding, bool){matchCard, matchSSN, matchIPv4, matchDate, matchPhone, matchIPv6} {
-		if f, ok := m(text, i); ok {
+	try := func(f Finding, ok bool) {
+		if ok {
 			emit(f)
 		}
+	}
+	if sh.decimal >= 13 { // 13–19 digits, single spaces or dashes between
+		try(matchCard(text, i))
+	}
+	if sh.first == 3 && (sh.sep == '-' || sh.sep == ' ') || sh.first == 9 {
+		try(matchSSN(text, i))
+	}
+	if sh.first <= 3 && sh.sep == '.' {
+		try(matchIPv4(text, i))
+	}
+	if (sh.first == 4 || sh.first == 2) && (sh.sep == '-' || sh.sep == '/' || sh.sep == '.') {
+		try(matchDate(text, i))
+	}
+	if sh.decimal >= 8 { // at most four bytes per digit: 8 digits fit in 48
+		try(matchPhone(text, i))
+	}
+	if sh.colons >= 2 {
+		try(matchIPv6(text, i))
 	}
 }
 
@@ -242,6 +288,12 @@ func matchSSN(text []byte, i int) (Finding, bool) {
 
 // --- PHONE -------------------------------------------------------------
 
+// The groupings of a written North American number: 3-3-4 and 1-3-3-4.
+var (
+	nanpGroups            = [...]int{3, 3, 4}
+	nanpGroupsWithCountry = [...]int{1, 3, 3, 4}
+)
+
 func matchPhone(text []byte, i int) (Finding, bool) {
 	j := i
 	intl := false
@@ -251,9 +303,12 @@ func matchPhone(text []byte, i int) (Finding, bool) {
 	}
 	var digits int
 	var groups int
-	var lens []int
+	// At most 15 digits, so at most 15 groups: fixed arrays, no allocation.
+	var lensBuf [16]int
+	lens := lensBuf[:0]
 	cur := 0
-	var firstDigits []byte
+	var firstBuf [11]byte
+	firstDigits := firstBuf[:0]
 	paren := false
 	for j < len(text) {
 		c := text[j]
@@ -317,7 +372,7 @@ func matchPhone(text []byte, i int) (Finding, bool) {
 		}
 		// National numbers are written 3-3-4 (or 1-3-3-4); other groupings
 		// are something else.
-		if groups > 1 && !slices.Equal(lens, []int{3, 3, 4}) && !slices.Equal(lens, []int{1, 3, 3, 4}) {
+		if groups > 1 && !slices.Equal(lens, nanpGroups[:]) && !slices.Equal(lens, nanpGroupsWithCountry[:]) {
 			return Finding{}, false
 		}
 		conf := 0.8
@@ -367,6 +422,8 @@ func matchIPv4(text []byte, i int) (Finding, bool) {
 	return Finding{Class: IPAddress, Start: i, End: j, Confidence: conf}, true
 }
 
+var doubleColon = []byte("::")
+
 func matchIPv6(text []byte, i int) (Finding, bool) {
 	j := i
 	colons := 0
@@ -383,6 +440,11 @@ func matchIPv6(text []byte, i int) (Finding, bool) {
 		j--
 	}
 	if j < len(text) && isAlnum(text[j]) {
+		return Finding{}, false
+	}
+	// Without "::" an address has seven colons, six before an IPv4 tail:
+	// times like 12:30:45 stop here, before a string is made to parse.
+	if colons < 6 && !bytes.Contains(text[i:j], doubleColon) {
 		return Finding{}, false
 	}
 	a, err := netip.ParseAddr(string(text[i:j]))

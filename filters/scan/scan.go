@@ -419,7 +419,11 @@ func pick(run []Finding) []Finding {
 	if len(run) == 1 {
 		return run
 	}
-	c := slices.Clone(run)
+	// Ranked in a scratch copy (on the stack for the usual handful), the
+	// kept findings are written back over run, which the caller has done
+	// reading: no allocation per overlap.
+	var scratch [16]Finding
+	c := append(scratch[:0], run...)
 	slices.SortStableFunc(c, func(a, b Finding) int {
 		if pa, pb := priority(a.Class), priority(b.Class); pa != pb {
 			return pb - pa
@@ -429,7 +433,7 @@ func pick(run []Finding) []Finding {
 		}
 		return a.Start - b.Start
 	})
-	var kept []Finding
+	kept := run[:0]
 	for _, f := range c {
 		if !slices.ContainsFunc(kept, func(k Finding) bool { return f.Start < k.End && k.Start < f.End }) {
 			kept = append(kept, f)

@@ -30,7 +30,7 @@ func (s Scanner) scanReference(text []byte) []Finding {
 		}
 		switch {
 		case isDigit(c):
-			matchNumeric(text, i, add)
+			refMatchNumeric(text, i, add)
 		case isAlpha(c):
 			if refWordMayMatch(text, i) {
 				refMatchWord(text, i, add)
@@ -121,6 +121,39 @@ func hexThenColon(text []byte, i int) bool {
 		}
 	}
 	return false
+}
+
+// numericDigits counts the digits in the run of digits and number
+// punctuation starting at i (up to 48 bytes): the cheap test that lets
+// most numbers in ordinary text ("2 weeks", "20 mg") skip every matcher.
+func numericDigits(text []byte, i int) int {
+	n := 0
+	for j := i; j < len(text) && j-i < 48; j++ {
+		c := text[j]
+		switch {
+		case isDigit(c):
+			n++
+		case c == ' ' || c == '-' || c == '.' || c == '/' || c == ':' || c == '(' || c == ')':
+		case isHex(c):
+			// IPv6 groups mix letters in; count them so "fe80::1" passes.
+			n++
+		default:
+			return n
+		}
+	}
+	return n
+}
+
+// refMatchNumeric tries every class that starts with a digit.
+func refMatchNumeric(text []byte, i int, emit func(Finding)) {
+	if numericDigits(text, i) < 4 {
+		return
+	}
+	for _, m := range [...]func([]byte, int) (Finding, bool){matchCard, matchSSN, matchIPv4, matchDate, matchPhone, matchIPv6} {
+		if f, ok := m(text, i); ok {
+			emit(f)
+		}
+	}
 }
 
 // FuzzScanMatchesReference: the block-at-a-time scanner finds exactly what
