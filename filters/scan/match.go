@@ -346,10 +346,18 @@ func matchPhone(text []byte, i int) (Finding, bool) {
 	if paren || !endsClean(text, j) || digits < 8 {
 		return Finding{}, false
 	}
-	ctx := contextBefore(text, i, 32, "phone", "tel", "call", "mobile", "cell", "fax", "contact", "whatsapp")
+	// The context is looked for only once the digits could be a phone
+	// number: it is the dearest test here.
+	phoneContext := func() bool {
+		return contextBefore(text, i, 32, "phone", "tel", "call", "mobile", "cell", "fax", "contact", "whatsapp")
+	}
 	switch {
 	case intl:
-		if digits < 8 || digits > 15 || groups < 2 && !ctx {
+		if digits < 8 || digits > 15 {
+			return Finding{}, false
+		}
+		ctx := phoneContext()
+		if groups < 2 && !ctx {
 			return Finding{}, false
 		}
 		conf := 0.85
@@ -366,6 +374,7 @@ func matchPhone(text []byte, i int) (Finding, bool) {
 		if nanp[0] < '2' || nanp[3] < '2' {
 			return Finding{}, false
 		}
+		ctx := phoneContext()
 		if groups < 3 && !ctx && !(text[i] == '(') {
 			// A bare 10-digit run is as likely an id as a phone number.
 			return Finding{}, false
