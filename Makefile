@@ -59,7 +59,9 @@ go.test.fuzz: ## Run each fuzz target for 20s
 	cd inference-backend && $(GO) test -run '^$$' -fuzz FuzzParseInferRequest -fuzztime 20s ./internal/server/
 	cd authz && $(GO) test -run '^$$' -fuzz FuzzBuild -fuzztime 20s ./internal/input/
 	cd authz && $(GO) test -run '^$$' -fuzz FuzzCheck -fuzztime 20s ./internal/decision/
-	cd filters && $(GO) test -run '^$$' -fuzz FuzzScan -fuzztime 20s ./scan/
+	cd authz && $(GO) test -run '^$$' -fuzz FuzzDecisionCache -fuzztime 20s ./internal/policy/
+	cd filters && $(GO) test -run '^$$' -fuzz '^FuzzScan$$' -fuzztime 20s ./scan/
+	cd filters && $(GO) test -run '^$$' -fuzz '^FuzzScanMatchesReference$$' -fuzztime 20s ./scan/
 	cd filters && $(GO) test -run '^$$' -fuzz FuzzJSONRewrite -fuzztime 20s ./transform/
 	cd filters && $(GO) test -run '^$$' -fuzz FuzzSSERestorer -fuzztime 20s ./transform/
 	cd filters && $(GO) test -run '^$$' -fuzz FuzzParseConfig -fuzztime 20s ./piiguard/

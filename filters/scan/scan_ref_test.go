@@ -66,25 +66,12 @@ func (s Scanner) scanReference(text []byte) []Finding {
 // matchWord tries the classes that start with a letter, filtered by the
 // letter so most words cost one switch.
 func refMatchWord(text []byte, i int, emit func(Finding)) {
-	try := func(f Finding, ok bool) {
-		if ok {
+	matchWord(text, i, emit)
+	// The plain scanner tried IPv6 at the word, not at its ':'.
+	if isHex(text[i]) && hexThenColon(text, i) {
+		if f, ok := matchIPv6(text, i); ok {
 			emit(f)
 		}
-	}
-	c := text[i]
-	if isUpper(c) {
-		try(matchIBAN(text, i))
-	}
-	switch c {
-	case 'A', 'g', 'x', 'e':
-		try(matchSecretPrefix(text, i))
-	}
-	if keywordAt(text, i) {
-		try(matchContextID(text, i))
-		try(matchAssignment(text, i))
-	}
-	if isHex(c) && hexThenColon(text, i) {
-		try(matchIPv6(text, i))
 	}
 }
 
