@@ -198,9 +198,16 @@ type process struct {
 
 func startProcess(b *testing.B, bin, addr string, cacheSize int) *process {
 	httpAddr := envOr("NEXUS_AUTHZ_BENCH_HTTP", freeAddr(b))
-	srv := exec.Command(bin, "--policies", "../../../policies", "--addr", addr, "--http-addr", httpAddr, "--pprof",
+	args := []string{"--policies", "../../../policies", "--addr", addr, "--http-addr", httpAddr, "--pprof",
 		"--decision-cache-size", fmt.Sprint(cacheSize),
-		"--decision-log", envOr("NEXUS_AUTHZ_BENCH_LOG", filepath.Join(b.TempDir(), "decisions.log")))
+		"--decision-log", envOr("NEXUS_AUTHZ_BENCH_LOG", filepath.Join(b.TempDir(), "decisions.log"))}
+	srv := exec.Command(bin, args...)
+	// NEXUS_AUTHZ_BENCH_SERVER_CPUS=1 pins the server to CPU 1 (taskset
+	// execs it, so the pid is the server's); run the driver with
+	// taskset -c 0 to give each its own core, as separate machines would.
+	if cpus := os.Getenv("NEXUS_AUTHZ_BENCH_SERVER_CPUS"); cpus != "" {
+		srv = exec.Command("taskset", append([]string{"-c", cpus, bin}, args...)...)
+	}
 	srv.Env = append(os.Environ(), os.Getenv("NEXUS_AUTHZ_BENCH_ENV"))
 	if err := srv.Start(); err != nil {
 		b.Fatal(err)
