@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -341,8 +342,12 @@ func (s *Set) Decide(ctx context.Context, doc map[string]any) (out any, defined,
 	}
 	bp := keyBufs.Get().(*[]byte)
 	defer keyBufs.Put(bp)
-	key := cacheKey((*bp)[:0], s.cachePaths, doc)
-	*bp = key
+	*bp = cacheKey((*bp)[:0], s.cachePaths, doc)
+	// The cache keeps a digest, not the values: a policy may read prompt
+	// text, which must not outlive its request in memory, and a digest
+	// bounds an entry's size whatever the policy reads.
+	sum := sha256.Sum256(*bp)
+	key := sum[:]
 	if d, ok := s.cache.get(key); ok {
 		return d.out, d.defined, true, nil
 	}
