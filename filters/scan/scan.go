@@ -82,19 +82,8 @@ func priority(c Class) int {
 
 // Scan returns the findings in text, ordered by start, without overlaps.
 func (s Scanner) Scan(text []byte) []Finding {
-	min := s.MinConfidence
-	if min == 0 {
-		min = 0.5
-	}
 	var out []Finding
-	add := func(f Finding) {
-		if f.Confidence >= min && f.End > f.Start {
-			if out == nil {
-				out = make([]Finding, 0, 8) // one allocation for most texts
-			}
-			out = append(out, f)
-		}
-	}
+	add := s.collect(&out)
 	// Eight bytes at a time, finding in each block the positions where a
 	// finding can start — word starts and a few punctuation marks — with
 	// word arithmetic: prose has about one such position per six bytes,
@@ -198,6 +187,23 @@ func nonAlnum8(x uint64) uint64 {
 	folded := low | 0x20*ones
 	letter := (folded + (0x80-'a')*ones) &^ (folded + (0x7f-'z')*ones)
 	return ^(digit|letter)&highs | x&highs
+}
+
+// collect returns the emit function matchers report to: it keeps findings
+// at or above the scanner's confidence floor in *out.
+func (s Scanner) collect(out *[]Finding) func(Finding) {
+	min := s.MinConfidence
+	if min == 0 {
+		min = 0.5
+	}
+	return func(f Finding) {
+		if f.Confidence >= min && f.End > f.Start {
+			if *out == nil {
+				*out = make([]Finding, 0, 8) // one allocation for most texts
+			}
+			*out = append(*out, f)
+		}
+	}
 }
 
 // matchPunct tries the classes that start with punctuation.

@@ -6,16 +6,8 @@ import (
 )
 
 func (s Scanner) scanReference(text []byte) []Finding {
-	min := s.MinConfidence
-	if min == 0 {
-		min = 0.5
-	}
 	var out []Finding
-	add := func(f Finding) {
-		if f.Confidence >= min && f.End > f.Start {
-			out = append(out, f)
-		}
-	}
+	add := s.collect(&out)
 	n := len(text)
 	for i := 0; i < n; i++ {
 		c := text[i]
