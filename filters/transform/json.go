@@ -10,10 +10,11 @@ import (
 var errNotJSON = errors.New("body is not valid JSON")
 
 // rewriteJSON walks a JSON document and passes every string value (object
-// keys excluded) to fn, decoded; when fn changes it, the new text is
-// re-encoded in place. Strings fn leaves alone are copied byte for byte,
-// so their original escaping survives. base, given to fn, maps an offset
-// in the decoded string to its offset in body.
+// keys excluded) to fn, decoded; the edits fn returns (ordered, on the
+// decoded string) are applied and the string re-encoded in place. Strings
+// without edits are copied byte for byte, so their original escaping
+// survives. base, given to fn, maps an offset in the decoded string to its
+// offset in body.
 //
 // It also returns the top-level "model" string of an object body (an
 // OpenAI-style request's routing key), as it read it, so no second parse
