@@ -121,19 +121,24 @@ func (s Scanner) Scan(text []byte) []Finding {
 			if p+1 >= n {
 				continue
 			}
-			// Dismiss the word unless its first letters can start a
-			// finding; most prose words stop at the keyword bit set.
+			// Dismiss the word unless its first two letters can start a
+			// finding (one bit set lookup), then its first three letters
+			// and bytes if they can only start a keyword.
 			d := text[p+1]
-			dcls := charClass[d]
-			may := cls&classUpper != 0 && dcls&classUpper != 0 || // IBAN (DE89…), AKIA…, MRN, SSN
-				c == 'A' || c == 'g' && (d == 'h' || d == 'l') || c == 'x' && d == 'o' || c == 'e' && d == 'y' // secret prefixes
-			if !may && dcls&(classUpper|classLower) != 0 {
-				third := 26
-				if p+2 < n && charClass[text[p+2]]&(classUpper|classLower) != 0 {
-					third = int((text[p+2] | 0x20) - 'a')
+			var may bool
+			if c|d < 0x80 {
+				k := int(c)<<7 | int(d)
+				may = pairAlways[k/64]&(1<<(k%64)) != 0
+				if !may && pairKeyword[k/64]&(1<<(k%64)) != 0 {
+					third := 26
+					if p+2 < n && charClass[text[p+2]]&(classUpper|classLower) != 0 {
+						third = int((text[p+2] | 0x20) - 'a')
+					}
+					k3 := (int((c|0x20)-'a')*26+int((d|0x20)-'a'))*27 + third
+					may = keywordStarts3[k3/64]&(1<<(k3%64)) != 0 && keywordPrefixAt(text, p)
 				}
-				k := (int((c|0x20)-'a')*26+int((d|0x20)-'a'))*27 + third
-				may = keywordStarts3[k/64]&(1<<(k%64)) != 0 && keywordPrefixAt(text, p)
+			} else {
+				may = c == 'A' // AKIA…/ASIA… then anything; no keyword has a non-ASCII byte
 			}
 			if may {
 				matchWord(text, p, add)
@@ -311,6 +316,30 @@ var keywordStarts3 = func() (t [(26*26*27 + 63) / 64]uint64) {
 	}
 	forEachKeyword(mark)
 	return t
+}()
+
+// pairAlways and pairKeyword are bit sets over the first two bytes of a
+// word (both ASCII, first a letter): pairs that can start a finding outright
+// — two capitals (IBAN, AKIA…, MRN), a secret prefix — and pairs that begin
+// a keyword, which then needs its third letter and first bytes checked.
+// Computed once and only read.
+var pairAlways, pairKeyword = func() (always, keyword [128 * 128 / 64]uint64) {
+	for c := 0; c < 128; c++ {
+		for d := 0; d < 128; d++ {
+			b, e := byte(c), byte(d)
+			if !isAlpha(b) {
+				continue
+			}
+			k := c<<7 | d
+			if isUpper(b) && isUpper(e) || b == 'A' || b == 'g' && (e == 'h' || e == 'l') || b == 'x' && e == 'o' || b == 'e' && e == 'y' {
+				always[k/64] |= 1 << (k % 64)
+			}
+			if isAlpha(e) && keywordStart(lower(b), lower(e)) {
+				keyword[k/64] |= 1 << (k % 64)
+			}
+		}
+	}
+	return always, keyword
 }()
 
 // keywordPrefix is a keyword's first (up to) sixteen bytes as two
