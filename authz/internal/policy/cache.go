@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,16 +49,43 @@ var timeDependent = map[string]bool{
 // int for an array index.
 type inputPath []any
 
-// planCache finds the input paths the compiled modules read. It returns the
-// paths (no path a prefix of another), or a reason the set cannot be cached.
-func planCache(modules map[string]*ast.Module) ([]inputPath, string) {
+// inputPlan is what the compiled modules read of the input.
+type inputPlan struct {
+	// paths are the input documents read (no path a prefix of another);
+	// nil when wholeInput is set.
+	paths []inputPath
+	// wholeInput says why the policy may read any part of the input;
+	// otherwise a decision depends on the input at paths only.
+	wholeInput string
+	// impure names a builtin whose result depends on more than its
+	// arguments (the clock, randomness, the network).
+	impure string
+}
+
+// cacheable says why decisions cannot be remembered, or "".
+func (p inputPlan) cacheable() string {
+	if p.wholeInput != "" {
+		return p.wholeInput
+	}
+	return p.impure
+}
+
+// planInput finds what of the input the compiled modules read.
+func planInput(modules map[string]*ast.Module) inputPlan {
 	var (
-		paths  []inputPath
-		reason string
+		paths         []inputPath
+		whole, impure string
 	)
 	fail := func(format string, args ...any) {
-		if reason == "" {
-			reason = fmt.Sprintf(format, args...)
+		if whole == "" {
+			whole = fmt.Sprintf(format, args...)
+		}
+	}
+	checkBuiltin := func(name string, loc *ast.Location) {
+		if b, ok := ast.BuiltinMap[name]; (ok && b.IsNondeterministic()) || timeDependent[name] {
+			if impure == "" {
+				impure = fmt.Sprintf("%s calls %s, whose result depends on more than the input", where(loc), name)
+			}
 		}
 	}
 	names := make([]string, 0, len(modules))
@@ -71,7 +99,7 @@ func planCache(modules map[string]*ast.Module) ([]inputPath, string) {
 			switch x := x.(type) {
 			case *ast.Expr:
 				if x.IsCall() {
-					checkBuiltin(x.Operator().String(), x.Location, fail)
+					checkBuiltin(x.Operator().String(), x.Location)
 				}
 				for _, w := range x.With {
 					if r, ok := w.Target.Value.(ast.Ref); !ok || r.HasPrefix(ast.InputRootRef) {
@@ -81,7 +109,7 @@ func planCache(modules map[string]*ast.Module) ([]inputPath, string) {
 			case ast.Call:
 				if len(x) > 0 {
 					if r, ok := x[0].Value.(ast.Ref); ok {
-						checkBuiltin(r.String(), x[0].Location, fail)
+						checkBuiltin(r.String(), x[0].Location)
 					}
 				}
 			case ast.Ref:
@@ -108,16 +136,57 @@ func planCache(modules map[string]*ast.Module) ([]inputPath, string) {
 		})
 		vis.Walk(modules[name])
 	}
-	if reason != "" {
-		return nil, reason
+	if whole != "" {
+		return inputPlan{wholeInput: whole, impure: impure}
 	}
-	return minimalPaths(paths), ""
+	return inputPlan{paths: minimalPaths(paths), impure: impure}
 }
 
-func checkBuiltin(name string, loc *ast.Location, fail func(string, ...any)) {
-	if b, ok := ast.BuiltinMap[name]; (ok && b.IsNondeterministic()) || timeDependent[name] {
-		fail("%s calls %s, whose result depends on more than the input", where(loc), name)
+// prune returns the part of doc at paths, sharing its values: all the
+// policy can read, so evaluating it gives the decision the whole document
+// gives, while converting far less of it to Rego values (a request's
+// headers and body are most of the input and few policies read them).
+// A step into an array or a non-object takes that value whole.
+func prune(doc map[string]any, paths []inputPath) map[string]any {
+	out := make(map[string]any, len(paths))
+	for _, p := range paths {
+		src, dst := doc, out
+		for i, step := range p {
+			key, ok := step.(string)
+			if !ok {
+				break // an index at the top: input is an object, nothing to read
+			}
+			v, ok := src[key]
+			if !ok {
+				break // undefined stays undefined
+			}
+			next, isObj := v.(map[string]any)
+			if _, nextIsKey := stepAt(p, i+1).(string); i == len(p)-1 || !isObj || !nextIsKey {
+				dst[key] = v
+				break
+			}
+			var sub map[string]any
+			if have, ok := dst[key]; ok {
+				m, isMap := have.(map[string]any)
+				if !isMap || reflect.ValueOf(m).UnsafePointer() == reflect.ValueOf(next).UnsafePointer() {
+					break // an earlier path took this value whole
+				}
+				sub = m
+			} else {
+				sub = map[string]any{}
+				dst[key] = sub
+			}
+			src, dst = next, sub
+		}
 	}
+	return out
+}
+
+func stepAt(p inputPath, i int) any {
+	if i < len(p) {
+		return p[i]
+	}
+	return nil
 }
 
 func where(loc *ast.Location) string {
@@ -342,7 +411,7 @@ func (s *Set) Decide(ctx context.Context, doc map[string]any) (out any, defined,
 	}
 	bp := keyBufs.Get().(*[]byte)
 	defer keyBufs.Put(bp)
-	*bp = cacheKey((*bp)[:0], s.cachePaths, doc)
+	*bp = cacheKey((*bp)[:0], s.inputPaths, doc)
 	// The cache keeps a digest, not the values: a policy may read prompt
 	// text, which must not outlive its request in memory, and a digest
 	// bounds an entry's size whatever the policy reads.
@@ -359,6 +428,9 @@ func (s *Set) Decide(ctx context.Context, doc map[string]any) (out any, defined,
 }
 
 func (s *Set) evalDoc(ctx context.Context, doc map[string]any) (any, bool, error) {
+	if s.prune {
+		doc = prune(doc, s.inputPaths)
+	}
 	val, err := ast.InterfaceToValue(doc)
 	if err != nil {
 		return nil, false, &InputError{Err: err}
@@ -377,7 +449,7 @@ func (s *Set) CacheInfo() CacheInfo {
 	info := CacheInfo{Enabled: s.cache != nil, DisabledReason: s.cacheOff}
 	if s.cache != nil {
 		info.Size = s.cache.max
-		for _, p := range s.cachePaths {
+		for _, p := range s.inputPaths {
 			info.InputPaths = append(info.InputPaths, pathString(p))
 		}
 	}

@@ -129,8 +129,19 @@ func shippedDoc(caller, model, reqID string, maxTokens int, classes ...string) m
 
 func jsonInt(n int) string { b, _ := json.Marshal(n); return string(b) }
 
-// TestDecisionCacheAgreesWithEvaluation is differential: the cached set
-// gives exactly the uncached set's decision for every request, hits when
+// evalWhole is the reference: the whole input document evaluated, as OPA
+// would without nexus-authz's pruning and cache.
+func evalWhole(t testing.TB, set *policy.Set, doc map[string]any) (any, bool, error) {
+	v, err := ast.InterfaceToValue(doc)
+	if err != nil {
+		return nil, false, err
+	}
+	return set.Eval(context.Background(), v)
+}
+
+// TestDecisionCacheAgreesWithEvaluation is differential: the cached set and
+// the pruned uncached set give exactly the whole input's decision for every
+// request; the cache hits when
 // only unread fields (request id, credentials) differ, and tells apart
 // requests that differ in anything the policy reads.
 func TestDecisionCacheAgreesWithEvaluation(t *testing.T) {
@@ -144,9 +155,12 @@ func TestDecisionCacheAgreesWithEvaluation(t *testing.T) {
 			for _, tokens := range []int{100, 4096} {
 				for _, classes := range [][]string{nil, {"EMAIL"}, {"CREDIT_CARD"}, {"MEDICAL_RECORD_NUMBER"}} {
 					doc := shippedDoc(caller, "triage", jsonInt(round*1000+i), tokens, classes...)
-					want, wantDef, _, err := plain.Decide(ctx, doc)
+					want, wantDef, err := evalWhole(t, plain, doc)
 					if err != nil {
 						t.Fatal(err)
+					}
+					if got, gotDef, _, err := plain.Decide(ctx, doc); err != nil || gotDef != wantDef || !reflect.DeepEqual(got, want) {
+						t.Fatalf("pruned decision %v differs from the whole input's %v", got, want)
 					}
 					got, gotDef, hit, err := cached.Decide(ctx, doc)
 					if err != nil {
@@ -170,8 +184,8 @@ func TestDecisionCacheAgreesWithEvaluation(t *testing.T) {
 	}
 }
 
-// FuzzDecisionCache feeds arbitrary JSON inputs: a cached decision is always
-// the decision evaluation gives.
+// FuzzDecisionCache feeds arbitrary JSON inputs: a decision on the pruned
+// input, cached or not, is always the one the whole input gives.
 func FuzzDecisionCache(f *testing.F) {
 	f.Add(`{"nexus":{"caller":{"spiffe_id":"spiffe://nexus.local/ns/clinic/sa/a","trust_domain":"nexus.local","path":"/ns/clinic/sa/a"},"model":"triage","version":"","policy":"nexus.models.triage","purpose":"","pii":{"classes":["EMAIL"]}},"parsed_body":{"max_tokens":10}}`, `{"nexus":{"model":"triage"}}`)
 	f.Add(`{"parsed_path":["admin"],"attributes":{"request":{"http":{"path":"/api/v1/admin/x"}}}}`, `{"parsed_path":"admin"}`)
@@ -185,10 +199,12 @@ func FuzzDecisionCache(f *testing.F) {
 			if dec.Decode(&doc) != nil || doc == nil {
 				continue
 			}
-			want, wantDef, _, wantErr := plain.Decide(context.Background(), doc)
-			got, gotDef, _, err := cached.Decide(context.Background(), doc)
-			if (err != nil) != (wantErr != nil) || gotDef != wantDef || !reflect.DeepEqual(got, want) {
-				t.Fatalf("input %s: cached %v %v %v, evaluated %v %v %v", s, got, gotDef, err, want, wantDef, wantErr)
+			want, wantDef, wantErr := evalWhole(t, plain, doc)
+			for _, set := range []*policy.Set{plain, cached} {
+				got, gotDef, _, err := set.Decide(context.Background(), doc)
+				if (err != nil) != (wantErr != nil) || gotDef != wantDef || !reflect.DeepEqual(got, want) {
+					t.Fatalf("input %s: decided %v %v %v, the whole input gives %v %v %v", s, got, gotDef, err, want, wantDef, wantErr)
+				}
 			}
 		}
 	})

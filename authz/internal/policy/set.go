@@ -32,11 +32,14 @@ type Set struct {
 	Loaded   time.Time
 	prepared rego.PreparedEvalQuery
 
-	// cache remembers decisions keyed by the values at cachePaths; nil
+	// inputPaths are all the set's policies read of the input, when that
+	// is known (prune): evaluation sees only them.
+	inputPaths []inputPath
+	prune      bool
+	// cache remembers decisions keyed by the values at inputPaths; nil
 	// when disabled (cacheOff says why).
-	cache      *decisionCache
-	cachePaths []inputPath
-	cacheOff   string
+	cache    *decisionCache
+	cacheOff string
 }
 
 // Eval evaluates the set's query against a parsed input. ok is false when
@@ -152,13 +155,15 @@ func Build(ctx context.Context, b *bundle.Bundle, opts Options) (*Set, error) {
 		rev = digest(b)
 	}
 	set := &Set{Revision: rev, Query: query, Tests: tests, Loaded: time.Now(), prepared: pq}
-	switch paths, why := planCache(compiler.Modules); {
+	plan := planInput(compiler.Modules)
+	set.inputPaths, set.prune = plan.paths, plan.wholeInput == ""
+	switch why := plan.cacheable(); {
 	case opts.DecisionCacheSize <= 0:
 		set.cacheOff = "turned off (--decision-cache-size 0)"
 	case why != "":
 		set.cacheOff = why
 	default:
-		set.cache, set.cachePaths = newDecisionCache(opts.DecisionCacheSize), paths
+		set.cache = newDecisionCache(opts.DecisionCacheSize)
 	}
 	return set, nil
 }
