@@ -60,6 +60,25 @@ func guestBytes(addr unsafe.Pointer, n uint32) []byte {
 	return append([]byte(nil), unsafe.Slice((*byte)(addr), n)...)
 }
 
+// headerNames interns header names: a filter uses a handful, always the
+// same, and a name passed once stays valid for any host that keeps the
+// pointer, so it needs no per-call copy and no per-stream keep entry.
+// Bounded, since names could come from configuration.
+var headerNames = map[string][]byte{}
+
+func nameBytes(s string) []byte {
+	if b, ok := headerNames[s]; ok {
+		return b
+	}
+	b := []byte(s)
+	if len(headerNames) < 64 {
+		headerNames[s] = b
+	} else {
+		keep(b)
+	}
+	return b
+}
+
 func keepBytes(s string) []byte {
 	b := []byte(s)
 	keep(b)
@@ -89,7 +108,7 @@ func (wasmHost) SetBuffer(t BufferType, start, size int, data []byte) error {
 }
 
 func (wasmHost) GetHeader(m MapType, key string) (string, error) {
-	k := keepBytes(key)
+	k := nameBytes(key)
 	var addr unsafe.Pointer
 	var n uint32
 	if st := Status(proxyGetHeaderMapValue(uint32(m), ptr(k), uint32(len(k)), unsafe.Pointer(&addr), unsafe.Pointer(&n))); st != StatusOK {
@@ -108,7 +127,7 @@ func (wasmHost) GetHeaders(m MapType) ([][2]string, error) {
 }
 
 func (wasmHost) ReplaceHeader(m MapType, key, value string) error {
-	k, v := keepBytes(key), keepBytes(value)
+	k, v := nameBytes(key), keepBytes(value)
 	if st := Status(proxyReplaceHeaderMapValue(uint32(m), ptr(k), uint32(len(k)), ptr(v), uint32(len(v)))); st != StatusOK {
 		return ErrStatus(st)
 	}
@@ -116,7 +135,7 @@ func (wasmHost) ReplaceHeader(m MapType, key, value string) error {
 }
 
 func (wasmHost) RemoveHeader(m MapType, key string) error {
-	k := keepBytes(key)
+	k := nameBytes(key)
 	if st := Status(proxyRemoveHeaderMapValue(uint32(m), ptr(k), uint32(len(k)))); st != StatusOK && st != StatusNotFound {
 		return ErrStatus(st)
 	}
