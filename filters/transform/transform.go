@@ -192,40 +192,84 @@ func (p *Policy) pseudonym(c scan.Class, v []byte) string {
 // Vault maps the tokens issued in one request to the values they replaced.
 // The same value gets the same token; numbering is per class, in order of
 // first appearance.
+//
+// A request carries a few tokens at most, so they are kept in a slice and
+// searched; maps are built only past vaultSmall entries. In the .wasm a
+// map's creation and hashing cost more than the search.
 type Vault struct {
-	byToken map[string]string
-	byValue map[string]string
-	next    map[scan.Class]int
+	entries []vaultEntry
+	byToken map[string]int // index into entries, once large
+	byValue map[string]int
 }
+
+type vaultEntry struct {
+	class        scan.Class
+	value, token string
+	n            int // the entry's number within its class
+}
+
+const vaultSmall = 16
 
 // NewVault returns an empty vault.
 func NewVault() *Vault {
-	// The maps are made on the first token: most requests carry none, and
-	// in the .wasm every allocation is costly.
 	return &Vault{}
 }
 
 // Token returns the token for a value, issuing one if new.
 func (v *Vault) Token(c scan.Class, value string) string {
-	key := string(c) + "\x00" + value
-	if t, ok := v.byValue[key]; ok {
-		return t
+	if i, ok := v.find(c, value); ok {
+		return v.entries[i].token
 	}
-	if v.byValue == nil {
-		v.byToken, v.byValue, v.next = map[string]string{}, map[string]string{}, map[scan.Class]int{}
+	n := 1
+	for i := len(v.entries) - 1; i >= 0; i-- {
+		if v.entries[i].class == c {
+			n = v.entries[i].n + 1
+			break
+		}
 	}
-	v.next[c]++
-	t := "[" + string(c) + "_" + strconv.Itoa(v.next[c]) + "]"
-	v.byValue[key] = t
-	v.byToken[t] = value
+	t := "[" + string(c) + "_" + strconv.Itoa(n) + "]"
+	v.entries = append(v.entries, vaultEntry{class: c, value: value, token: t, n: n})
+	switch i := len(v.entries) - 1; {
+	case v.byToken != nil:
+		v.byToken[t], v.byValue[string(c)+"\x00"+value] = i, i
+	case len(v.entries) > vaultSmall:
+		v.byToken, v.byValue = make(map[string]int, 2*len(v.entries)), make(map[string]int, 2*len(v.entries))
+		for i, e := range v.entries {
+			v.byToken[e.token], v.byValue[string(e.class)+"\x00"+e.value] = i, i
+		}
+	}
 	return t
+}
+
+func (v *Vault) find(c scan.Class, value string) (int, bool) {
+	if v.byValue != nil {
+		i, ok := v.byValue[string(c)+"\x00"+value]
+		return i, ok
+	}
+	for i, e := range v.entries {
+		if e.class == c && e.value == value {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 // Value returns the value a token replaced.
 func (v *Vault) Value(token string) (string, bool) {
-	s, ok := v.byToken[token]
-	return s, ok
+	if v.byToken != nil {
+		i, ok := v.byToken[token]
+		if !ok {
+			return "", false
+		}
+		return v.entries[i].value, true
+	}
+	for _, e := range v.entries {
+		if e.token == token {
+			return e.value, true
+		}
+	}
+	return "", false
 }
 
 // Len is the number of tokens issued.
-func (v *Vault) Len() int { return len(v.byToken) }
+func (v *Vault) Len() int { return len(v.entries) }

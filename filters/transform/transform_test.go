@@ -2,6 +2,7 @@ package transform_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -200,5 +201,42 @@ func TestApplyReportsTopLevelModel(t *testing.T) {
 		if r.Model != tt.want {
 			t.Errorf("%s: model %q, want %q", tt.body, r.Model, tt.want)
 		}
+	}
+}
+
+// TestVaultManyTokens crosses the vault's switch from a searched slice to
+// maps: numbering per class, the same token for a repeated value, and
+// lookups by token stay right on both sides of it.
+func TestVaultManyTokens(t *testing.T) {
+	v := transform.NewVault()
+	issued := map[string]string{} // value key → token
+	next := map[scan.Class]int{}
+	for round := 0; round < 2; round++ {
+		for i := 0; i < 40; i++ {
+			c := scan.Email
+			if i%3 == 0 {
+				c = scan.Phone
+			}
+			value := fmt.Sprintf("value-%d", i)
+			key := string(c) + "/" + value
+			want, seen := issued[key]
+			if !seen {
+				next[c]++
+				want = fmt.Sprintf("[%s_%d]", c, next[c])
+				issued[key] = want
+			}
+			if got := v.Token(c, value); got != want {
+				t.Fatalf("round %d value %d: token %s, want %s", round, i, got, want)
+			}
+			if got, ok := v.Value(want); !ok || got != value {
+				t.Fatalf("Value(%s) = %q %v, want %q", want, got, ok, value)
+			}
+		}
+	}
+	if v.Len() != 40 {
+		t.Errorf("Len = %d, want 40", v.Len())
+	}
+	if _, ok := v.Value("[EMAIL_99]"); ok {
+		t.Error("a token never issued was found")
 	}
 }
