@@ -67,6 +67,7 @@ go.test.fuzz: ## Run each fuzz target for 20s
 	cd filters && $(GO) test -run '^$$' -fuzz FuzzParseConfig -fuzztime 20s ./piiguard/
 	cd filters && $(GO) test -run '^$$' -fuzz FuzzDecodeHeaders -fuzztime 20s ./proxywasm/
 	cd authz && $(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime 20s ./internal/decisionlog/
+	cd authz && $(GO) test -run '^$$' -fuzz FuzzAppendEntry -fuzztime 20s ./internal/decisionlog/
 	cd controlplane && $(GO) test -run '^$$' -fuzz FuzzSignCSR -fuzztime 20s ./internal/ca/
 
 filters.corpus: ## Regenerate the scanner's labeled corpus (filters/testdata/corpus.jsonl)

@@ -198,7 +198,7 @@ func (l *Logger) flush(w *bufio.Writer) {
 // everything before it.
 func Seal(e Entry, prev string) ([]byte, string, error) {
 	e.PrevHash = prev
-	body, err := json.Marshal(e)
+	body, err := appendEntry(make([]byte, 0, 2048), &e)
 	if err != nil {
 		return nil, "", err
 	}
