@@ -134,7 +134,11 @@ func planInput(modules map[string]*ast.Module) inputPlan {
 			}
 			return false
 		})
-		vis.Walk(modules[name])
+		// Rules only: an import's path is resolved into every reference
+		// that uses it, so walking imports would only widen the key.
+		for _, r := range modules[name].Rules {
+			vis.Walk(r)
+		}
 	}
 	if whole != "" {
 		return inputPlan{wholeInput: whole, impure: impure}

@@ -55,6 +55,11 @@ func TestDecisionCachePlan(t *testing.T) {
 			paths: []string{`input.attributes.request.http`},
 		},
 		{
+			name:  "an import alias",
+			rego:  "import input.attributes.request.http as req\n\nallow if req.method == \"GET\"",
+			paths: []string{`input.attributes.request.http.method`},
+		},
+		{
 			name:  "an input reference inside a step",
 			rego:  `allow if data.grants[input.nexus.model]`,
 			paths: []string{`input.nexus.model`},
