@@ -55,6 +55,11 @@ func TestDecisionCachePlan(t *testing.T) {
 			paths: []string{`input.attributes.request.http`},
 		},
 		{
+			name:  "an else branch and a function",
+			rego:  "f(x) := x == input.nexus.model\n\nallow := true if { input.a == 1 } else := input.b if { f(\"m\") }",
+			paths: []string{`input.a`, `input.b`, `input.nexus.model`},
+		},
+		{
 			name:  "an import alias",
 			rego:  "import input.attributes.request.http as req\n\nallow if req.method == \"GET\"",
 			paths: []string{`input.attributes.request.http.method`},
