@@ -126,11 +126,17 @@ func TestRotationKeepsTheChain(t *testing.T) {
 // blockingWriter stalls until released, like a full disk or a stuck pipe.
 type blockingWriter struct {
 	release chan struct{}
-	mu      sync.Mutex
-	buf     bytes.Buffer
+	// stuck is closed once the first write is waiting on release.
+	stuck     chan struct{}
+	stuckOnce sync.Once
+	mu        sync.Mutex
+	buf       bytes.Buffer
 }
 
 func (b *blockingWriter) Write(p []byte) (int, error) {
+	if b.stuck != nil {
+		b.stuckOnce.Do(func() { close(b.stuck) })
+	}
 	<-b.release
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -140,9 +146,14 @@ func (b *blockingWriter) Write(p []byte) (int, error) {
 // TestNeverBlocks: with the sink stuck, Log returns at once; lines beyond
 // the queue are dropped, counted, and recorded as a gap in the chain.
 func TestNeverBlocks(t *testing.T) {
-	w := &blockingWriter{release: make(chan struct{})}
+	w := &blockingWriter{release: make(chan struct{}), stuck: make(chan struct{})}
 	c := &counters{}
 	l := decisionlog.New(w, "", 4, c)
+	// One line first, so the writer is stuck in the sink before the rest:
+	// then only the queue's four lines can wait, whatever the speed of
+	// encoding.
+	l.Log(decisionlog.Entry{DecisionID: "first", Result: "allow"})
+	<-w.stuck
 	start := time.Now()
 	for i := 0; i < 1000; i++ {
 		l.Log(decisionlog.Entry{DecisionID: "x", Result: "allow"})
@@ -150,8 +161,8 @@ func TestNeverBlocks(t *testing.T) {
 	if d := time.Since(start); d > time.Second {
 		t.Fatalf("Log blocked for %v", d)
 	}
-	if c.dropped.Load() < 990 {
-		t.Errorf("dropped = %d", c.dropped.Load())
+	if got := c.dropped.Load(); got != 996 {
+		t.Errorf("dropped = %d, want 996 (1,000 lines, 4 queued)", got)
 	}
 	close(w.release)
 	l.Log(decisionlog.Entry{DecisionID: "after", Result: "allow"})
