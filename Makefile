@@ -58,6 +58,7 @@ go.test.fuzz: ## Run each fuzz target for 20s
 	cd inference-backend && $(GO) test -run '^$$' -fuzz FuzzParseChatRequest -fuzztime 20s ./internal/server/
 	cd inference-backend && $(GO) test -run '^$$' -fuzz FuzzParseInferRequest -fuzztime 20s ./internal/server/
 	cd authz && $(GO) test -run '^$$' -fuzz FuzzBuild -fuzztime 20s ./internal/input/
+	cd authz && $(GO) test -run '^$$' -fuzz FuzzBodyMembers -fuzztime 20s ./internal/input/
 	cd authz && $(GO) test -run '^$$' -fuzz FuzzCheck -fuzztime 20s ./internal/decision/
 	cd authz && $(GO) test -run '^$$' -fuzz FuzzDecisionCache -fuzztime 20s ./internal/policy/
 	cd filters && $(GO) test -run '^$$' -fuzz '^FuzzScan$$' -fuzztime 20s ./scan/

@@ -149,7 +149,13 @@ func (e *Engine) decide(ctx context.Context, req *authv3.CheckRequest, in *map[s
 	if n := proto.Size(req); e.MaxInputBytes > 0 && n > e.MaxInputBytes {
 		return denied(), fmt.Sprintf("%s: %d bytes, more than %d", ReasonInputTooLarge, n, e.MaxInputBytes), set, false
 	}
-	doc, err := input.Build(req, e.Input)
+	opts := e.Input
+	// A body the log masks is only read by the policy: decode just the
+	// members it reads (the whole body is still checked to be JSON).
+	if names, ok := set.BodyMembers(); ok && e.Masker.Masks("/input/parsed_body") {
+		opts.LimitBody, opts.BodyMembers = true, names
+	}
+	doc, err := input.Build(req, opts)
 	if err != nil {
 		return denied(), ReasonInputInvalid + ": " + err.Error(), set, false
 	}

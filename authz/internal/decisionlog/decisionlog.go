@@ -85,6 +85,17 @@ func NewMasker(pointers []string) (*Masker, error) {
 	return m, nil
 }
 
+// Masks says whether the value at a JSON pointer under /input is masked
+// as a whole (not only parts of it).
+func (m *Masker) Masks(pointer string) bool {
+	for _, p := range m.paths {
+		if "/input/"+strings.Join(p, "/") == pointer {
+			return true
+		}
+	}
+	return false
+}
+
 // Mask replaces each masked value present in input (in place).
 func (m *Masker) Mask(input map[string]any) {
 	for _, p := range m.paths {

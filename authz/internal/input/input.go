@@ -42,6 +42,11 @@ type Options struct {
 	// SkipRequestBodyParse leaves parsed_body null, as opa-envoy-plugin's
 	// skip-request-body-parse does.
 	SkipRequestBodyParse bool
+	// LimitBody decodes, of a JSON object body, only the top-level members
+	// named in BodyMembers; the whole body is still checked to be JSON
+	// (and refused if not). For when nothing else reads parsed_body.
+	LimitBody   bool
+	BodyMembers []string
 }
 
 // ErrBody is returned for a JSON body that does not parse; the caller
@@ -66,7 +71,7 @@ func Build(req *authv3.CheckRequest, opts Options) (map[string]any, error) {
 	in["parsed_body"] = nil
 	in["truncated_body"] = false
 	if !opts.SkipRequestBodyParse {
-		body, truncated, err := parseBody(http.GetHeaders(), http.GetBody(), http.GetRawBody())
+		body, truncated, err := parseBody(http.GetHeaders(), http.GetBody(), http.GetRawBody(), opts)
 		if err != nil {
 			return nil, err
 		}
@@ -106,7 +111,7 @@ func parsePath(p string) ([]any, map[string]any) {
 // parseBody parses a JSON body. A body shorter than its content-length was
 // cut by Envoy's with_request_body bound: it is reported truncated and not
 // parsed.
-func parseBody(headers map[string]string, body string, rawBody []byte) (any, bool, error) {
+func parseBody(headers map[string]string, body string, rawBody []byte, opts Options) (any, bool, error) {
 	if !strings.Contains(headers["content-type"], "application/json") {
 		return nil, false, nil
 	}
@@ -122,13 +127,24 @@ func parseBody(headers map[string]string, body string, rawBody []byte) (any, boo
 			return nil, true, nil
 		}
 	}
+	if opts.LimitBody {
+		members, isObject, err := bodyMembers(body, opts.BodyMembers)
+		if err != nil {
+			return nil, false, fmt.Errorf("%w: %v", ErrBody, err)
+		}
+		if isObject {
+			return members, false, nil
+		}
+	}
 	var v any
 	dec := json.NewDecoder(strings.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(&v); err != nil {
 		return nil, false, fmt.Errorf("%w: %v", ErrBody, err)
 	}
-	if dec.More() {
+	// Decoder.More stops at a closing bracket, so "{} ]" would pass it:
+	// everything after the value must be white space.
+	if strings.TrimLeft(body[dec.InputOffset():], " \t\r\n") != "" {
 		return nil, false, fmt.Errorf("%w: data after the JSON value", ErrBody)
 	}
 	return v, false, nil

@@ -460,5 +460,31 @@ func (s *Set) CacheInfo() CacheInfo {
 	return info
 }
 
+// BodyMembers names the top-level members of input.parsed_body the set
+// reads; ok is false when it may read more (the whole body, an array
+// body's elements, or an unknown part of the input).
+func (s *Set) BodyMembers() (names []string, ok bool) {
+	if !s.prune {
+		return nil, false
+	}
+	names = []string{}
+	for _, p := range s.inputPaths {
+		if p[0] != "parsed_body" {
+			continue
+		}
+		if len(p) < 2 {
+			return nil, false
+		}
+		name, isKey := p[1].(string)
+		if !isKey {
+			return nil, false
+		}
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	return names, true
+}
+
 // Caches says whether the set has a decision cache.
 func (s *Set) Caches() bool { return s.cache != nil }

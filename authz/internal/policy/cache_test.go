@@ -219,3 +219,30 @@ func FuzzDecisionCache(f *testing.F) {
 		}
 	})
 }
+
+// TestBodyMembers pins which parts of a body a set needs decoded.
+func TestBodyMembers(t *testing.T) {
+	for _, tc := range []struct {
+		name, rego string
+		members    []string
+		ok         bool
+	}{
+		{"fields by name", `allow if { input.parsed_body.max_tokens < 10; input.parsed_body.model == "m"; input.parsed_body.max_tokens > 1 }`, []string{"max_tokens", "model"}, true},
+		{"no body", `allow if input.nexus.model == "m"`, []string{}, true},
+		{"the whole body", `allow if count(input.parsed_body) > 1`, nil, false},
+		{"an array body", `allow if input.parsed_body[0] == 1`, nil, false},
+		{"the whole input", `allow if count(json.marshal(input)) > 1`, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			write(t, dir, map[string]string{"p.rego": "package envoy.authz\n\nimport rego.v1\n\n" + tc.rego + "\n"})
+			members, ok := loadDir(t, dir, 0).BodyMembers()
+			if ok != tc.ok || ok && !slices.Equal(members, tc.members) {
+				t.Fatalf("BodyMembers = %q %v, want %q %v", members, ok, tc.members, tc.ok)
+			}
+		})
+	}
+	if members, ok := loadDir(t, "../../../policies", 0).BodyMembers(); !ok || !slices.Equal(members, []string{"max_tokens", "stream"}) {
+		t.Fatalf("shipped policies: BodyMembers = %q %v", members, ok)
+	}
+}

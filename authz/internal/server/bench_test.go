@@ -122,6 +122,47 @@ func BenchmarkCheckGRPC(b *testing.B) {
 	}
 }
 
+// BenchmarkCheckGRPCPrompt16KiB is one check of a model call carrying a
+// 16 KiB prompt, the decision cache on. With parsed_body masked in the log
+// (the default) only the body members the policy reads are decoded; with
+// no masks the whole body is, as a baseline in the same run.
+func BenchmarkCheckGRPCPrompt16KiB(b *testing.B) {
+	var sb strings.Builder
+	for sb.Len() < 16<<10 {
+		sb.WriteString("The patient reports mild chest pain since Tuesday and asks about the dose. ")
+	}
+	body := `{"model":"triage","max_tokens":512,"messages":[{"role":"user","content":"` + sb.String() + `"}]}`
+	reqs := trafficMix(512)
+	for _, r := range reqs {
+		h := r.Attributes.Request.Http
+		h.Body, h.Size = body, int64(len(body))
+		h.Headers["content-length"] = fmt.Sprint(len(body))
+	}
+	for _, tc := range []struct {
+		name  string
+		masks []string
+	}{{"masked", nil}, {"unmasked", []string{}}} {
+		b.Run(tc.name, func(b *testing.B) {
+			s := start(b, server.Config{
+				Policies: "../../../policies", DecisionLog: filepath.Join(b.TempDir(), "decisions.log"),
+				ReloadInterval: 5 * time.Second, DecisionCacheSize: 10000, Masks: tc.masks,
+			})
+			ctx := context.Background()
+			var next atomic.Int64
+			b.SetParallelism(8)
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := s.client.Check(ctx, reqs[int(next.Add(1))%len(reqs)]); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
+	}
+}
+
 // BenchmarkCheckOpenLoop runs nexus-authz as its own process (so the
 // load driver's CPU is not the server's) and drives an open-loop load of
 // 2,000 and 5,000 checks/s for 3 s each over real gRPC on loopback (4
