@@ -116,16 +116,7 @@ func (v *validator) lit(l string) error {
 // object walks an object at v.i; member, when set, gets each key
 // (decoded) and the raw text of its value.
 func (v *validator) object(depth int, member func(key, raw string) error) error {
-	if depth++; depth > maxNesting {
-		return errDepth
-	}
-	v.i++ // {
-	v.ws()
-	if v.i < len(v.s) && v.s[v.i] == '}' {
-		v.i++
-		return nil
-	}
-	for {
+	return v.seq(depth, '}', func() error {
 		if v.i >= len(v.s) || v.s[v.i] != '"' {
 			return errSyntax
 		}
@@ -141,49 +132,40 @@ func (v *validator) object(depth int, member func(key, raw string) error) error 
 		v.i++
 		v.ws()
 		vs := v.i
-		if err := v.value(depth); err != nil {
+		if err := v.value(depth + 1); err != nil {
 			return err
 		}
-		if member != nil {
-			var key string
-			if isPlainKey(keyRaw) {
-				key = keyRaw[1 : len(keyRaw)-1]
-			} else if err := json.Unmarshal([]byte(keyRaw), &key); err != nil {
-				return err
-			}
-			if err := member(key, v.s[vs:v.i]); err != nil {
-				return err
-			}
-		}
-		v.ws()
-		if v.i >= len(v.s) {
-			return errSyntax
-		}
-		switch v.s[v.i] {
-		case ',':
-			v.i++
-			v.ws()
-		case '}':
-			v.i++
+		if member == nil {
 			return nil
-		default:
-			return errSyntax
 		}
-	}
+		var key string
+		if isPlainKey(keyRaw) {
+			key = keyRaw[1 : len(keyRaw)-1]
+		} else if err := json.Unmarshal([]byte(keyRaw), &key); err != nil {
+			return err
+		}
+		return member(key, v.s[vs:v.i])
+	})
 }
 
 func (v *validator) array(depth int) error {
-	if depth++; depth > maxNesting {
+	return v.seq(depth, ']', func() error { return v.value(depth + 1) })
+}
+
+// seq walks the comma-separated items of an object or array whose opening
+// bracket is at v.i, up to and including its closing bracket.
+func (v *validator) seq(depth int, closing byte, item func() error) error {
+	if depth+1 > maxNesting {
 		return errDepth
 	}
-	v.i++ // [
+	v.i++ // the opening bracket
 	v.ws()
-	if v.i < len(v.s) && v.s[v.i] == ']' {
+	if v.i < len(v.s) && v.s[v.i] == closing {
 		v.i++
 		return nil
 	}
 	for {
-		if err := v.value(depth); err != nil {
+		if err := item(); err != nil {
 			return err
 		}
 		v.ws()
@@ -194,7 +176,7 @@ func (v *validator) array(depth int) error {
 		case ',':
 			v.i++
 			v.ws()
-		case ']':
+		case closing:
 			v.i++
 			return nil
 		default:
