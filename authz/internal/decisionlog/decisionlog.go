@@ -48,7 +48,10 @@ type Entry struct {
 const Genesis = "0000000000000000000000000000000000000000000000000000000000000000"
 
 // Masker replaces sensitive values in the input with a marker.
-type Masker struct{ paths [][]string }
+type Masker struct {
+	paths    [][]string
+	pointers map[string]bool // as configured, for Masks
+}
 
 // MaskMarker replaces a masked value; the key stays so the input's shape
 // is visible.
@@ -70,7 +73,7 @@ func DefaultMasks() []string {
 
 // NewMasker parses JSON pointers rooted at /input.
 func NewMasker(pointers []string) (*Masker, error) {
-	m := &Masker{}
+	m := &Masker{pointers: map[string]bool{}}
 	for _, p := range pointers {
 		if !strings.HasPrefix(p, "/input/") {
 			return nil, fmt.Errorf("mask %q must be a JSON pointer under /input/", p)
@@ -80,6 +83,7 @@ func NewMasker(pointers []string) (*Masker, error) {
 			s = strings.ReplaceAll(strings.ReplaceAll(s, "~1", "/"), "~0", "~")
 			segs = append(segs, s)
 		}
+		m.pointers[p] = true
 		m.paths = append(m.paths, segs)
 	}
 	return m, nil
@@ -87,14 +91,7 @@ func NewMasker(pointers []string) (*Masker, error) {
 
 // Masks says whether the value at a JSON pointer under /input is masked
 // as a whole (not only parts of it).
-func (m *Masker) Masks(pointer string) bool {
-	for _, p := range m.paths {
-		if "/input/"+strings.Join(p, "/") == pointer {
-			return true
-		}
-	}
-	return false
-}
+func (m *Masker) Masks(pointer string) bool { return m.pointers[pointer] }
 
 // Mask replaces each masked value present in input (in place).
 func (m *Masker) Mask(input map[string]any) {

@@ -208,6 +208,9 @@ func TestMasker(t *testing.T) {
 		"nexus":       map[string]any{"claims": map[string]any{"email": "a@b.c", "sub": "u1"}},
 		"a/b":         "slash",
 	}
+	if !m.Masks("/input/parsed_body") || m.Masks("/input/nexus") || m.Masks("/input/parsed_body/x") {
+		t.Error("Masks does not answer for whole masked values only")
+	}
 	m.Mask(in)
 	h := in["attributes"].(map[string]any)["request"].(map[string]any)["http"].(map[string]any)
 	if h["headers"].(map[string]any)["authorization"] != decisionlog.MaskMarker || h["headers"].(map[string]any)["accept"] != "*/*" || h["body"] != decisionlog.MaskMarker {

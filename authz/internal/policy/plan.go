@@ -249,13 +249,18 @@ func pathString(p inputPath) string {
 
 // BodyMembers names the top-level members of input.parsed_body the set
 // reads; ok is false when it may read more (the whole body, an array
-// body's elements, or an unknown part of the input).
+// body's elements, or an unknown part of the input). Worked out when the
+// set is built, so a decision only reads it.
 func (s *Set) BodyMembers() (names []string, ok bool) {
-	if !s.prune {
+	return s.bodyMembers, s.bodyMembersKnown
+}
+
+func bodyMembersOf(paths []inputPath, prune bool) ([]string, bool) {
+	if !prune {
 		return nil, false
 	}
-	names = []string{}
-	for _, p := range s.inputPaths {
+	names := []string{}
+	for _, p := range paths {
 		if p[0] != "parsed_body" {
 			continue
 		}

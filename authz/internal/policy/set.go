@@ -36,6 +36,9 @@ type Set struct {
 	// is known (prune): evaluation sees only them.
 	inputPaths []inputPath
 	prune      bool
+	// bodyMembers are the parsed_body members read, when known.
+	bodyMembers      []string
+	bodyMembersKnown bool
 	// cache remembers decisions keyed by the values at inputPaths; nil
 	// when disabled (cacheOff says why).
 	cache    *decisionCache
@@ -157,6 +160,7 @@ func Build(ctx context.Context, b *bundle.Bundle, opts Options) (*Set, error) {
 	set := &Set{Revision: rev, Query: query, Tests: tests, Loaded: time.Now(), prepared: pq}
 	plan := planInput(compiler.Modules)
 	set.inputPaths, set.prune = plan.paths, plan.wholeInput == ""
+	set.bodyMembers, set.bodyMembersKnown = bodyMembersOf(set.inputPaths, set.prune)
 	switch why := plan.cacheable(); {
 	case opts.DecisionCacheSize <= 0:
 		set.cacheOff = "turned off (--decision-cache-size 0)"
