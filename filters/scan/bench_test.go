@@ -10,7 +10,7 @@ import (
 
 // mixedCorpus is the labeled corpus joined into prose-like text, about
 // 200 KB: mostly ordinary words and numbers, some personal data.
-func mixedCorpus(b *testing.B) []byte {
+func mixedCorpus(b testing.TB) []byte {
 	var sb strings.Builder
 	filler := "The patient was seen today and the notes were reviewed by the care team; follow-up in 2 weeks, dose 20 mg twice daily. "
 	for i, ex := range loadCorpus(b, "../testdata/corpus.jsonl", "../testdata/hard.jsonl") {

@@ -90,59 +90,69 @@ func (s Scanner) Scan(text []byte) []Finding {
 	// and in the .wasm every loop iteration and call costs far more than
 	// the arithmetic (Go's wasm backend dispatches each back edge through
 	// a branch table).
+	//
+	// One loop, not a loop over blocks around a loop over marks: in the
+	// .wasm every back edge of a function jumps through the same branch
+	// table, and two alternating loops keep it mispredicted.
 	n := len(text)
 	var prev uint64 // top bit set: the byte before the block is alphanumeric
-	for i := 0; i < n; i += 8 {
-		var x uint64
-		if i+8 <= n {
-			x = binary.LittleEndian.Uint64(text[i:])
-		} else {
-			// The last block, padded with zero bytes, which start nothing.
-			var tail [8]byte
-			copy(tail[:], text[i:])
-			x = binary.LittleEndian.Uint64(tail[:])
-		}
-		alnum := ^nonAlnum8(x) & highs8
-		marks := alnum&^(alnum<<8|prev)&^noStart8(x) | starters8(x)
-		prev = alnum >> 56
-		for marks != 0 {
-			p := i + bits.TrailingZeros64(marks)>>3
-			marks &= marks - 1
-			c := text[p]
-			cls := charClass[c]
-			if cls&classAlnum == 0 {
-				matchPunct(text, p, add)
-				continue
+	var marks uint64
+	for i := -8; ; {
+		if marks == 0 {
+			i += 8
+			if i >= n {
+				break
 			}
-			if cls&classDigit != 0 {
-				matchNumeric(text, p, add)
-				continue
-			}
-			if p+1 >= n {
-				continue
-			}
-			// Dismiss the word unless its first two letters can start a
-			// finding (one bit set lookup), then its first three letters
-			// and bytes if they can only start a keyword.
-			d := text[p+1]
-			var may bool
-			if c|d < 0x80 {
-				k := int(c)<<7 | int(d)
-				may = pairAlways[k/64]&(1<<(k%64)) != 0
-				if !may && pairKeyword[k/64]&(1<<(k%64)) != 0 {
-					third := 26
-					if p+2 < n && charClass[text[p+2]]&(classUpper|classLower) != 0 {
-						third = int((text[p+2] | 0x20) - 'a')
-					}
-					k3 := (int((c|0x20)-'a')*26+int((d|0x20)-'a'))*27 + third
-					may = keywordStarts3[k3/64]&(1<<(k3%64)) != 0 && keywordPrefixAt(text, p)
-				}
+			var x uint64
+			if i+8 <= n {
+				x = binary.LittleEndian.Uint64(text[i:])
 			} else {
-				may = c == 'A' // AKIA…/ASIA… then anything; no keyword has a non-ASCII byte
+				// The last block, padded with zero bytes, which start nothing.
+				var tail [8]byte
+				copy(tail[:], text[i:])
+				x = binary.LittleEndian.Uint64(tail[:])
 			}
-			if may {
-				matchWord(text, p, add)
+			alnum := ^nonAlnum8(x) & highs8
+			marks = alnum&^(alnum<<8|prev)&^noStart8(x) | starters8(x)
+			prev = alnum >> 56
+			continue
+		}
+		p := i + bits.TrailingZeros64(marks)>>3
+		marks &= marks - 1
+		c := text[p]
+		cls := charClass[c]
+		if cls&classAlnum == 0 {
+			matchPunct(text, p, add)
+			continue
+		}
+		if cls&classDigit != 0 {
+			matchNumeric(text, p, add)
+			continue
+		}
+		if p+1 >= n {
+			continue
+		}
+		// Dismiss the word unless its first two letters can start a
+		// finding (one bit set lookup), then its first three letters
+		// and bytes if they can only start a keyword.
+		d := text[p+1]
+		var may bool
+		if c|d < 0x80 {
+			k := int(c)<<7 | int(d)
+			may = pairAlways[k/64]&(1<<(k%64)) != 0
+			if !may && pairKeyword[k/64]&(1<<(k%64)) != 0 {
+				third := 26
+				if p+2 < n && charClass[text[p+2]]&(classUpper|classLower) != 0 {
+					third = int((text[p+2] | 0x20) - 'a')
+				}
+				k3 := (int((c|0x20)-'a')*26+int((d|0x20)-'a'))*27 + third
+				may = keywordStarts3[k3/64]&(1<<(k3%64)) != 0 && keywordPrefixAt(text, p)
 			}
+		} else {
+			may = c == 'A' // AKIA…/ASIA… then anything; no keyword has a non-ASCII byte
+		}
+		if may {
+			matchWord(text, p, add)
 		}
 	}
 	return resolve(out)

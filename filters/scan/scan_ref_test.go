@@ -125,7 +125,7 @@ func numericDigits(text []byte, i int) int {
 
 // refMatchNumeric tries every class that starts with a digit.
 func refMatchNumeric(text []byte, i int, emit func(Finding)) {
-	if numericDigits(text, i) < 4 {
+	if !startsClean(text, i) || numericDigits(text, i) < 4 {
 		return
 	}
 	for _, m := range [...]func([]byte, int) (Finding, bool){matchCard, matchSSN, matchIPv4, matchDate, matchPhone, matchIPv6} {
