@@ -242,7 +242,10 @@ func matchNumeric(text []byte, i int, emit func(Finding)) {
 	if (sh.first == 4 || sh.first == 2) && (sh.sep == '-' || sh.sep == '/' || sh.sep == '.') {
 		try(matchDate(text, i))
 	}
-	if sh.decimal >= 8 { // at most four bytes per digit: 8 digits fit in 48
+	// A phone number starting with a digit is North American: ten or
+	// eleven digits, grouped 3-3-4 or 1-3-3-4 or not at all. At most four
+	// bytes per digit ("1) (2"), so the first ten fit in the 48 read.
+	if sh.decimal >= 10 && (sh.first == 3 || sh.first == 1 || sh.first == 10 || sh.first == 11) {
 		try(matchPhone(text, i))
 	}
 	if sh.colons >= 2 {
