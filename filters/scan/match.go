@@ -218,7 +218,10 @@ func eq8(low uint64, c byte) uint64 {
 // shape the number has. Each test below is necessary for its matcher (the
 // differential fuzz test holds this to trying them all).
 func matchNumeric(text []byte, i int, emit func(Finding)) {
-	if !startsClean(text, i) {
+	// A byte that ends the number among the first four leaves fewer than
+	// four digits ("2 weeks", "20 mg"): most numbers in prose stop here.
+	if len(text)-i < 4 || charClass[text[i+1]]&classNumber == 0 || charClass[text[i+2]]&classNumber == 0 ||
+		charClass[text[i+3]]&classNumber == 0 || !startsClean(text, i) {
 		return
 	}
 	sh := shapeAt(text, i)

@@ -521,6 +521,9 @@ const (
 	classHex
 	// classStarter marks the punctuation a finding can start with.
 	classStarter
+	// classNumber marks what a number's shape is read across: digits, hex
+	// letters and number punctuation (see shapeAt).
+	classNumber
 
 	classAlnum = classDigit | classUpper | classLower
 )
@@ -543,6 +546,13 @@ var charClass = func() (t [256]uint8) {
 		switch b {
 		case '@', '+', '(', '-', ':':
 			t[c] |= classStarter
+		}
+		switch b {
+		case ':', '.', ' ', '-', '/', '(', ')':
+			t[c] |= classNumber
+		}
+		if t[c]&classHex != 0 {
+			t[c] |= classNumber
 		}
 	}
 	return t
