@@ -217,7 +217,7 @@ func eq8(low uint64, c byte) uint64 {
 // matchNumeric tries the classes that start with a digit at i and whose
 // shape the number has. Each test below is necessary for its matcher (the
 // differential fuzz test holds this to trying them all).
-func matchNumeric(text []byte, i int, emit func(Finding)) {
+func matchNumeric(text []byte, i int, out *findings) {
 	// A byte that ends the number among the first four leaves fewer than
 	// four digits ("2 weeks", "20 mg"): most numbers in prose stop here.
 	if len(text)-i < 4 || charClass[text[i+1]]&classNumber == 0 || charClass[text[i+2]]&classNumber == 0 ||
@@ -228,31 +228,26 @@ func matchNumeric(text []byte, i int, emit func(Finding)) {
 	if sh.digits < 4 {
 		return
 	}
-	try := func(f Finding, ok bool) {
-		if ok {
-			emit(f)
-		}
-	}
 	if sh.decimal >= 13 { // 13–19 digits, single spaces or dashes between
-		try(matchCard(text, i))
+		out.add(matchCard(text, i))
 	}
 	if sh.first == 3 && (sh.sep == '-' || sh.sep == ' ') || sh.first == 9 {
-		try(matchSSN(text, i))
+		out.add(matchSSN(text, i))
 	}
 	if sh.first <= 3 && sh.sep == '.' {
-		try(matchIPv4(text, i))
+		out.add(matchIPv4(text, i))
 	}
 	if (sh.first == 4 || sh.first == 2) && (sh.sep == '-' || sh.sep == '/' || sh.sep == '.') {
-		try(matchDate(text, i))
+		out.add(matchDate(text, i))
 	}
 	// A phone number starting with a digit is North American: ten or
 	// eleven digits, grouped 3-3-4 or 1-3-3-4 or not at all. At most four
 	// bytes per digit ("1) (2"), so the first ten fit in the 48 read.
 	if sh.decimal >= 10 && (sh.first == 3 || sh.first == 1 || sh.first == 10 || sh.first == 11) {
-		try(matchPhone(text, i))
+		out.add(matchPhone(text, i))
 	}
 	if sh.colons >= 2 {
-		try(matchIPv6(text, i))
+		out.add(matchIPv6(text, i))
 	}
 }
 

@@ -82,8 +82,7 @@ func priority(c Class) int {
 
 // Scan returns the findings in text, ordered by start, without overlaps.
 func (s Scanner) Scan(text []byte) []Finding {
-	var out []Finding
-	add := s.collect(&out)
+	out := s.findings()
 	// Eight bytes at a time, finding in each block the positions where a
 	// finding can start — word starts and a few punctuation marks — with
 	// word arithmetic: prose has about one such position per six bytes,
@@ -122,11 +121,11 @@ func (s Scanner) Scan(text []byte) []Finding {
 		c := text[p]
 		cls := charClass[c]
 		if cls&classAlnum == 0 {
-			matchPunct(text, p, add)
+			matchPunct(text, p, &out)
 			continue
 		}
 		if cls&classDigit != 0 {
-			matchNumeric(text, p, add)
+			matchNumeric(text, p, &out)
 			continue
 		}
 		if p+1 >= n {
@@ -152,10 +151,10 @@ func (s Scanner) Scan(text []byte) []Finding {
 			may = c == 'A' // AKIA…/ASIA… then anything; no keyword has a non-ASCII byte
 		}
 		if may {
-			matchWord(text, p, add)
+			matchWord(text, p, &out)
 		}
 	}
-	return resolve(out)
+	return resolve(out.list)
 }
 
 const highs8 = 0x8080808080808080
@@ -204,77 +203,72 @@ func nonAlnum8(x uint64) uint64 {
 	return ^(digit|letter)&highs | x&highs
 }
 
-// collect returns the emit function matchers report to: it keeps findings
-// at or above the scanner's confidence floor in *out.
-func (s Scanner) collect(out *[]Finding) func(Finding) {
+// findings collects what the matchers find, keeping those at or above the
+// scanner's confidence floor. A concrete type rather than a callback, so
+// adding one is inlined.
+type findings struct {
+	min  float64
+	list []Finding
+}
+
+func (s Scanner) findings() findings {
 	min := s.MinConfidence
 	if min == 0 {
 		min = 0.5
 	}
-	return func(f Finding) {
-		if f.Confidence >= min && f.End > f.Start {
-			if *out == nil {
-				*out = make([]Finding, 0, 8) // one allocation for most texts
-			}
-			*out = append(*out, f)
+	return findings{min: min}
+}
+
+// add keeps f if ok and f clears the floor; its arguments are a matcher's
+// results.
+func (fs *findings) add(f Finding, ok bool) {
+	if ok && f.Confidence >= fs.min && f.End > f.Start {
+		if fs.list == nil {
+			fs.list = make([]Finding, 0, 8) // one allocation for most texts
 		}
+		fs.list = append(fs.list, f)
 	}
 }
 
 // matchPunct tries the classes that start with punctuation.
-func matchPunct(text []byte, i int, emit func(Finding)) {
+func matchPunct(text []byte, i int, out *findings) {
 	n := len(text)
 	switch text[i] {
 	case '@':
-		if f, ok := matchEmail(text, i); ok {
-			emit(f)
-		}
+		out.add(matchEmail(text, i))
 	case '+', '(':
 		if i+1 < n && isDigit(text[i+1]) && (i == 0 || !isAlnum(text[i-1])) {
-			if f, ok := matchPhone(text, i); ok {
-				emit(f)
-			}
+			out.add(matchPhone(text, i))
 		}
 	case '-':
 		if (i == 0 || !isAlnum(text[i-1])) && hasPrefixAt(text, i, "-----BEGIN ") {
-			if f, ok := matchPEM(text, i); ok {
-				emit(f)
-			}
+			out.add(matchPEM(text, i))
 		}
 	case ':':
 		if w := hexWordBefore(text, i); w >= 0 {
 			// An IPv6 address whose first group starts with a letter
 			// (fe80:…); one starting with a digit is a numeric match.
-			if f, ok := matchIPv6(text, w); ok {
-				emit(f)
-			}
+			out.add(matchIPv6(text, w))
 		} else if i+1 < n && text[i+1] == ':' && (i == 0 || text[i-1] != ':' && !isAlnum(text[i-1])) {
-			if f, ok := matchIPv6(text, i); ok {
-				emit(f)
-			}
+			out.add(matchIPv6(text, i))
 		}
 	}
 }
 
 // matchWord tries the classes that start with a letter, filtered by the
 // letter so most words cost one switch.
-func matchWord(text []byte, i int, emit func(Finding)) {
-	try := func(f Finding, ok bool) {
-		if ok {
-			emit(f)
-		}
-	}
+func matchWord(text []byte, i int, out *findings) {
 	c := text[i]
 	if isUpper(c) {
-		try(matchIBAN(text, i))
+		out.add(matchIBAN(text, i))
 	}
 	switch c {
 	case 'A', 'g', 'x', 'e':
-		try(matchSecretPrefix(text, i))
+		out.add(matchSecretPrefix(text, i))
 	}
 	if keywordAt(text, i) {
-		try(matchContextID(text, i))
-		try(matchAssignment(text, i))
+		out.add(matchContextID(text, i))
+		out.add(matchAssignment(text, i))
 	}
 }
 

@@ -6,15 +6,12 @@ import (
 )
 
 func (s Scanner) scanReference(text []byte) []Finding {
-	var out []Finding
-	add := s.collect(&out)
+	out := s.findings()
 	n := len(text)
 	for i := 0; i < n; i++ {
 		c := text[i]
 		if c == '@' {
-			if f, ok := matchEmail(text, i); ok {
-				add(f)
-			}
+			out.add(matchEmail(text, i))
 			continue
 		}
 		if i > 0 && isAlnum(text[i-1]) {
@@ -22,10 +19,10 @@ func (s Scanner) scanReference(text []byte) []Finding {
 		}
 		switch {
 		case isDigit(c):
-			refMatchNumeric(text, i, add)
+			refMatchNumeric(text, i, &out)
 		case isAlpha(c):
 			if refWordMayMatch(text, i) {
-				refMatchWord(text, i, add)
+				refMatchWord(text, i, &out)
 			}
 			// Nothing starts inside a word but an email's '@', which is
 			// not alphanumeric: skip to the word's end.
@@ -34,36 +31,28 @@ func (s Scanner) scanReference(text []byte) []Finding {
 			}
 		case c == '+' || c == '(':
 			if i+1 < n && isDigit(text[i+1]) {
-				if f, ok := matchPhone(text, i); ok {
-					add(f)
-				}
+				out.add(matchPhone(text, i))
 			}
 		case c == '-':
 			if hasPrefixAt(text, i, "-----BEGIN ") {
-				if f, ok := matchPEM(text, i); ok {
-					add(f)
-				}
+				out.add(matchPEM(text, i))
 			}
 		case c == ':':
 			if i+1 < n && text[i+1] == ':' && (i == 0 || text[i-1] != ':') {
-				if f, ok := matchIPv6(text, i); ok {
-					add(f)
-				}
+				out.add(matchIPv6(text, i))
 			}
 		}
 	}
-	return resolve(out)
+	return resolve(out.list)
 }
 
 // matchWord tries the classes that start with a letter, filtered by the
 // letter so most words cost one switch.
-func refMatchWord(text []byte, i int, emit func(Finding)) {
-	matchWord(text, i, emit)
+func refMatchWord(text []byte, i int, out *findings) {
+	matchWord(text, i, out)
 	// The plain scanner tried IPv6 at the word, not at its ':'.
 	if isHex(text[i]) && hexThenColon(text, i) {
-		if f, ok := matchIPv6(text, i); ok {
-			emit(f)
-		}
+		out.add(matchIPv6(text, i))
 	}
 }
 
@@ -124,14 +113,12 @@ func numericDigits(text []byte, i int) int {
 }
 
 // refMatchNumeric tries every class that starts with a digit.
-func refMatchNumeric(text []byte, i int, emit func(Finding)) {
+func refMatchNumeric(text []byte, i int, out *findings) {
 	if !startsClean(text, i) || numericDigits(text, i) < 4 {
 		return
 	}
 	for _, m := range [...]func([]byte, int) (Finding, bool){matchCard, matchSSN, matchIPv4, matchDate, matchPhone, matchIPv6} {
-		if f, ok := m(text, i); ok {
-			emit(f)
-		}
+		out.add(m(text, i))
 	}
 }
 
