@@ -251,6 +251,19 @@ func matchNumeric(text []byte, i int, out *findings) {
 	}
 }
 
+// The context words each matcher looks for before a number, and how far
+// back. Read-only.
+var (
+	cardContext    = newContext(40, "card", "visa", "mastercard", "amex", "credit", "cc", "payment")
+	cardIDContext  = newContext(24, "order", "invoice", "tracking", "ref", "id", "#")
+	ssnContext     = newContext(32, "ssn", "social security", "ss#", "ss #")
+	phoneContext   = newContext(32, "phone", "tel", "call", "mobile", "cell", "fax", "contact", "whatsapp")
+	phoneIDContext = newContext(24, "order", "invoice", "tracking", "account", "ref")
+	versionContext = newContext(16, "version", "release", "build")
+	ipContext      = newContext(24, "ip", "address", "host", "client", "from", "server")
+	birthContext   = newContext(40, "born", "dob", "d.o.b", "date of birth", "birth date", "birthdate", "birthday", "geboren")
+)
+
 // --- CREDIT_CARD -------------------------------------------------------
 
 func luhn(d []byte) bool {
@@ -302,11 +315,11 @@ func matchCard(text []byte, i int) (Finding, bool) {
 	if nsep > 0 {
 		conf = 0.95
 	}
-	if contextBefore(text, i, 40, "card", "visa", "mastercard", "amex", "credit", "cc", "payment") {
+	if cardContext.before(text, i) {
 		conf = 0.99
 	}
 	// An ungrouped number next to an order or reference word is an id.
-	if contextBefore(text, i, 24, "order", "invoice", "tracking", "ref", "id", "#") && nsep == 0 && conf < 0.99 {
+	if cardIDContext.before(text, i) && nsep == 0 && conf < 0.99 {
 		conf -= 0.45
 	}
 	return Finding{Class: CreditCard, Start: i, End: end, Confidence: conf}, true
@@ -336,7 +349,7 @@ func matchSSN(text []byte, i int) (Finding, bool) {
 				if sep == ' ' {
 					conf = 0.7
 				}
-				if contextBefore(text, i, 32, "ssn", "social security", "ss#", "ss #") {
+				if ssnContext.before(text, i) {
 					conf = 0.99
 				}
 				return Finding{Class: USSSN, Start: i, End: i + 11, Confidence: conf}, true
@@ -346,7 +359,7 @@ func matchSSN(text []byte, i int) (Finding, bool) {
 	var buf [32]byte
 	end, d, nsep := digitRun(text, i, "", 10, &buf)
 	if nsep == 0 && len(d) == 9 && endsClean(text, end) && validSSN(d) &&
-		contextBefore(text, i, 32, "ssn", "social security", "ss#", "ss #") {
+		ssnContext.before(text, i) {
 		return Finding{Class: USSSN, Start: i, End: end, Confidence: 0.9}, true
 	}
 	return Finding{}, false
@@ -414,15 +427,15 @@ func matchPhone(text []byte, i int) (Finding, bool) {
 	}
 	// The context is looked for only once the digits could be a phone
 	// number: it is the dearest test here.
-	phoneContext := func() bool {
-		return contextBefore(text, i, 32, "phone", "tel", "call", "mobile", "cell", "fax", "contact", "whatsapp")
+	hasContext := func() bool {
+		return phoneContext.before(text, i)
 	}
 	switch {
 	case intl:
 		if digits < 8 || digits > 15 {
 			return Finding{}, false
 		}
-		ctx := phoneContext()
+		ctx := hasContext()
 		if groups < 2 && !ctx {
 			return Finding{}, false
 		}
@@ -440,7 +453,7 @@ func matchPhone(text []byte, i int) (Finding, bool) {
 		if nanp[0] < '2' || nanp[3] < '2' {
 			return Finding{}, false
 		}
-		ctx := phoneContext()
+		ctx := hasContext()
 		if groups < 3 && !ctx && !(text[i] == '(') {
 			// A bare 10-digit run is as likely an id as a phone number.
 			return Finding{}, false
@@ -454,7 +467,7 @@ func matchPhone(text []byte, i int) (Finding, bool) {
 		if ctx {
 			conf = 0.97
 		}
-		if contextBefore(text, i, 24, "order", "invoice", "tracking", "account", "ref") && !ctx {
+		if phoneIDContext.before(text, i) && !ctx {
 			conf -= 0.3
 		}
 		return Finding{Class: Phone, Start: i, End: j, Confidence: conf}, true
@@ -488,10 +501,10 @@ func matchIPv4(text []byte, i int) (Finding, bool) {
 		return Finding{}, false
 	}
 	conf := 0.9
-	if contextBefore(text, i, 16, "version", "release", "build") {
+	if versionContext.before(text, i) {
 		conf = 0.4
 	}
-	if contextBefore(text, i, 24, "ip", "address", "host", "client", "from", "server") {
+	if ipContext.before(text, i) {
 		conf = 0.97
 	}
 	return Finding{Class: IPAddress, Start: i, End: j, Confidence: conf}, true
@@ -577,7 +590,7 @@ func matchDate(text []byte, i int) (Finding, bool) {
 	if end == 0 || !endsClean(text, end) {
 		return Finding{}, false
 	}
-	if !contextBefore(text, i, 40, "born", "dob", "d.o.b", "date of birth", "birth date", "birthdate", "birthday", "geboren") {
+	if !birthContext.before(text, i) {
 		return Finding{}, false
 	}
 	return Finding{Class: DateOfBirth, Start: i, End: end, Confidence: 0.95}, true

@@ -576,22 +576,32 @@ func hasFoldPrefixAt(text []byte, i int, p string) bool {
 	return true
 }
 
-// contextBefore reports whether any of words occurs (case-insensitively,
-// at a word start) within window bytes before i.
-func contextBefore(text []byte, i, window int, words ...string) bool {
-	// First letters of the words as a bit set: most positions of the
-	// window start none of them and cost one test.
-	var first uint64
+// contextWords are words looked for, case-insensitively and at a word
+// start, within window bytes before a match.
+type contextWords struct {
+	window int
+	first  uint64 // the words' first letters as a bit set
+	words  []string
+}
+
+func newContext(window int, words ...string) contextWords {
+	cw := contextWords{window: window, words: words}
 	for _, w := range words {
-		first |= 1 << (w[0] & 63)
+		cw.first |= 1 << (w[0] & 63)
 	}
-	start := max(i-window, 0)
-	for j := start; j < i; j++ {
+	return cw
+}
+
+// before reports whether any of the words occurs before i.
+func (cw *contextWords) before(text []byte, i int) bool {
+	// Most positions of the window start none of the words and cost one
+	// test of the first-letter set.
+	for j := max(i-cw.window, 0); j < i; j++ {
 		c := lower(text[j])
-		if first&(1<<(c&63)) == 0 || j > 0 && isAlpha(text[j-1]) {
+		if cw.first&(1<<(c&63)) == 0 || j > 0 && isAlpha(text[j-1]) {
 			continue
 		}
-		for _, w := range words {
+		for _, w := range cw.words {
 			if w[0] == c && j+len(w) <= i && hasFoldPrefixAt(text, j, w) {
 				return true
 			}
