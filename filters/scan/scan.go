@@ -145,7 +145,7 @@ func (s Scanner) Scan(text []byte) []Finding {
 					third = int((text[p+2] | 0x20) - 'a')
 				}
 				k3 := (int((c|0x20)-'a')*26+int((d|0x20)-'a'))*27 + third
-				may = keywordStarts3[k3/64]&(1<<(k3%64)) != 0 && keywordPrefixAt(text, p)
+				may = keywordStarts3[k3/64]&(1<<(k3%64)) != 0 && keywordPrefixAt(text, p, k3)
 			}
 		} else {
 			may = c == 'A' // AKIA…/ASIA… then anything; no keyword has a non-ASCII byte
@@ -311,11 +311,7 @@ var keywordStarts3 = func() (t [(26*26*27 + 63) / 64]uint64) {
 		if len(w) < 2 || !isLower(w[0]) || !isLower(w[1]) {
 			return
 		}
-		third := 26
-		if len(w) > 2 && isLower(w[2]) {
-			third = int(w[2] - 'a')
-		}
-		k := (int(w[0]-'a')*26+int(w[1]-'a'))*27 + third
+		k := keywordK3(w)
 		t[k/64] |= 1 << (k % 64)
 	}
 	forEachKeyword(mark)
@@ -351,10 +347,13 @@ var pairAlways, pairKeyword = func() (always, keyword [128 * 128 / 64]uint64) {
 type keywordPrefix struct{ lo, hi, loMask, hiMask uint64 }
 
 // keywordPrefixes holds every keyword's prefix, grouped by the keyword's
-// first two letters; keywordPrefixIndex gives each group's bounds. Both
-// are computed once and only read.
-var keywordPrefixes, keywordPrefixIndex = func() ([]keywordPrefix, [26 * 26][2]uint16) {
-	var byPair [26 * 26][]keywordPrefix
+// first three letters as keywordStarts3 numbers them (k3); the group of a
+// k3 whose bit is set is keywordGroups[r], r being the bit's rank — the
+// set bits before it, keywordRanks3 counting them per word of the set.
+// "patient" is then compared with "patient id" alone, not with every
+// keyword starting "pa". Computed once and only read.
+var keywordPrefixes, keywordGroups, keywordRanks3 = func() ([]keywordPrefix, [][2]uint16, [len(keywordStarts3)]uint16) {
+	byK3 := map[int][]keywordPrefix{}
 	forEachKeyword(func(w string) {
 		if len(w) < 2 || !isLower(w[0]) || !isLower(w[1]) {
 			return
@@ -363,31 +362,44 @@ var keywordPrefixes, keywordPrefixIndex = func() ([]keywordPrefix, [26 * 26][2]u
 		for i := 0; i < len(w) && i < 16; i++ {
 			b[i], m[i] = w[i], 0xff
 		}
-		k := int(w[0]-'a')*26 + int(w[1]-'a')
-		byPair[k] = append(byPair[k], keywordPrefix{
+		byK3[keywordK3(w)] = append(byK3[keywordK3(w)], keywordPrefix{
 			lo: binary.LittleEndian.Uint64(b[:]), hi: binary.LittleEndian.Uint64(b[8:]),
 			loMask: binary.LittleEndian.Uint64(m[:]), hiMask: binary.LittleEndian.Uint64(m[8:]),
 		})
 	})
 	var all []keywordPrefix
-	var idx [26 * 26][2]uint16
-	for k, ps := range byPair {
-		idx[k][0] = uint16(len(all))
-		all = append(all, ps...)
-		idx[k][1] = uint16(len(all))
+	var groups [][2]uint16
+	var ranks [len(keywordStarts3)]uint16
+	for wi, word := range keywordStarts3 {
+		ranks[wi] = uint16(len(groups))
+		for bit := 0; bit < 64; bit++ {
+			if word&(1<<bit) != 0 {
+				ps := byK3[wi*64+bit]
+				groups = append(groups, [2]uint16{uint16(len(all)), uint16(len(all) + len(ps))})
+				all = append(all, ps...)
+			}
+		}
 	}
-	return all, idx
+	return all, groups, ranks
 }()
 
-// keywordPrefixAt says whether the text at p, ASCII case folded, begins
-// with the first sixteen bytes of a keyword: the check a word passing the
-// keyword bit set gets before any matcher runs, in four word compares per
-// candidate. text[p] and text[p+1] are letters.
-func keywordPrefixAt(text []byte, p int) bool {
-	bounds := keywordPrefixIndex[int(lower(text[p])-'a')*26+int(lower(text[p+1])-'a')]
-	if bounds[0] == bounds[1] {
-		return false
+// keywordK3 numbers a keyword's first three letters as keywordStarts3
+// does: the third is slot 26 when it is not a letter.
+func keywordK3(w string) int {
+	third := 26
+	if len(w) > 2 && isLower(w[2]) {
+		third = int(w[2] - 'a')
 	}
+	return (int(w[0]-'a')*26+int(w[1]-'a'))*27 + third
+}
+
+// keywordPrefixAt says whether the text at p, ASCII case folded, begins
+// with the first sixteen bytes of a keyword whose first three letters are
+// numbered k3, a bit set in keywordStarts3: the check a word passing that
+// set gets before any matcher runs, in four word compares per candidate.
+func keywordPrefixAt(text []byte, p, k3 int) bool {
+	word := keywordStarts3[k3/64]
+	g := keywordGroups[int(keywordRanks3[k3/64])+bits.OnesCount64(word&(1<<(k3%64)-1))]
 	var lo, hi uint64
 	if len(text)-p >= 16 {
 		lo, hi = binary.LittleEndian.Uint64(text[p:]), binary.LittleEndian.Uint64(text[p+8:])
@@ -398,7 +410,7 @@ func keywordPrefixAt(text []byte, p int) bool {
 		lo, hi = binary.LittleEndian.Uint64(b[:]), binary.LittleEndian.Uint64(b[8:])
 	}
 	lo, hi = fold8(lo), fold8(hi)
-	for _, kp := range keywordPrefixes[bounds[0]:bounds[1]] {
+	for _, kp := range keywordPrefixes[g[0]:g[1]] {
 		if lo&kp.loMask == kp.lo && hi&kp.hiMask == kp.hi {
 			return true
 		}
