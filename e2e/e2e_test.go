@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -50,14 +51,25 @@ func binaries(t *testing.T) string {
 	return dir
 }
 
+// freePort returns a port on 127.0.0.1 that a server started next can
+// bind. It is picked below Linux's ephemeral range (32768–60999): a port
+// the kernel hands out for ":0" can be taken as the source port of any
+// outgoing connection in the time a process takes to start and bind it,
+// which once made a CI run's nexus-authz fail with "address already in
+// use".
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 200 {
+		port := 20000 + rand.IntN(12000)
+		l, err := net.Listen("tcp", "127.0.0.1:"+itoa(port))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port on 127.0.0.1 in 20000–31999")
+	return 0
 }
 
 type proc struct {
