@@ -319,7 +319,7 @@ func matchCard(text []byte, i int) (Finding, bool) {
 		conf = 0.99
 	}
 	// An ungrouped number next to an order or reference word is an id.
-	if cardIDContext.before(text, i) && nsep == 0 && conf < 0.99 {
+	if nsep == 0 && conf < 0.99 && cardIDContext.before(text, i) {
 		conf -= 0.45
 	}
 	return Finding{Class: CreditCard, Start: i, End: end, Confidence: conf}, true
@@ -467,7 +467,7 @@ func matchPhone(text []byte, i int) (Finding, bool) {
 		if ctx {
 			conf = 0.97
 		}
-		if phoneIDContext.before(text, i) && !ctx {
+		if !ctx && phoneIDContext.before(text, i) {
 			conf -= 0.3
 		}
 		return Finding{Class: Phone, Start: i, End: j, Confidence: conf}, true
@@ -500,12 +500,13 @@ func matchIPv4(text []byte, i int) (Finding, bool) {
 	if j < len(text) && (isAlnum(text[j]) || text[j] == '.' && j+1 < len(text) && isDigit(text[j+1])) {
 		return Finding{}, false
 	}
+	// An address word wins over a version word; the context is read
+	// only as far as it decides.
 	conf := 0.9
-	if versionContext.before(text, i) {
-		conf = 0.4
-	}
 	if ipContext.before(text, i) {
 		conf = 0.97
+	} else if versionContext.before(text, i) {
+		conf = 0.4
 	}
 	return Finding{Class: IPAddress, Start: i, End: j, Confidence: conf}, true
 }

@@ -36,14 +36,18 @@ func ibanLength(cc string) int {
 
 func mod97(s []byte) bool {
 	// Move the first four characters to the end, letters become 10..35.
-	r := 0
+	// Digits are gathered into r and reduced only before r could pass
+	// 2^63 (seventeen digits), not once per character.
+	var r uint64
 	feed := func(c byte) {
+		if r >= 1e15 {
+			r %= 97
+		}
 		switch {
 		case isDigit(c):
-			r = (r*10 + int(c-'0')) % 97
+			r = r*10 + uint64(c-'0')
 		case isUpper(c):
-			v := int(c-'A') + 10
-			r = (r*100 + v) % 97
+			r = r*100 + uint64(c-'A') + 10
 		}
 	}
 	for _, c := range s[4:] {
@@ -52,7 +56,7 @@ func mod97(s []byte) bool {
 	for _, c := range s[:4] {
 		feed(c)
 	}
-	return r == 1
+	return r%97 == 1
 }
 
 func matchIBAN(text []byte, i int) (Finding, bool) {
