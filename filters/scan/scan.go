@@ -90,9 +90,8 @@ func (s Scanner) Scan(text []byte) []Finding {
 	// the arithmetic (Go's wasm backend dispatches each back edge through
 	// a branch table).
 	//
-	// One loop, not a loop over blocks around a loop over marks: in the
-	// .wasm every back edge of a function jumps through the same branch
-	// table, and two alternating loops keep it mispredicted.
+	// One loop: a mark is taken from the current block until none is
+	// left, then the next block is read.
 	n := len(text)
 	var prev uint64 // top bit set: the byte before the block is alphanumeric
 	var marks uint64
