@@ -50,6 +50,8 @@ lint: lint.gofmt lint.govet lint.staticcheck ## gofmt, go vet, staticcheck
 go.test.unit: ## go vet + go test (-race for the servers) in every module
 	@set -e; for m in $(MODULES); do echo "== $$m"; race=-race; [ $$m = filters ] && race=; \
 	  (cd $$m && $(GO) vet ./... && $(GO) test $$race -count=1 ./...); done
+	@echo "== filters/scan as built for the .wasm (words dismissed by their first letter)"
+	cd filters && $(GO) test -tags scan_dismiss -count=1 ./scan/
 
 go.test.fuzz: ## Run each fuzz target for 20s
 	cd controlplane && $(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 20s ./internal/mesh/
@@ -63,6 +65,7 @@ go.test.fuzz: ## Run each fuzz target for 20s
 	cd authz && $(GO) test -run '^$$' -fuzz FuzzDecisionCache -fuzztime 20s ./internal/policy/
 	cd filters && $(GO) test -run '^$$' -fuzz '^FuzzScan$$' -fuzztime 20s ./scan/
 	cd filters && $(GO) test -run '^$$' -fuzz '^FuzzScanMatchesReference$$' -fuzztime 20s ./scan/
+	cd filters && $(GO) test -tags scan_dismiss -run '^$$' -fuzz '^FuzzScanMatchesReference$$' -fuzztime 20s ./scan/
 	cd filters && $(GO) test -run '^$$' -fuzz '^FuzzShapeAt$$' -fuzztime 20s ./scan/
 	cd filters && $(GO) test -run '^$$' -fuzz '^FuzzMod97$$' -fuzztime 20s ./scan/
 	cd filters && $(GO) test -run '^$$' -fuzz FuzzJSONRewrite -fuzztime 20s ./transform/

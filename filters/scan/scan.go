@@ -111,7 +111,11 @@ func (s Scanner) Scan(text []byte) []Finding {
 				x = binary.LittleEndian.Uint64(tail[:])
 			}
 			alnum := ^nonAlnum8(x) & highs8
-			marks = alnum&^(alnum<<8|prev)&^noStart8(x) | starters8(x)
+			starts := alnum &^ (alnum<<8 | prev)
+			if dismissByLetter {
+				starts &^= noStart8(x)
+			}
+			marks = starts | starters8(x)
 			prev = alnum >> 56
 			continue
 		}
