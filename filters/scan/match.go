@@ -149,10 +149,7 @@ func shapeAt(text []byte, i int) numericShape {
 		if p+8 <= len(text) {
 			x = binary.LittleEndian.Uint64(text[p:])
 		} else {
-			// Zero padding ends the number, as the end of the text does.
-			var tail [8]byte
-			copy(tail[:], text[p:])
-			x = binary.LittleEndian.Uint64(tail[:])
+			x = tail8(text[p:]) // zero padding ends the number, as the end of the text does
 		}
 		ascii := ^x & highs8
 		low := x & lows

@@ -105,10 +105,7 @@ func (s Scanner) Scan(text []byte) []Finding {
 			if i+8 <= n {
 				x = binary.LittleEndian.Uint64(text[i:])
 			} else {
-				// The last block, padded with zero bytes, which start nothing.
-				var tail [8]byte
-				copy(tail[:], text[i:])
-				x = binary.LittleEndian.Uint64(tail[:])
+				x = tail8(text[i:]) // zero padding starts nothing
 			}
 			alnum := ^nonAlnum8(x) & highs8
 			starts := alnum &^ (alnum<<8 | prev)
@@ -161,6 +158,15 @@ func (s Scanner) Scan(text []byte) []Finding {
 }
 
 const highs8 = 0x8080808080808080
+
+// tail8 reads the last, short block of a text (fewer than eight bytes) as
+// a little-endian word padded with zero bytes. Only the end of a text
+// takes this path, so the call costs nothing per block.
+func tail8(b []byte) uint64 {
+	var t [8]byte
+	copy(t[:], b)
+	return binary.LittleEndian.Uint64(t[:])
+}
 
 // starters8 marks with its top bit each byte of x that is one of the
 // punctuation marks a finding can start at: @ + ( - :. For an ASCII byte
