@@ -11,6 +11,7 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"slices"
+	"sync"
 )
 
 // Class is a kind of personal data; its name is what configuration,
@@ -154,8 +155,14 @@ func (s Scanner) Scan(text []byte) []Finding {
 			matchWord(text, p, &out)
 		}
 	}
-	return resolve(out.list)
+	return out.result()
 }
+
+// candidatePool holds the lists findings are collected into before
+// overlaps are resolved, so a scan allocates only its result.
+var candidatePool = sync.Pool{}
+
+const maxPooledFindings = 1 << 14
 
 const highs8 = 0x8080808080808080
 
@@ -216,8 +223,26 @@ func nonAlnum8(x uint64) uint64 {
 // scanner's confidence floor. A concrete type rather than a callback, so
 // adding one is inlined.
 type findings struct {
-	min  float64
-	list []Finding
+	min    float64
+	list   []Finding
+	pooled *[]Finding // where list came from, if from candidatePool
+}
+
+// result resolves the overlaps among the findings and returns them in a
+// list of their own, giving the candidate list back to the pool.
+func (fs *findings) result() []Finding {
+	if fs.list == nil {
+		return nil
+	}
+	kept := slices.Clone(resolve(fs.list))
+	if cap(fs.list) <= maxPooledFindings {
+		if fs.pooled == nil {
+			fs.pooled = new([]Finding)
+		}
+		*fs.pooled = fs.list
+		candidatePool.Put(fs.pooled)
+	}
+	return kept
 }
 
 func (s Scanner) findings() findings {
@@ -233,7 +258,11 @@ func (s Scanner) findings() findings {
 func (fs *findings) add(f Finding, ok bool) {
 	if ok && f.Confidence >= fs.min && f.End > f.Start {
 		if fs.list == nil {
-			fs.list = make([]Finding, 0, 8) // one allocation for most texts
+			if p, ok := candidatePool.Get().(*[]Finding); ok {
+				fs.pooled, fs.list = p, (*p)[:0]
+			} else {
+				fs.list = make([]Finding, 0, 64)
+			}
 		}
 		fs.list = append(fs.list, f)
 	}
