@@ -639,10 +639,12 @@ func hasFoldPrefixAt(text []byte, i int, p string) bool {
 }
 
 // contextWords are words looked for, case-insensitively and at a word
-// start, within window bytes before a match.
+// start, within window bytes before a match. Each word starts with a
+// lower-case letter or '#' (TestContextWordsStart).
 type contextWords struct {
 	window int
-	first  uint64 // the words' first letters as a bit set
+	first  uint64 // the words' first bytes as a bit set, by their low six bits
+	hash   bool   // a word starts with '#'
 	words  []string
 }
 
@@ -650,24 +652,55 @@ func newContext(window int, words ...string) contextWords {
 	cw := contextWords{window: window, words: words}
 	for _, w := range words {
 		cw.first |= 1 << (w[0] & 63)
+		cw.hash = cw.hash || w[0] == '#'
 	}
 	return cw
 }
 
-// before reports whether any of the words occurs before i.
+// before reports whether any of the words occurs before i: starting at a
+// letter (or '#') not preceded by a letter, and ending by i.
 func (cw *contextWords) before(text []byte, i int) bool {
-	// Most positions of the window start none of the words and cost one
-	// test of the first-letter set.
-	for j := max(i-cw.window, 0); j < i; j++ {
-		c := lower(text[j])
-		if cw.first&(1<<(c&63)) == 0 || j > 0 && isAlpha(text[j-1]) {
-			continue
+	// Eight bytes at a time: the word starts of a block as a mask, so only
+	// the half dozen words of a window are looked at, not its every byte.
+	lo := max(i-cw.window, 0)
+	var prev uint64 // top bit set: the byte before the block is a letter
+	if lo > 0 && isAlpha(text[lo-1]) {
+		prev = 0x80
+	}
+	for b := lo; b < i; b += 8 {
+		var x uint64
+		if b+8 <= i {
+			x = binary.LittleEndian.Uint64(text[b:])
+		} else {
+			x = tail8(text[b:i]) // zero padding starts no word
 		}
-		for _, w := range cw.words {
-			if w[0] == c && j+len(w) <= i && hasFoldPrefixAt(text, j, w) {
-				return true
+		letter := letters8(x)
+		starts := letter
+		if cw.hash {
+			starts |= eq8(x&0x7f7f7f7f7f7f7f7f, '#') &^ x
+		}
+		starts &^= letter<<8 | prev
+		prev = letter >> 56
+		for ; starts != 0; starts &= starts - 1 {
+			j := b + bits.TrailingZeros64(starts)>>3
+			c := lower(text[j])
+			if cw.first&(1<<(c&63)) == 0 {
+				continue
+			}
+			for _, w := range cw.words {
+				if w[0] == c && j+len(w) <= i && hasFoldPrefixAt(text, j, w) {
+					return true
+				}
 			}
 		}
 	}
 	return false
+}
+
+// letters8 marks with its top bit each of the eight bytes of x that is an
+// ASCII letter.
+func letters8(x uint64) uint64 {
+	const ones, lows = 0x0101010101010101, 0x7f7f7f7f7f7f7f7f
+	folded := x&lows | 0x20*ones
+	return (folded + (0x80-'a')*ones) &^ (folded + (0x7f-'z')*ones) &^ x & highs8
 }
