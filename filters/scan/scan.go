@@ -133,14 +133,15 @@ func (s Scanner) Scan(text []byte) []Finding {
 			continue
 		}
 		// Dismiss the word unless its first two letters can start a
-		// finding (one bit set lookup), then its first three letters
+		// finding (one two-bit lookup), then its first three letters
 		// and bytes if they can only start a keyword.
 		d := text[p+1]
 		var may bool
 		if c|d < 0x80 {
-			k := int(c)<<7 | int(d)
-			may = pairAlways[k/64]&(1<<(k%64)) != 0
-			if !may && pairKeyword[k/64]&(1<<(k%64)) != 0 {
+			k := uint(c)<<7 | uint(d)
+			pair := pairKinds[uint16(k)/32] >> (k % 32 * 2) & 3
+			may = pair == pairAlways
+			if pair == pairKeyword {
 				third := 26
 				if p+2 < n && charClass[text[p+2]]&(classUpper|classLower) != 0 {
 					third = int((text[p+2] | 0x20) - 'a')
@@ -360,29 +361,37 @@ var keywordStarts3 = func() (t [(26*26*27 + 63) / 64]uint64) {
 	return t
 }()
 
-// pairAlways and pairKeyword are bit sets over the first two bytes of a
-// word (both ASCII, first a letter): pairs that can start a finding outright
-// — two capitals (IBAN, AKIA…, MRN), a secret prefix — and pairs that begin
-// a keyword, which then needs its third letter and first bytes checked.
+// pairKinds says, two bits per pair of a word's first two bytes (both
+// ASCII, the first a letter), whether the pair can start a finding outright
+// (pairAlways) — two capitals (IBAN, AKIA…, MRN), a secret prefix — or
+// begins a keyword (pairKeyword), which then needs its third letter and
+// first bytes checked. One load per word: most words are neither.
 // Computed once and only read.
-var pairAlways, pairKeyword = func() (always, keyword [128 * 128 / 64]uint64) {
+var pairKinds = func() (t [128 * 128 / 32]uint64) {
 	for c := 0; c < 128; c++ {
 		for d := 0; d < 128; d++ {
 			b, e := byte(c), byte(d)
 			if !isAlpha(b) {
 				continue
 			}
+			var kind uint64
+			switch {
+			case isUpper(b) && isUpper(e) || b == 'A' || b == 'g' && (e == 'h' || e == 'l') || b == 'x' && e == 'o' || b == 'e' && e == 'y':
+				kind = pairAlways
+			case isAlpha(e) && keywordStart(lower(b), lower(e)):
+				kind = pairKeyword
+			}
 			k := c<<7 | d
-			if isUpper(b) && isUpper(e) || b == 'A' || b == 'g' && (e == 'h' || e == 'l') || b == 'x' && e == 'o' || b == 'e' && e == 'y' {
-				always[k/64] |= 1 << (k % 64)
-			}
-			if isAlpha(e) && keywordStart(lower(b), lower(e)) {
-				keyword[k/64] |= 1 << (k % 64)
-			}
+			t[k/32] |= kind << (k % 32 * 2)
 		}
 	}
-	return always, keyword
+	return t
 }()
+
+const (
+	pairAlways  = 1
+	pairKeyword = 2
+)
 
 // keywordPrefix is a keyword's first (up to) sixteen bytes as two
 // little-endian words, with masks of the bytes it has.
