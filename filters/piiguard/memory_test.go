@@ -20,6 +20,23 @@ type soakHost struct {
 	reqBody, respBody       []byte
 	config                  []byte
 	localStatus             uint32
+	// exports holds the guest's functions, each looked up once as
+	// Envoy's host does: wazero's ExportedFunction builds a call engine
+	// and stack on every lookup, host work a benchmark should not count.
+	exports map[string]api.Function
+}
+
+// export returns the guest's exported function name, looked up once.
+func (h *soakHost) export(m api.Module, name string) api.Function {
+	f, ok := h.exports[name]
+	if !ok {
+		if h.exports == nil {
+			h.exports = map[string]api.Function{}
+		}
+		f = m.ExportedFunction(name)
+		h.exports[name] = f
+	}
+	return f
 }
 
 func (h *soakHost) headers(m uint32) *[][2]string {
@@ -40,8 +57,8 @@ func (h *soakHost) buffer(t uint32) *[]byte {
 }
 
 // give copies data into guest memory allocated by the guest itself.
-func give(ctx context.Context, m api.Module, data []byte, retPtr, retSize uint32) uint32 {
-	res, err := m.ExportedFunction("proxy_on_memory_allocate").Call(ctx, uint64(len(data)))
+func (h *soakHost) give(ctx context.Context, m api.Module, data []byte, retPtr, retSize uint32) uint32 {
+	res, err := h.export(m, "proxy_on_memory_allocate").Call(ctx, uint64(len(data)))
 	if err != nil {
 		return 2
 	}
@@ -88,7 +105,7 @@ func (h *soakHost) instantiate(ctx context.Context, t testing.TB, r wazero.Runti
 		if int(start) > len(buf) {
 			return 2
 		}
-		return give(ctx, m, buf[start:min(len(buf), int(start+max))], rp, rs)
+		return h.give(ctx, m, buf[start:min(len(buf), int(start+max))], rp, rs)
 	})
 	export("proxy_set_buffer_bytes", 5, func(_ context.Context, m api.Module, a []uint32) uint32 {
 		*h.buffer(a[0]) = read(m, a[3], a[4])
@@ -98,13 +115,13 @@ func (h *soakHost) instantiate(ctx context.Context, t testing.TB, r wazero.Runti
 		k := string(read(m, a[1], a[2]))
 		for _, kv := range *h.headers(a[0]) {
 			if kv[0] == k {
-				return give(ctx, m, []byte(kv[1]), a[3], a[4])
+				return h.give(ctx, m, []byte(kv[1]), a[3], a[4])
 			}
 		}
 		return 1
 	})
 	export("proxy_get_header_map_pairs", 3, func(ctx context.Context, m api.Module, a []uint32) uint32 {
-		return give(ctx, m, proxywasm.EncodeHeaders(*h.headers(a[0])), a[1], a[2])
+		return h.give(ctx, m, proxywasm.EncodeHeaders(*h.headers(a[0])), a[1], a[2])
 	})
 	export("proxy_replace_header_map_value", 5, func(_ context.Context, m api.Module, a []uint32) uint32 {
 		k, v := string(read(m, a[1], a[2])), string(read(m, a[3], a[4]))
@@ -159,7 +176,7 @@ func TestGuestMemoryStaysFlat(t *testing.T) {
 		t.Fatal(err)
 	}
 	call := func(name string, args ...uint64) uint64 {
-		res, err := mod.ExportedFunction(name).Call(ctx, args...)
+		res, err := h.export(mod, name).Call(ctx, args...)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

@@ -36,7 +36,7 @@ func BenchmarkGuestOwnHost(b *testing.B) {
 		b.Fatal(err)
 	}
 	call := func(name string, args ...uint64) {
-		if _, err := mod.ExportedFunction(name).Call(ctx, args...); err != nil {
+		if _, err := h.export(mod, name).Call(ctx, args...); err != nil {
 			b.Fatalf("%s: %v", name, err)
 		}
 	}
