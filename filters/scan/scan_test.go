@@ -1,6 +1,8 @@
 package scan_test
 
 import (
+	"slices"
+	"sync"
 	"testing"
 	"unicode/utf8"
 
@@ -60,4 +62,45 @@ func FuzzScan(f *testing.F) {
 			prevEnd = fd.End
 		}
 	})
+}
+
+// The candidate lists scans collect into are pooled: a result must be the
+// caller's own, unchanged by later scans, and concurrent scans must not
+// share a list.
+func TestResultsOutliveLaterScans(t *testing.T) {
+	first := []byte("mail jane@example.com, card 4111 1111 1111 1111")
+	got := scan.Scanner{}.Scan(first)
+	want := slices.Clone(got)
+	for range 100 {
+		scan.Scanner{}.Scan([]byte("SSN 078-05-1120 and host 10.0.0.255, DOB 1980-02-03"))
+	}
+	if !slices.Equal(got, want) || len(got) != 2 {
+		t.Fatalf("first result changed by later scans: %v, was %v", got, want)
+	}
+}
+
+func TestConcurrentScans(t *testing.T) {
+	texts := [][]byte{
+		[]byte("mail jane@example.com, card 4111 1111 1111 1111"),
+		[]byte("SSN 078-05-1120 and host 10.0.0.255, DOB 1980-02-03"),
+		[]byte("GB82 WEST 1234 5698 7654 32 AKIAIOSFODNN7EXAMPLE"),
+		[]byte("no personal data here at all"),
+	}
+	want := make([][]scan.Finding, len(texts))
+	for i, text := range texts {
+		want[i] = scan.Scanner{}.Scan(text)
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for k := range 500 {
+				i := (g + k) % len(texts)
+				if got := (scan.Scanner{}).Scan(texts[i]); !slices.Equal(got, want[i]) {
+					t.Errorf("concurrent scan of %q: %v, want %v", texts[i], got, want[i])
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
