@@ -137,7 +137,7 @@ func (s Scanner) Scan(text []byte) []Finding {
 		// and bytes if they can only start a keyword.
 		d := text[p+1]
 		var may bool
-		if c|d < 0x80 {
+		if c|d < 0x80 { // no keyword or prefix has a non-ASCII byte
 			k := uint(c)<<7 | uint(d)
 			pair := pairKinds[uint16(k)/32] >> (k % 32 * 2) & 3
 			may = pair == pairAlways
@@ -149,8 +149,6 @@ func (s Scanner) Scan(text []byte) []Finding {
 				k3 := (int((c|0x20)-'a')*26+int((d|0x20)-'a'))*27 + third
 				may = keywordStarts3[k3/64]&(1<<(k3%64)) != 0 && keywordPrefixAt(text, p, k3)
 			}
-		} else {
-			may = c == 'A' // AKIA…/ASIA… then anything; no keyword has a non-ASCII byte
 		}
 		if may {
 			matchWord(text, p, &out)
@@ -376,7 +374,7 @@ var pairKinds = func() (t [128 * 128 / 32]uint64) {
 			}
 			var kind uint64
 			switch {
-			case isUpper(b) && isUpper(e) || b == 'A' || b == 'g' && (e == 'h' || e == 'l') || b == 'x' && e == 'o' || b == 'e' && e == 'y':
+			case isUpper(b) && isUpper(e) || b == 'g' && (e == 'h' || e == 'l') || b == 'x' && e == 'o' || b == 'e' && e == 'y':
 				kind = pairAlways
 			case isAlpha(e) && keywordStart(lower(b), lower(e)):
 				kind = pairKeyword

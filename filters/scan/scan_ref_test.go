@@ -65,9 +65,9 @@ func refWordMayMatch(text []byte, i int) bool {
 	}
 	c, d := text[i], text[i+1]
 	switch {
-	case isUpper(c) && isUpper(d): // IBAN (DE89…), AKIA…, MRN, SSN
+	case isUpper(c) && isUpper(d): // IBAN (DE89…), AWS key ids (AKIA…), MRN, SSN
 		return true
-	case c == 'A', c == 'g' && (d == 'h' || d == 'l'), c == 'x' && d == 'o', c == 'e' && d == 'y':
+	case c == 'g' && (d == 'h' || d == 'l'), c == 'x' && d == 'o', c == 'e' && d == 'y':
 		return true // secret prefixes
 	case isAlpha(d) && keywordAt(text, i):
 		return true
