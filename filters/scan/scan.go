@@ -139,7 +139,7 @@ func (s Scanner) Scan(text []byte) []Finding {
 		var may bool
 		if c|d < 0x80 { // no keyword or prefix has a non-ASCII byte
 			k := uint(c)<<7 | uint(d)
-			pair := pairKinds[uint16(k)/32] >> (k % 32 * 2) & 3
+			pair := pairKinds[k/32] >> (k % 32 * 2) & 3
 			may = pair == pairAlways
 			if pair == pairKeyword {
 				third := 26
@@ -160,7 +160,7 @@ func (s Scanner) Scan(text []byte) []Finding {
 // candidatePool holds the lists findings are collected into before
 // overlaps are resolved, so a scan allocates only its result. A cache, not
 // state: what it holds never changes a result.
-var candidatePool = sync.Pool{}
+var candidatePool sync.Pool
 
 // maxPooledFindings keeps the lists of unusually dense texts out of the
 // pool, so one such text does not pin its list (40 bytes a finding) for
