@@ -705,7 +705,9 @@ func (cw *contextWords) before(text []byte, i int) bool {
 }
 
 // letters8 marks with its top bit each of the eight bytes of x that is an
-// ASCII letter.
+// ASCII letter. nonAlnum8 keeps its own copy of the letter test: built on
+// this one, the scan loop's block arithmetic grew by two operations and
+// the dense corpus scan by 3–4%.
 func letters8(x uint64) uint64 {
 	const ones, lows = 0x0101010101010101, 0x7f7f7f7f7f7f7f7f
 	folded := x&lows | 0x20*ones
