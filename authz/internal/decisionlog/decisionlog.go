@@ -129,13 +129,27 @@ type Logger struct {
 	metrics Metrics
 	queue   chan Entry
 	dropped atomic.Int64
-	prev    string
 	done    chan struct{}
 	once    sync.Once
+
+	// Owned by run.
+	prev    string
+	batch   []byte // whole lines waiting for one Write
+	scratch []byte // the line being sealed, reused
 }
+
+// batchBytes bounds the lines gathered into one Write.
+const batchBytes = 64 << 10
+
+// maxScratch bounds the sealing buffer kept between lines, so that one
+// huge input does not pin its size for the logger's life.
+const maxScratch = 1 << 20
 
 // New starts a logger writing to sink. prev continues an existing chain
 // (Genesis for a new one). queue bounds the lines waiting to be written.
+//
+// Each Write to sink carries one or more whole lines and nothing else, so
+// a sink that rotates between Writes (RotatingFile) never splits a line.
 func New(sink io.Writer, prev string, queue int, metrics Metrics) *Logger {
 	if prev == "" {
 		prev = Genesis
@@ -162,62 +176,85 @@ func (l *Logger) Close() {
 	<-l.done
 }
 
-// run writes queued lines through a buffer that is flushed whenever the
-// queue runs dry: under load many lines share one write, idle lines still
-// reach the sink at once.
+// run gathers queued lines into a batch that is written whenever the queue
+// runs dry or the next line would not fit: under load many lines share one
+// Write, idle lines still reach the sink at once.
 func (l *Logger) run() {
 	defer close(l.done)
-	w := bufio.NewWriterSize(l.sink, 64<<10)
+	l.batch = make([]byte, 0, batchBytes)
 	for e := range l.queue {
 		if n := l.dropped.Swap(0); n > 0 {
-			l.write(w, Entry{Type: "gap", Time: time.Now().UTC(), Dropped: n})
+			l.add(Entry{Type: "gap", Time: time.Now().UTC(), Dropped: n})
 		}
-		l.write(w, e)
+		l.add(e)
 		if len(l.queue) == 0 {
-			l.flush(w)
+			l.flush()
 		}
 	}
-	l.flush(w)
+	l.flush()
 }
 
-func (l *Logger) write(w *bufio.Writer, e Entry) {
-	line, hash, err := Seal(e, l.prev)
+// add seals e after the chain head and adds its line to the batch. The
+// batch is cut only between lines (a bufio.Writer would cut it at its size,
+// mid-line, and a rotating sink would then split the line across files); a
+// line larger than a whole batch is written on its own.
+func (l *Logger) add(e Entry) {
+	line, hash, err := appendSealed(l.scratch[:0], &e, l.prev)
 	if err != nil {
 		l.metrics.LogWriteError()
 		return
 	}
-	if _, err := w.Write(line); err != nil {
-		l.metrics.LogWriteError()
-		w.Reset(l.sink)
+	l.prev = hash
+	if cap(line) <= maxScratch {
+		l.scratch = line
+	}
+	if len(l.batch)+len(line) > cap(l.batch) {
+		l.flush()
+	}
+	if len(line) > cap(l.batch) {
+		l.write(line)
 		return
 	}
-	l.prev = hash
+	l.batch = append(l.batch, line...)
 }
 
-func (l *Logger) flush(w *bufio.Writer) {
-	if err := w.Flush(); err != nil {
+// flush writes the batch, if any, in one Write.
+func (l *Logger) flush() {
+	if len(l.batch) > 0 {
+		l.write(l.batch)
+		l.batch = l.batch[:0]
+	}
+}
+
+// write hands whole lines to the sink. A failed Write loses them: the next
+// line's previous-hash then names a line the sink does not hold, which
+// Verify reports where it happened.
+func (l *Logger) write(p []byte) {
+	if _, err := l.sink.Write(p); err != nil {
 		l.metrics.LogWriteError()
-		// A failed sink must not wedge the buffer: drop what it holds.
-		w.Reset(l.sink)
 	}
 }
 
 // Seal renders e after prev as a line whose last field is the hash of
 // everything before it.
 func Seal(e Entry, prev string) ([]byte, string, error) {
+	return appendSealed(make([]byte, 0, 2048), &e, prev)
+}
+
+// appendSealed appends e's sealed line, newline included, to b.
+func appendSealed(b []byte, e *Entry, prev string) ([]byte, string, error) {
 	e.PrevHash = prev
-	body, err := appendEntry(make([]byte, 0, 2048), &e)
+	start := len(b)
+	b, err := appendEntry(b, e)
 	if err != nil {
 		return nil, "", err
 	}
-	sum := sha256.Sum256(body)
+	sum := sha256.Sum256(b[start:])
 	hash := hex.EncodeToString(sum[:])
-	line := make([]byte, 0, len(body)+len(hash)+12)
-	line = append(line, body[:len(body)-1]...)
-	line = append(line, `,"hash":"`...)
-	line = append(line, hash...)
-	line = append(line, "\"}\n"...)
-	return line, hash, nil
+	b = append(b[:len(b)-1], `,"hash":"`...)
+	b = append(b, hash...)
+	b = append(b, "\"}\n"...)
+	return b, hash, nil
 }
 
 // Verification is the result of checking log files.

@@ -9,6 +9,10 @@ import (
 // RotatingFile is an append-only file that, past MaxBytes, is renamed to
 // <path>.1 (older ones shift to .2 … .Backups) and started afresh. The
 // hash chain runs on across files; verify them oldest first.
+//
+// It rotates only between Writes, never inside one: each Write lands whole
+// in one file. A writer that hands it whole lines per Write (Logger does)
+// therefore gets files that each end on a whole line.
 type RotatingFile struct {
 	path     string
 	maxBytes int64
@@ -48,7 +52,9 @@ func (r *RotatingFile) open() error {
 	return nil
 }
 
-// Write appends p, rotating first if p would pass the size limit.
+// Write appends p to the current file, rotating first if p would take a
+// non-empty file past the size limit. p is never split across files: a p
+// larger than the limit starts a file of its own and passes the limit.
 func (r *RotatingFile) Write(p []byte) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
