@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/secureai-nexus/nexus/authz/internal/decision"
 	"github.com/secureai-nexus/nexus/authz/internal/decisionlog"
 	"github.com/secureai-nexus/nexus/authz/internal/server"
 )
@@ -56,6 +57,9 @@ func main() {
 	flag.StringVar(&cfg.TrustDomain, "trust-domain", "", "with --spiffe-socket: accept any caller of this trust domain")
 	flag.Var(&allowIDs, "allow-spiffe-id", "with --spiffe-socket: accept only this caller SPIFFE id (repeatable; wins over --trust-domain)")
 	flag.StringVar(&cfg.BundleServerID, "bundle-server-id", "", "with --spiffe-socket: SPIFFE id the policy bundle URL's server must present")
+	flag.BoolVar(&cfg.StrictBuiltinErrors, "strict-builtin-errors", false, "a failing builtin (base64url.decode of a malformed token, to_number(\"abc\")) fails the decision closed instead of being undefined as in OPA")
+	flag.StringVar(&cfg.ProtoDescriptor, "proto-descriptor", "", "FileDescriptorSet for decoding gRPC request bodies into input.parsed_body")
+	flag.StringVar(&cfg.DecisionIDHeader, "decision-id-header", decision.HeaderDecisionID, "also send the decision id as this header (empty: only in the dynamic metadata as decision_id)")
 	flag.BoolVar(&noDefaultMasks, "no-default-masks", false, "do not mask the Authorization header, cookies and the body by default")
 	flag.Parse()
 	cfg.AllowedSPIFFEIDs = allowIDs

@@ -39,7 +39,11 @@ type Metrics interface {
 // strings, so operators can alert on them (after opa-envoy-plugin's typed
 // error codes).
 const (
-	ReasonNoPolicy        = "no_policy_loaded"
+	ReasonNoPolicy = "no_policy_loaded"
+	// ReasonRequestParse is opa-envoy-plugin's request_parse_error: a
+	// path, query or body that does not parse is a 400 without the
+	// policy's say.
+	ReasonRequestParse    = "request_parse_error"
 	ReasonInputTooLarge   = "input_too_large"
 	ReasonInputInvalid    = "input_invalid"
 	ReasonTimeout         = "check_request_timeout"
@@ -63,6 +67,9 @@ type Engine struct {
 	DryRun bool
 	Input  input.Options
 	Now    func() time.Time
+	// DecisionIDHeader, when not empty, also sends the decision id as this
+	// header (it is always in the dynamic metadata as decision_id).
+	DecisionIDHeader string
 }
 
 // Check decides one request. It never returns an error for a bad request or
@@ -74,7 +81,8 @@ func (e *Engine) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	entry := decisionlog.Entry{DecisionID: id, Time: start.UTC()}
 	var in map[string]any
 
-	res, reason, set, cached := e.decide(ctx, req, &in)
+	res, reason, set, cached, raw := e.decide(ctx, req, &in)
+	_ = raw // for the OPA-format decision log
 	entry.Cached = cached
 	if set != nil {
 		entry.PolicyRevision, entry.Query = set.Revision, set.Query
@@ -99,10 +107,13 @@ func (e *Engine) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 		e.Masker.Mask(in)
 		entry.Input = in
 	}
-	if e.DryRun {
+	// Dry run allows what the policy denied, keeping its metadata, as
+	// opa-envoy-plugin does; a request that cannot be parsed is refused
+	// even then (it never reached the policy).
+	if e.DryRun && !res.ParseError {
 		entry.DryRun = true
 		if !res.Allowed {
-			res = Result{Allowed: true}
+			res = Result{Allowed: true, Object: true, DynamicMetadata: res.DynamicMetadata}
 		}
 	}
 	metric := entry.Result
@@ -112,10 +123,10 @@ func (e *Engine) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	e.Metrics.Decision(metric, elapsed)
 	e.Log.Log(entry)
 
-	resp, err := Response(res, id)
+	resp, err := Response(res, id, e.DecisionIDHeader)
 	if err != nil {
 		// The policy produced metadata that cannot be encoded: deny.
-		resp, _ = Response(denied(), id)
+		resp, _ = Response(denied(), id, e.DecisionIDHeader)
 	}
 	return resp, nil
 }
@@ -123,7 +134,7 @@ func (e *Engine) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 // isEngineReason says whether a denial came from a failure rather than
 // from the policy's own decision.
 func isEngineReason(r string) bool {
-	for _, p := range []string{ReasonNoPolicy, ReasonInputTooLarge, ReasonInputInvalid, ReasonTimeout, ReasonCanceled, ReasonPolicyError, ReasonUndefined, ReasonInvalidDecision} {
+	for _, p := range []string{ReasonNoPolicy, ReasonRequestParse, ReasonInputTooLarge, ReasonInputInvalid, ReasonTimeout, ReasonCanceled, ReasonPolicyError, ReasonUndefined, ReasonInvalidDecision} {
 		if strings.HasPrefix(r, p) {
 			return true
 		}
@@ -135,19 +146,20 @@ func isEngineReason(r string) bool {
 // where to look, never what went wrong inside.
 func denied() Result {
 	return Result{
+		Object:     true,
 		HTTPStatus: 403,
 		Headers:    []Header{{"content-type", "application/json"}},
 		Body:       `{"error":{"code":"forbidden","message":"denied by policy; quote the x-nexus-decision-id header to your operator"}}`,
 	}
 }
 
-func (e *Engine) decide(ctx context.Context, req *authv3.CheckRequest, in *map[string]any) (Result, string, *policy.Set, bool) {
-	set := e.Policies.Current()
+func (e *Engine) decide(ctx context.Context, req *authv3.CheckRequest, in *map[string]any) (res Result, reason string, set *policy.Set, cached bool, raw any) {
+	set = e.Policies.Current()
 	if set == nil {
-		return denied(), ReasonNoPolicy, nil, false
+		return denied(), ReasonNoPolicy, nil, false, nil
 	}
 	if n := proto.Size(req); e.MaxInputBytes > 0 && n > e.MaxInputBytes {
-		return denied(), fmt.Sprintf("%s: %d bytes, more than %d", ReasonInputTooLarge, n, e.MaxInputBytes), set, false
+		return denied(), fmt.Sprintf("%s: %d bytes, more than %d", ReasonInputTooLarge, n, e.MaxInputBytes), set, false, nil
 	}
 	opts := e.Input
 	// A body the log masks is only read by the policy: decode just the
@@ -156,8 +168,13 @@ func (e *Engine) decide(ctx context.Context, req *authv3.CheckRequest, in *map[s
 		opts.LimitBody, opts.BodyMembers = true, names
 	}
 	doc, err := input.Build(req, opts)
-	if err != nil {
-		return denied(), ReasonInputInvalid + ": " + err.Error(), set, false
+	var parseErr *input.ParseError
+	switch {
+	case errors.As(err, &parseErr):
+		msg := ReasonRequestParse + ": " + err.Error()
+		return Result{ParseError: true, HTTPStatus: 400, Body: msg}, msg, set, false, nil
+	case err != nil:
+		return denied(), ReasonInputInvalid + ": " + err.Error(), set, false, nil
 	}
 	*in = doc
 	ctx, cancel := context.WithTimeout(ctx, e.Timeout)
@@ -169,24 +186,24 @@ func (e *Engine) decide(ctx context.Context, req *authv3.CheckRequest, in *map[s
 	var inputErr *policy.InputError
 	switch {
 	case errors.As(err, &inputErr):
-		return denied(), ReasonInputInvalid + ": " + err.Error(), set, false
+		return denied(), ReasonInputInvalid + ": " + err.Error(), set, false, nil
 	case err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return denied(), fmt.Sprintf("%s: no decision within %s", ReasonTimeout, e.Timeout), set, false
+		return denied(), fmt.Sprintf("%s: no decision within %s", ReasonTimeout, e.Timeout), set, false, nil
 	case err != nil && errors.Is(ctx.Err(), context.Canceled):
-		return denied(), ReasonCanceled, set, false
+		return denied(), ReasonCanceled, set, false, nil
 	case err != nil:
-		return denied(), ReasonPolicyError + ": " + err.Error(), set, false
+		return denied(), ReasonPolicyError + ": " + err.Error(), set, false, nil
 	case !defined:
-		return denied(), ReasonUndefined, set, hit
+		return denied(), ReasonUndefined, set, hit, nil
 	}
-	res, err := Interpret(out)
+	res, err = Interpret(out)
 	if err != nil {
-		return denied(), ReasonInvalidDecision + ": " + err.Error(), set, hit
+		return denied(), ReasonInvalidDecision + ": " + err.Error(), set, hit, out
 	}
 	if !res.Allowed && res.Reason == "" {
 		res.Reason = "denied by policy"
 	}
-	return res, res.Reason, set, hit
+	return res, res.Reason, set, hit, out
 }
 
 func newID() string {

@@ -37,6 +37,13 @@ type Result struct {
 	// Reason is the policy's own explanation (a "reason" string or
 	// "reasons" list in the decision object), for the decision log.
 	Reason string
+	// Object is set for an object decision (and Nexus's own denials),
+	// which answer with an HTTP response; a boolean decision answers with
+	// the gRPC status alone.
+	Object bool
+	// ParseError is set when the request could not be parsed into an
+	// input: a 400 whose body is the error, the policy never asked.
+	ParseError bool
 }
 
 // Header is one name/value pair, in the order the policy gave them.
@@ -54,8 +61,13 @@ func Interpret(v any) (Result, error) {
 	return Result{}, fmt.Errorf("decision must be a boolean or an object with \"allowed\", got %s", typeName(v))
 }
 
+// interpretObject reads the fields opa-envoy-plugin reads, when it reads
+// them: headers and dynamic_metadata always; what changes the upstream
+// request only on an allow; body and http_status only on a deny. A field
+// opa-envoy-plugin would not read is not checked, so a decision it
+// accepts is never refused here.
 func interpretObject(d map[string]any) (Result, error) {
-	r := Result{HTTPStatus: http.StatusForbidden}
+	r := Result{HTTPStatus: http.StatusForbidden, Object: true}
 	a, ok := d["allowed"]
 	if !ok {
 		return r, fmt.Errorf("decision object has no \"allowed\" key")
@@ -67,51 +79,45 @@ func interpretObject(d map[string]any) (Result, error) {
 	if r.Headers, err = headers(d, "headers"); err != nil {
 		return r, err
 	}
-	if r.ResponseHeadersToAdd, err = headers(d, "response_headers_to_add"); err != nil {
-		return r, err
-	}
-	if r.RequestHeadersToRemove, err = strings_(d, "request_headers_to_remove"); err != nil {
-		return r, err
-	}
-	if r.QueryParametersToRemove, err = strings_(d, "query_parameters_to_remove"); err != nil {
-		return r, err
-	}
-	if qs, ok := d["query_parameters_to_set"]; ok {
-		m, ok := qs.(map[string]any)
-		if !ok {
-			return r, fmt.Errorf("decision \"query_parameters_to_set\" must be an object, got %s", typeName(qs))
-		}
-		if r.QueryParametersToSet, err = pairs("query_parameters_to_set", m); err != nil {
-			return r, err
-		}
-	}
-	if s, ok := d["http_status"]; ok {
-		n, ok := s.(json.Number)
-		if !ok {
-			return r, fmt.Errorf("decision \"http_status\" must be a number, got %s", typeName(s))
-		}
-		code, err := n.Int64()
-		if err != nil || http.StatusText(int(code)) == "" {
-			return r, fmt.Errorf("decision \"http_status\" %s is not an HTTP status", n)
-		}
-		if _, known := typev3.StatusCode_name[int32(code)]; !known {
-			return r, fmt.Errorf("decision \"http_status\" %d is not a status Envoy can send", code)
-		}
-		r.HTTPStatus = int(code)
-	}
-	if b, ok := d["body"]; ok {
-		s, ok := b.(string)
-		if !ok {
-			return r, fmt.Errorf("decision \"body\" must be a string, got %s", typeName(b))
-		}
-		r.Body = s
-	}
 	if md, ok := d["dynamic_metadata"]; ok {
 		m, ok := md.(map[string]any)
 		if !ok {
 			return r, fmt.Errorf("decision \"dynamic_metadata\" must be an object, got %s", typeName(md))
 		}
 		r.DynamicMetadata = m
+	}
+	if r.Allowed {
+		if r.ResponseHeadersToAdd, err = headers(d, "response_headers_to_add"); err != nil {
+			return r, err
+		}
+		if r.RequestHeadersToRemove, err = strings_(d, "request_headers_to_remove"); err != nil {
+			return r, err
+		}
+		if r.QueryParametersToRemove, err = strings_(d, "query_parameters_to_remove"); err != nil {
+			return r, err
+		}
+		if qs, ok := d["query_parameters_to_set"]; ok {
+			m, ok := qs.(map[string]any)
+			if !ok {
+				return r, fmt.Errorf("decision \"query_parameters_to_set\" must be an object, got %s", typeName(qs))
+			}
+			if r.QueryParametersToSet, err = pairs("query_parameters_to_set", m); err != nil {
+				return r, err
+			}
+		}
+	} else {
+		if s, ok := d["http_status"]; ok {
+			if r.HTTPStatus, err = HTTPStatus(s); err != nil {
+				return r, err
+			}
+		}
+		if b, ok := d["body"]; ok {
+			s, ok := b.(string)
+			if !ok {
+				return r, fmt.Errorf("decision \"body\" must be a string, got %s", typeName(b))
+			}
+			r.Body = s
+		}
 	}
 	switch reason := d["reason"].(type) {
 	case string:
@@ -129,6 +135,24 @@ func interpretObject(d map[string]any) (Result, error) {
 		}
 	}
 	return r, nil
+}
+
+// HTTPStatus reads a decision's http_status: an integer that is an HTTP
+// status Envoy's StatusCode can carry (451, say, is HTTP but not one of
+// Envoy's).
+func HTTPStatus(v any) (int, error) {
+	n, ok := v.(json.Number)
+	if !ok {
+		return 0, fmt.Errorf("decision \"http_status\" must be a number, got %s", typeName(v))
+	}
+	code, err := n.Int64()
+	if err != nil || http.StatusText(int(code)) == "" {
+		return 0, fmt.Errorf("decision \"http_status\" %s is not an HTTP status", n)
+	}
+	if _, known := typev3.StatusCode_name[int32(code)]; !known {
+		return 0, fmt.Errorf("decision \"http_status\" %d is not a status Envoy can send", code)
+	}
+	return int(code), nil
 }
 
 // headers reads an object of name → string|[string], or a list of such
@@ -220,27 +244,52 @@ func typeName(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// HeaderDecisionID carries the decision id to the upstream when allowed
-// and to the client when denied, so either can quote it to an operator.
+// HeaderDecisionID is the default header that carries the decision id to
+// the upstream when allowed and to the client when denied, so either can
+// quote it to an operator. The id is always in the response's dynamic
+// metadata as decision_id, as opa-envoy-plugin puts it.
 const HeaderDecisionID = "x-nexus-decision-id"
 
-// Response maps a result onto the CheckResponse Envoy expects.
-func Response(r Result, decisionID string) (*authv3.CheckResponse, error) {
-	idHeader := &corev3.HeaderValueOption{
-		Header:       &corev3.HeaderValue{Key: HeaderDecisionID, Value: decisionID},
-		AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
-	}
+// MetadataDecisionID is the dynamic metadata key of the decision id.
+const MetadataDecisionID = "decision_id"
+
+// Response maps a result onto the CheckResponse opa-envoy-plugin gives
+// for it: a boolean decision is only a gRPC status, an object decision
+// adds the OK or denied HTTP response, and both carry decision_id in the
+// dynamic metadata. A request that could not be parsed is a 400 with the
+// parse error, and no metadata, as there. idHeader, when not empty, also
+// sends the decision id as that header.
+func Response(r Result, decisionID, idHeader string) (*authv3.CheckResponse, error) {
 	resp := &authv3.CheckResponse{}
-	if len(r.DynamicMetadata) > 0 {
-		md, err := structpb.NewStruct(r.DynamicMetadata)
-		if err != nil {
-			return nil, fmt.Errorf("decision \"dynamic_metadata\": %w", err)
-		}
-		resp.DynamicMetadata = md
+	var extra []*corev3.HeaderValueOption
+	if idHeader != "" {
+		extra = []*corev3.HeaderValueOption{{
+			Header:       &corev3.HeaderValue{Key: idHeader, Value: decisionID},
+			AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+		}}
 	}
+	if r.ParseError {
+		resp.Status = &rpcstatus.Status{Code: int32(code.Code_PERMISSION_DENIED), Message: r.Body}
+		resp.HttpResponse = &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{
+			Status:  &typev3.HttpStatus{Code: typev3.StatusCode_BadRequest},
+			Headers: extra,
+			Body:    r.Body,
+		}}
+		return resp, nil
+	}
+	md, err := structpb.NewStruct(r.DynamicMetadata)
+	if err != nil {
+		return nil, fmt.Errorf("decision \"dynamic_metadata\": %w", err)
+	}
+	md.Fields[MetadataDecisionID] = structpb.NewStringValue(decisionID)
+	resp.DynamicMetadata = md
 	if r.Allowed {
+		resp.Status = &rpcstatus.Status{Code: int32(code.Code_OK)}
+		if !r.Object && extra == nil {
+			return resp, nil
+		}
 		ok := &authv3.OkHttpResponse{
-			Headers:                 append(options(r.Headers), idHeader),
+			Headers:                 append(options(r.Headers), extra...),
 			HeadersToRemove:         r.RequestHeadersToRemove,
 			ResponseHeadersToAdd:    options(r.ResponseHeadersToAdd),
 			QueryParametersToRemove: r.QueryParametersToRemove,
@@ -248,20 +297,25 @@ func Response(r Result, decisionID string) (*authv3.CheckResponse, error) {
 		for _, q := range r.QueryParametersToSet {
 			ok.QueryParametersToSet = append(ok.QueryParametersToSet, &corev3.QueryParameter{Key: q.Key, Value: q.Value})
 		}
-		resp.Status = &rpcstatus.Status{Code: int32(code.Code_OK)}
 		resp.HttpResponse = &authv3.CheckResponse_OkResponse{OkResponse: ok}
 		return resp, nil
 	}
 	resp.Status = &rpcstatus.Status{Code: int32(code.Code_PERMISSION_DENIED)}
+	if !r.Object && extra == nil {
+		return resp, nil
+	}
 	resp.HttpResponse = &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{
 		Status:  &typev3.HttpStatus{Code: typev3.StatusCode(r.HTTPStatus)},
-		Headers: append(options(r.Headers), idHeader),
+		Headers: append(options(r.Headers), extra...),
 		Body:    r.Body,
 	}}
 	return resp, nil
 }
 
 func options(hs []Header) []*corev3.HeaderValueOption {
+	if len(hs) == 0 {
+		return nil
+	}
 	out := make([]*corev3.HeaderValueOption, 0, len(hs)+1)
 	for _, h := range hs {
 		out = append(out, &corev3.HeaderValueOption{Header: &corev3.HeaderValue{Key: h.Key, Value: h.Value}})

@@ -9,7 +9,6 @@ package input
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/url"
 	"regexp"
 	"slices"
@@ -17,6 +16,7 @@ import (
 	"strings"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
@@ -39,115 +39,97 @@ const (
 
 // Options changes how the input is built.
 type Options struct {
-	// SkipRequestBodyParse leaves parsed_body null, as opa-envoy-plugin's
-	// skip-request-body-parse does.
+	// SkipRequestBodyParse leaves parsed_body and truncated_body out of the
+	// input, as opa-envoy-plugin's skip-request-body-parse does.
 	SkipRequestBodyParse bool
 	// LimitBody decodes, of a JSON object body, only the top-level members
 	// named in BodyMembers; the whole body is still checked to be JSON
 	// (and refused if not). For when nothing else reads parsed_body.
 	LimitBody   bool
 	BodyMembers []string
+	// ProtoSet decodes application/grpc request bodies (Envoy's raw_body,
+	// pack_as_bytes) into parsed_body, as opa-envoy-plugin's
+	// proto-descriptor does. Nil leaves gRPC bodies unparsed.
+	ProtoSet *protoregistry.Files
 }
 
-// ErrBody is returned for a JSON body that does not parse; the caller
-// denies the request.
+// ParseError is a request opa-envoy-plugin refuses to build an input for:
+// an invalid path escape, a query with a semicolon, a body that does not
+// parse as its content type says, a non-numeric content-length. The
+// request is denied with HTTP 400 without evaluating the policy.
+type ParseError struct{ Err error }
+
+func (e *ParseError) Error() string { return e.Err.Error() }
+func (e *ParseError) Unwrap() error { return e.Err }
+
+// ErrBody marks a JSON body that does not parse.
 var ErrBody = errors.New("request body is not valid JSON")
 
 var piiClassRE = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,63}$`)
 
-// Build returns the input document for req.
+// Build returns the input document for req. A request whose path, query
+// or body does not parse is a *ParseError.
 func Build(req *authv3.CheckRequest, opts Options) (map[string]any, error) {
-	in, err := toMap(req.ProtoReflect())
-	if err != nil {
-		return nil, fmt.Errorf("encode check request: %w", err)
-	}
+	in := toMap(req.ProtoReflect())
 	in["version"] = map[string]any{"ext_authz": "v3", "encoding": "protojson"}
 
 	http := req.GetAttributes().GetRequest().GetHttp()
-	parsedPath, parsedQuery := parsePath(http.GetPath())
+	parsedPath, parsedQuery, err := ParsePath(http.GetPath())
+	if err != nil {
+		return nil, &ParseError{Err: err}
+	}
 	in["parsed_path"] = parsedPath
 	in["parsed_query"] = parsedQuery
 
-	in["parsed_body"] = nil
-	in["truncated_body"] = false
 	if !opts.SkipRequestBodyParse {
-		body, truncated, err := parseBody(http.GetHeaders(), http.GetBody(), http.GetRawBody(), opts)
+		body, truncated, err := parseBody(http.GetHeaders(), http.GetBody(), http.GetRawBody(), parsedPath, opts)
 		if err != nil {
-			return nil, err
+			return nil, &ParseError{Err: err}
 		}
 		in["parsed_body"] = body
 		in["truncated_body"] = truncated
+	}
+	if p := req.GetAttributes().GetSource().GetPrincipal(); p != "" {
+		in["source_principal"] = p
 	}
 	in["nexus"] = nexus(req)
 	return in, nil
 }
 
-// parsePath splits the path as opa-envoy-plugin does: the segments after the
-// leading slashes, and the query as a map of value lists. A path that does
-// not parse as a URL still yields its raw segments, so a policy sees it.
-func parsePath(p string) ([]any, map[string]any) {
-	query := map[string]any{}
-	pathPart := p
-	if u, err := url.Parse(p); err == nil {
-		pathPart = u.Path
-		for k, vs := range u.Query() {
-			list := make([]any, len(vs))
-			for i, v := range vs {
-				list[i] = v
-			}
-			query[k] = list
-		}
-	} else if i := strings.IndexByte(p, '?'); i >= 0 {
-		pathPart = p[:i]
+// ParsePath splits a request path as opa-envoy-plugin does: everything
+// before the first "?" is unescaped and split on "/" after its leading
+// slashes, and the rest is a query of value lists. A "#" is not special
+// (Envoy does not send fragments; one that arrives is part of the path or
+// query). No segment is ever read as a host, so "//admin/x" is
+// ["admin", "x"].
+func ParsePath(p string) ([]any, map[string]any, error) {
+	rawPath, rawQuery, _ := strings.Cut(p, "?")
+	path, err := url.PathUnescape(rawPath)
+	if err != nil {
+		return nil, nil, err
 	}
-	segs := strings.Split(strings.TrimLeft(pathPart, "/"), "/")
+	segs := strings.Split(strings.TrimLeft(path, "/"), "/")
 	out := make([]any, len(segs))
 	for i, s := range segs {
 		out[i] = s
 	}
-	return out, query
+	values, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, valueLists(values), nil
 }
 
-// parseBody parses a JSON body. A body shorter than its content-length was
-// cut by Envoy's with_request_body bound: it is reported truncated and not
-// parsed.
-func parseBody(headers map[string]string, body string, rawBody []byte, opts Options) (any, bool, error) {
-	if !strings.Contains(headers["content-type"], "application/json") {
-		return nil, false, nil
-	}
-	if body == "" && len(rawBody) > 0 {
-		body = string(rawBody)
-	}
-	if body == "" {
-		return nil, false, nil
-	}
-	if cl, ok := headers["content-length"]; ok {
-		n, err := strconv.ParseInt(cl, 10, 64)
-		if err == nil && n > int64(len(body)) {
-			return nil, true, nil
+func valueLists(values map[string][]string) map[string]any {
+	out := make(map[string]any, len(values))
+	for k, vs := range values {
+		list := make([]any, len(vs))
+		for i, v := range vs {
+			list[i] = v
 		}
+		out[k] = list
 	}
-	if opts.LimitBody {
-		members, isObject, err := bodyMembers(body, opts.BodyMembers)
-		if err != nil {
-			return nil, false, fmt.Errorf("%w: %v", ErrBody, err)
-		}
-		if isObject {
-			return members, false, nil
-		}
-	}
-	var v any
-	dec := json.NewDecoder(strings.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
-		return nil, false, fmt.Errorf("%w: %v", ErrBody, err)
-	}
-	// Decoder.More stops at a closing bracket, so "{} ]" would pass it:
-	// everything after the value must be white space.
-	if strings.TrimLeft(body[dec.InputOffset():], " \t\r\n") != "" {
-		return nil, false, fmt.Errorf("%w: data after the JSON value", ErrBody)
-	}
-	return v, false, nil
+	return out
 }
 
 // Caller is the calling workload's SPIFFE identity.

@@ -265,3 +265,37 @@ func TestNormalizeQuery(t *testing.T) {
 		}
 	}
 }
+
+// TestReadyAfterRestore: putting back the serving content after a broken
+// edit clears /readyz's last_error, whether the edit failed to parse or
+// failed to compile, and whether it was a directory or a bundle file.
+func TestReadyAfterRestore(t *testing.T) {
+	ctx := context.Background()
+	for _, broken := range []string{"package envoy.authz\n\nallow if {\n", "package envoy.authz\n\nx := nosuchfunc(1)\n"} {
+		dir := t.TempDir()
+		write(t, dir, map[string]string{"authz.rego": allowPolicy, "data.json": `{"callers": ["spiffe://t/a"]}`})
+		m := manager(t, dir)
+		if err := m.Reload(ctx); err != nil {
+			t.Fatal(err)
+		}
+		good := m.Status().Revision
+		write(t, dir, map[string]string{"authz.rego": broken})
+		if err := m.Reload(ctx); err == nil {
+			t.Fatal("broken set accepted")
+		}
+		// Polling the same broken content keeps the error.
+		if err := m.Reload(ctx); err != nil && m.Status().LastError == "" {
+			t.Fatal("error lost")
+		}
+		if m.Status().LastError == "" {
+			t.Fatal("last_error cleared while the broken file is in place")
+		}
+		write(t, dir, map[string]string{"authz.rego": allowPolicy})
+		if err := m.Reload(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if st := m.Status(); st.LastError != "" || st.Revision != good || !st.Ready {
+			t.Errorf("after restoring: %+v", st)
+		}
+	}
+}

@@ -71,6 +71,12 @@ type Options struct {
 	// DecisionCacheSize bounds the decisions a set remembers; 0 turns the
 	// cache off.
 	DecisionCacheSize int
+	// StrictBuiltinErrors makes a failing builtin (base64url.decode of a
+	// malformed token, to_number("abc")) an error that fails the whole
+	// decision closed. Off, as in OPA and opa-envoy-plugin, the failing
+	// expression is undefined and the policy's own default or denial
+	// stands. The set's Rego tests run the same way.
+	StrictBuiltinErrors bool
 }
 
 // NormalizeQuery turns the plugin's path form (envoy/authz/allow) into a
@@ -137,6 +143,9 @@ func Build(ctx context.Context, b *bundle.Bundle, opts Options) (*Set, error) {
 	if compiler.Compile(modules); compiler.Failed() {
 		return nil, fmt.Errorf("compile: %w", compiler.Errors)
 	}
+	if err := checkConstantStatuses(compiler.Modules, query); err != nil {
+		return nil, err
+	}
 	data := b.Data
 	if data == nil {
 		data = map[string]any{}
@@ -146,7 +155,7 @@ func Build(ctx context.Context, b *bundle.Bundle, opts Options) (*Set, error) {
 		rego.Query(query),
 		rego.Compiler(compiler),
 		rego.Store(store),
-		rego.StrictBuiltinErrors(true),
+		rego.StrictBuiltinErrors(opts.StrictBuiltinErrors),
 	).PrepareForEval(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("prepare %s: %w", query, err)
@@ -197,7 +206,7 @@ func runTests(ctx context.Context, b *bundle.Bundle, opts Options) (int, error) 
 		SetBundles(map[string]*bundle.Bundle{"policies": &bc}).
 		SetDefaultRegoVersion(opts.RegoVersion).
 		SetTimeout(timeout).
-		RaiseBuiltinErrors(true)
+		RaiseBuiltinErrors(opts.StrictBuiltinErrors)
 	ch, err := runner.RunTests(ctx, txn)
 	if err != nil {
 		return 0, fmt.Errorf("compile tests: %w", err)

@@ -68,6 +68,15 @@ type Config struct {
 	AllowedSPIFFEIDs []string
 	// BundleServerID is the SPIFFE id a bundle URL's server must present.
 	BundleServerID string
+	// StrictBuiltinErrors makes a failing builtin fail the decision
+	// closed; off, as in OPA, the expression is undefined.
+	StrictBuiltinErrors bool
+	// ProtoDescriptor is a FileDescriptorSet for decoding gRPC request
+	// bodies (opa-envoy-plugin's proto-descriptor).
+	ProtoDescriptor string
+	// DecisionIDHeader, when not empty, sends the decision id as this
+	// header too; it is always in the dynamic metadata as decision_id.
+	DecisionIDHeader string
 }
 
 // Ready reports the bound addresses.
@@ -120,6 +129,12 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	} else if !isLoopback(cfg.Addr) {
 		return fmt.Errorf("--addr %s is not loopback: serving ext_authz off loopback needs mTLS (--spiffe-socket)", cfg.Addr)
 	}
+	inputOpts := input.Options{SkipRequestBodyParse: cfg.SkipRequestBodyParse}
+	if cfg.ProtoDescriptor != "" {
+		if inputOpts.ProtoSet, err = input.LoadProtoSet(cfg.ProtoDescriptor); err != nil {
+			return err
+		}
+	}
 	src, err := policy.NewSource(cfg.Policies, regoVersion, cfg.BundleToken, bundleClient)
 	if err != nil {
 		return err
@@ -133,7 +148,9 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	dlog := decisionlog.New(sink, prev, 16384, m)
 	defer dlog.Close()
 
-	mgr := policy.NewManager(src, policy.Options{Query: cfg.Query, RegoVersion: regoVersion, DecisionCacheSize: cfg.DecisionCacheSize}, log.With("component", "policy"))
+	mgr := policy.NewManager(src, policy.Options{
+		Query: cfg.Query, RegoVersion: regoVersion, DecisionCacheSize: cfg.DecisionCacheSize, StrictBuiltinErrors: cfg.StrictBuiltinErrors,
+	}, log.With("component", "policy"))
 	hs := health.NewServer()
 	setHealth := func() {
 		st := healthpb.HealthCheckResponse_NOT_SERVING
@@ -160,8 +177,10 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		Timeout:       cfg.DecisionTimeout,
 		MaxInputBytes: cfg.MaxInputBytes,
 		DryRun:        cfg.DryRun,
-		Input:         input.Options{SkipRequestBodyParse: cfg.SkipRequestBodyParse},
+		Input:         inputOpts,
 		Now:           time.Now,
+
+		DecisionIDHeader: cfg.DecisionIDHeader,
 	}
 	gs := grpc.NewServer(append(grpcOpts,
 		grpc.MaxRecvMsgSize(max(cfg.MaxInputBytes*2, 4<<20)),

@@ -51,6 +51,9 @@ func start(t testing.TB, cfg server.Config) *running {
 		cfg.Addr = "127.0.0.1:0"
 	}
 	cfg.HTTPAddr = "127.0.0.1:0"
+	if cfg.DecisionIDHeader == "" {
+		cfg.DecisionIDHeader = "x-nexus-decision-id"
+	}
 	if cfg.DecisionLog == "" {
 		cfg.DecisionLog = filepath.Join(t.TempDir(), "decisions.log")
 	}
@@ -264,7 +267,9 @@ func TestFailClosed(t *testing.T) {
 		req    func() *authv3.CheckRequest
 		reason string
 	}{
-		{"policy error", "package envoy.authz\nimport rego.v1\nallow := 1 / 0 if true\n", server.Config{}, nil, "policy_error"},
+		{"policy error", "package envoy.authz\nimport rego.v1\nallow := true if input.attributes\nallow := false if input.attributes\n", server.Config{}, nil, "policy_error: /policy.rego:4: eval_conflict_error"},
+		{"builtin error, strict", "package envoy.authz\nimport rego.v1\nallow := 1 / 0 if true\n", server.Config{StrictBuiltinErrors: true}, nil, "policy_error"},
+		{"builtin error, as OPA", "package envoy.authz\nimport rego.v1\nallow := 1 / 0 if true\n", server.Config{}, nil, "undefined_decision"},
 		{"undefined result", "package envoy.authz\nimport rego.v1\nallow if false\n", server.Config{}, nil, "undefined_decision"},
 		{"invalid decision", "package envoy.authz\nimport rego.v1\nallow := {\"allowed\": \"yes\"}\n", server.Config{}, nil, `invalid_decision: decision "allowed" must be a boolean`},
 		{"timeout", "package envoy.authz\nimport rego.v1\nallow if count([x | some x in numbers.range(1, 50000000)]) > 0\n", server.Config{DecisionTimeout: 20 * time.Millisecond}, nil, "check_request_timeout"},
@@ -273,12 +278,6 @@ func TestFailClosed(t *testing.T) {
 			r.Attributes.Request.Http.Body = strings.Repeat("x", 4096)
 			return r
 		}, "input_too_large"},
-		{"invalid JSON body", "package envoy.authz\nimport rego.v1\nallow := true\n", server.Config{}, func() *authv3.CheckRequest {
-			r := modelCall("spiffe://nexus.local/a", nil, "")
-			r.Attributes.Request.Http.Body = `{"model":`
-			delete(r.Attributes.Request.Http.Headers, "content-length")
-			return r
-		}, "input_invalid"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -568,5 +567,45 @@ func TestUnixSocket(t *testing.T) {
 	resp := check(t, s, modelCall(clinicCaller, nil, ""))
 	if !allowed(resp) {
 		t.Fatalf("check over the Unix socket: %v", resp)
+	}
+}
+
+// TestRequestParseError: a request opa-envoy-plugin cannot parse is a 400
+// whose body names the problem, as there, and the policy is never asked
+// (here it would allow everything); the decision log has the reason.
+func TestRequestParseError(t *testing.T) {
+	dir := t.TempDir()
+	writePolicy(t, dir, "package envoy.authz\nimport rego.v1\nallow := true\n")
+	s := start(t, server.Config{Policies: dir, DryRun: true})
+	tests := []struct {
+		name string
+		edit func(*authv3.AttributeContext_HttpRequest)
+		body string
+	}{
+		{"invalid JSON body", func(h *authv3.AttributeContext_HttpRequest) {
+			h.Body = `{"model":`
+			delete(h.Headers, "content-length")
+		}, "request_parse_error: unexpected EOF"},
+		{"invalid escape", func(h *authv3.AttributeContext_HttpRequest) { h.Path = "/public/%zz" }, `request_parse_error: invalid URL escape "%zz"`},
+		{"semicolon in query", func(h *authv3.AttributeContext_HttpRequest) { h.Path = "/v1/chat?a=1;b=2" }, "request_parse_error: invalid semicolon separator in query"},
+		{"content-length not a number", func(h *authv3.AttributeContext_HttpRequest) { h.Headers["content-length"] = "many" }, `request_parse_error: strconv.ParseInt: parsing "many": invalid syntax`},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := modelCall("spiffe://nexus.local/a", nil, "")
+			tt.edit(req.Attributes.Request.Http)
+			resp := check(t, s, req)
+			d := resp.GetDeniedResponse()
+			if resp.GetStatus().GetCode() != 7 || d.GetStatus().GetCode() != 400 || d.GetBody() != tt.body || resp.GetStatus().GetMessage() != tt.body {
+				t.Fatalf("response = %v, want a 400 with %q", resp, tt.body)
+			}
+			if header(d.GetHeaders(), "x-nexus-decision-id") == "" {
+				t.Error("no decision id header")
+			}
+			line := logLines(t, s.log, i+1)[i]
+			if line["reason"] != tt.body || line["result"] != "deny" {
+				t.Errorf("logged %v", line)
+			}
+		})
 	}
 }
