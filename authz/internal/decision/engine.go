@@ -77,7 +77,7 @@ type Engine struct {
 // that cannot be encoded at all.
 func (e *Engine) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
 	start := e.Now()
-	id := newID()
+	id := NewID()
 	entry := decisionlog.Entry{DecisionID: id, Time: start.UTC()}
 	var in map[string]any
 
@@ -206,7 +206,7 @@ func (e *Engine) decide(ctx context.Context, req *authv3.CheckRequest, in *map[s
 	return res, res.Reason, set, hit, out
 }
 
-func newID() string {
+func NewID() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)

@@ -31,6 +31,10 @@ type Set struct {
 	Tests    int
 	Loaded   time.Time
 	prepared rego.PreparedEvalQuery
+	// compiler and store answer ad hoc queries (POST /v1/data).
+	compiler *ast.Compiler
+	store    storage.Store
+	strict   bool
 
 	// inputPaths are all the set's policies read of the input, when that
 	// is known (prune): evaluation sees only them.
@@ -49,6 +53,29 @@ type Set struct {
 // the query is undefined.
 func (s *Set) Eval(ctx context.Context, input ast.Value) (any, bool, error) {
 	rs, err := s.prepared.Eval(ctx, rego.EvalParsedInput(input))
+	if err != nil {
+		return nil, false, err
+	}
+	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+		return nil, false, nil
+	}
+	return rs[0].Expressions[0].Value, true, nil
+}
+
+// Data evaluates any document of the set (OPA's POST /v1/data/{path}), for
+// policy authors trying a decision; it is compiled per call and does not
+// use the decision cache. ok is false when the document is undefined.
+func (s *Set) Data(ctx context.Context, ref ast.Ref, input any) (any, bool, error) {
+	opts := []func(*rego.Rego){
+		rego.ParsedQuery(ast.NewBody(ast.NewExpr(ast.NewTerm(ref)))),
+		rego.Compiler(s.compiler),
+		rego.Store(s.store),
+		rego.StrictBuiltinErrors(s.strict),
+	}
+	if input != nil {
+		opts = append(opts, rego.Input(input))
+	}
+	rs, err := rego.New(opts...).Eval(ctx)
 	if err != nil {
 		return nil, false, err
 	}
@@ -166,7 +193,8 @@ func Build(ctx context.Context, b *bundle.Bundle, opts Options) (*Set, error) {
 	} else {
 		rev = digest(b)
 	}
-	set := &Set{Revision: rev, Query: query, Tests: tests, Loaded: time.Now(), prepared: pq}
+	set := &Set{Revision: rev, Query: query, Tests: tests, Loaded: time.Now(), prepared: pq,
+		compiler: compiler, store: store, strict: opts.StrictBuiltinErrors}
 	plan := planInput(compiler.Modules)
 	set.inputPaths, set.prune = plan.paths, plan.wholeInput == ""
 	set.bodyMembers, set.bodyMembersKnown = bodyMembersOf(set.inputPaths, set.prune)

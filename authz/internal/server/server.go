@@ -225,6 +225,13 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		writeJSON(w, code, st)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /health", handleHealth(managerHealth{mgr: mgr}))
+	data := &dataAPI{
+		current: mgr.Current, maxBytes: int64(max(cfg.MaxInputBytes, 1<<20)), timeout: max(cfg.DecisionTimeout, time.Second),
+		loopback: isLoopback(cfg.HTTPAddr), newID: decision.NewID,
+	}
+	mux.Handle("/v1/data", data)
+	mux.Handle("/v1/data/", data)
 	if cfg.PProf {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
