@@ -1,8 +1,8 @@
 package input_test
 
 import (
-	"errors"
 	"encoding/json"
+	"errors"
 	"reflect"
 	"testing"
 
@@ -280,4 +280,3 @@ func FuzzBuild(f *testing.F) {
 		}
 	})
 }
-
