@@ -2,7 +2,8 @@
 // removed or edited line is detectable, with sensitive input fields masked.
 // Writing never blocks a decision: lines queue to a writer goroutine, and
 // when the queue is full they are dropped, counted, and the gap recorded
-// in the chain.
+// in the chain. Lines are in Nexus's own shape or, for tools that read
+// OPA's, OPA decision log events (Format).
 package decisionlog
 
 import (
@@ -14,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,6 +44,32 @@ type Entry struct {
 	Input   any   `json:"input,omitempty"`
 	// PrevHash links to the line before; the hash of this line follows it.
 	PrevHash string `json:"prev_hash"`
+
+	// The fields below are written only in FormatOPA, under OPA's names;
+	// FormatNexus lines stay as they were. The logger reads them from its
+	// own goroutine: maps and values handed to Log must not change after.
+
+	// Path is the decision's path as OPA writes it: the query's reference
+	// without "data." and with "/" between segments, "envoy/authz/allow".
+	// Left empty, it is derived from Query when Query is a plain dotted
+	// reference.
+	Path string `json:"-"`
+	// RawResult is the policy's result value as evaluated, before Nexus
+	// interprets it; nil for an undefined decision (then no "result").
+	RawResult any `json:"-"`
+	// Labels identify the instance: OPA writes "id" (unique per process)
+	// and "version" (of the server) and the operator's configured labels.
+	Labels map[string]string `json:"-"`
+	// Bundles maps each bundle that served the decision to its revision.
+	Bundles map[string]string `json:"-"`
+	// Metrics are OPA's performance metrics, in nanoseconds, such as
+	// "timer_rego_query_eval_ns" and "timer_server_handler_ns". Left nil,
+	// a decision gets timer_server_handler_ns from EvalMicros.
+	Metrics map[string]int64 `json:"-"`
+	// Masked lists the JSON pointers whose values the Masker replaced, as
+	// Masker.Mask returns them; OPA's "masked" (Nexus never erases a field,
+	// so OPA's "erased" is never written).
+	Masked []string `json:"-"`
 }
 
 // Genesis is the previous hash of a chain's first line.
@@ -49,8 +77,13 @@ const Genesis = "000000000000000000000000000000000000000000000000000000000000000
 
 // Masker replaces sensitive values in the input with a marker.
 type Masker struct {
-	paths    [][]string
-	pointers map[string]bool // as configured, for Masks
+	masks    []mask // sorted by pointer
+	pointers map[string]bool
+}
+
+type mask struct {
+	pointer string // as configured
+	segs    []string
 }
 
 // MaskMarker replaces a masked value; the key stays so the input's shape
@@ -78,14 +111,20 @@ func NewMasker(pointers []string) (*Masker, error) {
 		if !strings.HasPrefix(p, "/input/") {
 			return nil, fmt.Errorf("mask %q must be a JSON pointer under /input/", p)
 		}
+		if m.pointers[p] {
+			continue
+		}
 		var segs []string
 		for _, s := range strings.Split(strings.TrimPrefix(p, "/input/"), "/") {
 			s = strings.ReplaceAll(strings.ReplaceAll(s, "~1", "/"), "~0", "~")
 			segs = append(segs, s)
 		}
 		m.pointers[p] = true
-		m.paths = append(m.paths, segs)
+		m.masks = append(m.masks, mask{p, segs})
 	}
+	// In pointer order, as OPA applies a mask policy's set of pointers: a
+	// value and one inside it are then reported as the outer one alone.
+	slices.SortFunc(m.masks, func(a, b mask) int { return strings.Compare(a.pointer, b.pointer) })
 	return m, nil
 }
 
@@ -93,11 +132,15 @@ func NewMasker(pointers []string) (*Masker, error) {
 // as a whole (not only parts of it).
 func (m *Masker) Masks(pointer string) bool { return m.pointers[pointer] }
 
-// Mask replaces each masked value present in input (in place).
-func (m *Masker) Mask(input map[string]any) {
-	for _, p := range m.paths {
+// Mask replaces each masked value present in input (in place) and returns
+// the pointers, as configured, whose values it replaced: Entry.Masked.
+// An absent or null value is left alone and not reported, as OPA reports
+// only the pointers its mask actually changed.
+func (m *Masker) Mask(input map[string]any) []string {
+	var masked []string
+	for _, mk := range m.masks {
 		var cur any = input
-		for i, seg := range p {
+		for i, seg := range mk.segs {
 			obj, ok := cur.(map[string]any)
 			if !ok {
 				break
@@ -106,15 +149,17 @@ func (m *Masker) Mask(input map[string]any) {
 			if !ok {
 				break
 			}
-			if i == len(p)-1 {
+			if i == len(mk.segs)-1 {
 				if v != nil {
 					obj[seg] = MaskMarker
+					masked = append(masked, mk.pointer)
 				}
 				break
 			}
 			cur = v
 		}
 	}
+	return masked
 }
 
 // Metrics is what the logger reports.
@@ -127,6 +172,8 @@ type Metrics interface {
 type Logger struct {
 	sink    io.Writer
 	metrics Metrics
+	format  Format
+	tee     func(line []byte)
 	queue   chan Entry
 	dropped atomic.Int64
 	done    chan struct{}
@@ -145,16 +192,34 @@ const batchBytes = 64 << 10
 // huge input does not pin its size for the logger's life.
 const maxScratch = 1 << 20
 
+// Option configures a Logger.
+type Option func(*Logger)
+
+// WithFormat sets the lines' format; FormatNexus unless given.
+func WithFormat(f Format) Option { return func(l *Logger) { l.format = f } }
+
+// WithTee hands every sealed line, without its newline, to tee as well
+// as to the sink, in chain order, so another destination (an
+// upload.Uploader's Log) gets the very lines the file gets and the Logger
+// stays the one place lines are made. tee sees each line before the sink's
+// Write, including lines that Write then fails to store. It is called from
+// the logger's goroutine and must not block; line is valid only during
+// the call.
+func WithTee(tee func(line []byte)) Option { return func(l *Logger) { l.tee = tee } }
+
 // New starts a logger writing to sink. prev continues an existing chain
 // (Genesis for a new one). queue bounds the lines waiting to be written.
 //
 // Each Write to sink carries one or more whole lines and nothing else, so
 // a sink that rotates between Writes (RotatingFile) never splits a line.
-func New(sink io.Writer, prev string, queue int, metrics Metrics) *Logger {
+func New(sink io.Writer, prev string, queue int, metrics Metrics, opts ...Option) *Logger {
 	if prev == "" {
 		prev = Genesis
 	}
 	l := &Logger{sink: sink, metrics: metrics, queue: make(chan Entry, queue), prev: prev, done: make(chan struct{})}
+	for _, o := range opts {
+		o(l)
+	}
 	go l.run()
 	return l
 }
@@ -184,7 +249,9 @@ func (l *Logger) run() {
 	l.batch = make([]byte, 0, batchBytes)
 	for e := range l.queue {
 		if n := l.dropped.Swap(0); n > 0 {
-			l.add(Entry{Type: "gap", Time: time.Now().UTC(), Dropped: n})
+			// The gap carries the next decision's labels: in FormatOPA
+			// they say which instance lost the lines.
+			l.add(Entry{Type: "gap", Time: time.Now().UTC(), Dropped: n, Labels: e.Labels})
 		}
 		l.add(e)
 		if len(l.queue) == 0 {
@@ -199,7 +266,7 @@ func (l *Logger) run() {
 // mid-line, and a rotating sink would then split the line across files); a
 // line larger than a whole batch is written on its own.
 func (l *Logger) add(e Entry) {
-	line, hash, err := appendSealed(l.scratch[:0], &e, l.prev)
+	line, hash, err := appendSealed(l.scratch[:0], l.format, &e, l.prev)
 	if err != nil {
 		l.metrics.LogWriteError()
 		return
@@ -207,6 +274,9 @@ func (l *Logger) add(e Entry) {
 	l.prev = hash
 	if cap(line) <= maxScratch {
 		l.scratch = line
+	}
+	if l.tee != nil {
+		l.tee(line[:len(line)-1])
 	}
 	if len(l.batch)+len(line) > cap(l.batch) {
 		l.flush()
@@ -235,17 +305,22 @@ func (l *Logger) write(p []byte) {
 	}
 }
 
-// Seal renders e after prev as a line whose last field is the hash of
-// everything before it.
+// Seal renders e after prev as a FormatNexus line whose last field is the
+// hash of everything before it.
 func Seal(e Entry, prev string) ([]byte, string, error) {
-	return appendSealed(make([]byte, 0, 2048), &e, prev)
+	return FormatNexus.Seal(e, prev)
 }
 
-// appendSealed appends e's sealed line, newline included, to b.
-func appendSealed(b []byte, e *Entry, prev string) ([]byte, string, error) {
+// appendSealed appends e's sealed line in format f, newline included, to b.
+func appendSealed(b []byte, f Format, e *Entry, prev string) ([]byte, string, error) {
 	e.PrevHash = prev
 	start := len(b)
-	b, err := appendEntry(b, e)
+	var err error
+	if f == FormatOPA {
+		b, err = appendOPA(b, e)
+	} else {
+		b, err = appendEntry(b, e)
+	}
 	if err != nil {
 		return nil, "", err
 	}

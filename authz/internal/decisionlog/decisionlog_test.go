@@ -21,13 +21,13 @@ func (c *counters) LogWriteError() { c.errors.Add(1) }
 
 func open(name string) (io.ReadCloser, error) { return os.Open(name) }
 
-func writeLog(t *testing.T, path string, n int) {
+func writeLog(t *testing.T, path string, n int, format decisionlog.Format) {
 	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := decisionlog.New(f, "", 100, &counters{})
+	l := decisionlog.New(f, "", 100, &counters{}, decisionlog.WithFormat(format))
 	for i := 0; i < n; i++ {
 		l.Log(decisionlog.Entry{DecisionID: strings.Repeat("a", i+1), Time: time.Unix(int64(i), 0).UTC(), Result: "allow"})
 	}
@@ -48,26 +48,28 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		{"reordered", func(l []string) []string { l[1], l[2] = l[2], l[1]; return l }, ":2: previous-hash does not match"},
 		{"truncated line", func(l []string) []string { l[3] = l[3][:40]; return l }, ":4: line does not end with its hash"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := filepath.Join(dir, tt.name+".log")
-			writeLog(t, p, 5)
-			b, _ := os.ReadFile(p)
-			lines := tt.tamper(strings.Split(strings.TrimSuffix(string(b), "\n"), "\n"))
-			if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			v, err := decisionlog.Verify([]string{p}, open)
-			if tt.want == "" {
-				if err != nil || v.Lines != 5 || v.Continues {
-					t.Fatalf("intact log: %+v %v", v, err)
+	for _, format := range []decisionlog.Format{decisionlog.FormatNexus, decisionlog.FormatOPA} {
+		for _, tt := range tests {
+			t.Run(format.String()+"/"+tt.name, func(t *testing.T) {
+				p := filepath.Join(dir, format.String()+"-"+tt.name+".log")
+				writeLog(t, p, 5, format)
+				b, _ := os.ReadFile(p)
+				lines := tt.tamper(strings.Split(strings.TrimSuffix(string(b), "\n"), "\n"))
+				if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+					t.Fatal(err)
 				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("err = %v, want %q", err, tt.want)
-			}
-		})
+				v, err := decisionlog.Verify([]string{p}, open)
+				if tt.want == "" {
+					if err != nil || v.Lines != 5 || v.Continues {
+						t.Fatalf("intact log: %+v %v", v, err)
+					}
+					return
+				}
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("err = %v, want %q", err, tt.want)
+				}
+			})
+		}
 	}
 }
 
