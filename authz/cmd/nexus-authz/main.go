@@ -52,7 +52,8 @@ func main() {
 	flag.Var(&masks, "mask", "JSON pointer under /input to mask in the decision log (repeatable; adds to the defaults)")
 	flag.BoolVar(&cfg.PProf, "pprof", false, "serve Go's /debug/pprof on --http-addr")
 	flag.BoolVar(&cfg.EnableReflection, "enable-reflection", false, "register gRPC server reflection (for grpcurl and ghz)")
-	gcPercent := flag.Int("gc-percent", 400, "Go GC target percent (GOGC, if set, wins): each decision allocates tens of KB on a small live heap, so the default 100 spends a third of the CPU in GC")
+	gcPercent := flag.Int("gc-percent", 200, "Go GC target percent (GOGC, if set, wins): each decision allocates tens of KB on a small live heap, so Go's default 100 spends more CPU in GC; --memory-limit-mib bounds what this lets the heap grow to")
+	memLimit := flag.Int64("memory-limit-mib", 64, "soft limit on the Go heap in MiB (GOMEMLIMIT, if set, wins): near it the collector runs more often whatever --gc-percent says, bounding the resident set under overload; raise it for policy data of more than a few tens of MiB; 0: none")
 	flag.StringVar(&cfg.SPIFFESocket, "spiffe-socket", os.Getenv("SPIFFE_ENDPOINT_SOCKET"), "Workload API address (unix:///path) for the SVID; makes the gRPC listener mTLS ($SPIFFE_ENDPOINT_SOCKET)")
 	flag.StringVar(&cfg.TrustDomain, "trust-domain", "", "with --spiffe-socket: accept any caller of this trust domain")
 	flag.Var(&allowIDs, "allow-spiffe-id", "with --spiffe-socket: accept only this caller SPIFFE id (repeatable; wins over --trust-domain)")
@@ -65,6 +66,9 @@ func main() {
 	cfg.AllowedSPIFFEIDs = allowIDs
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(*gcPercent)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" && *memLimit > 0 {
+		debug.SetMemoryLimit(*memLimit << 20)
 	}
 	if !noDefaultMasks {
 		cfg.Masks = decisionlog.DefaultMasks()

@@ -299,3 +299,33 @@ func TestReadyAfterRestore(t *testing.T) {
 		}
 	}
 }
+
+func TestMultiSource(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	write(t, a, map[string]string{"authz.rego": allowPolicy, "data.json": `{"callers": ["spiffe://t/a"]}`})
+	write(t, b, map[string]string{"extra/x.rego": "package extra\n\nlimit := data.extra.max\n", "extra/data.json": `{"max": 3}`})
+	src, err := policy.NewMultiSource([]string{a, b}, ast.RegoV1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := policy.NewManager(src, policy.Options{Query: "envoy/authz/allow", RegoVersion: ast.RegoV1}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx := context.Background()
+	if err := m.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if decide(t, m, "spiffe://t/a") != true {
+		t.Fatal("policy of the first path not serving")
+	}
+	out, ok, err := m.Current().Data(ctx, ast.MustParseRef("data.extra.limit"), nil)
+	if err != nil || !ok || out == nil {
+		t.Fatalf("data of the second path: %v %v %v", out, ok, err)
+	}
+	// The same key from two paths is a conflict, and the good set serves on.
+	write(t, b, map[string]string{"data.json": `{"callers": ["spiffe://t/b"]}`})
+	if err := m.Reload(ctx); err == nil || !strings.Contains(err.Error(), "data /callers is written by two paths") {
+		t.Fatalf("conflict: %v", err)
+	}
+	if decide(t, m, "spiffe://t/a") != true {
+		t.Fatal("last good set lost")
+	}
+}

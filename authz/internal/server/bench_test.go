@@ -342,9 +342,11 @@ func driveLoad(b *testing.B, p *process, rate int, raw []float64, call func(i in
 		if n := (h1 - h0) + (m1 - m0); n > 0 {
 			b.ReportMetric((h1-h0)/n, "cache-hit-ratio")
 		}
-		b.ReportMetric(raw[len(raw)/2], "µs-raw-eval-p50")
-		b.ReportMetric(raw[len(raw)*99/100], "µs-raw-eval-p99")
-		b.ReportMetric(p50/raw[len(raw)/2], "x-p50-over-raw")
+		if len(raw) > 0 {
+			b.ReportMetric(raw[len(raw)/2], "µs-raw-eval-p50")
+			b.ReportMetric(raw[len(raw)*99/100], "µs-raw-eval-p99")
+			b.ReportMetric(p50/raw[len(raw)/2], "x-p50-over-raw")
+		}
 	}
 }
 
