@@ -28,60 +28,93 @@ func (m *maskList) String() string     { return strings.Join(*m, ",") }
 func (m *maskList) Set(v string) error { *m = append(*m, v); return nil }
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "verify-log" {
-		os.Exit(verifyLog(os.Args[2:]))
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "verify-log":
+			os.Exit(verifyLog(os.Args[2:]))
+		case "run":
+			os.Exit(runOPA(os.Args[2:]))
+		}
 	}
+	fs := flag.NewFlagSet("nexus-authz", flag.ExitOnError)
 	var cfg server.Config
-	var masks, allowIDs maskList
-	var noDefaultMasks bool
-	flag.StringVar(&cfg.Policies, "policies", "policies", "policy directory, bundle .tar.gz, or bundle service URL")
-	flag.StringVar(&cfg.BundleToken, "bundle-token", os.Getenv("NEXUS_BUNDLE_TOKEN"), "bearer token for a bundle URL ($NEXUS_BUNDLE_TOKEN)")
-	flag.StringVar(&cfg.Addr, "addr", "127.0.0.1:9191", "gRPC listen address (Envoy ext_authz): host:port, or unix:///path for a sidecar on the same host")
-	flag.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:9192", "HTTP listen address for /healthz, /readyz, /metrics")
-	flag.StringVar(&cfg.Query, "query", "data.envoy.authz.allow", "decision to evaluate (opa-envoy-plugin's path form envoy/authz/allow works too)")
-	flag.BoolVar(&cfg.DryRun, "dry-run", false, "decide and log, but always allow")
-	flag.BoolVar(&cfg.SkipRequestBodyParse, "skip-request-body-parse", false, "leave input.parsed_body null")
-	flag.BoolVar(&cfg.V0Compatible, "v0-compatible", false, "parse policies without a declared version as Rego v0 (OPA 0.x syntax)")
-	flag.DurationVar(&cfg.DecisionTimeout, "decision-timeout", 100*time.Millisecond, "deadline for one decision; past it the request is denied")
-	flag.IntVar(&cfg.MaxInputBytes, "max-input-bytes", 4<<20, "CheckRequests larger than this are denied")
-	flag.IntVar(&cfg.DecisionCacheSize, "decision-cache-size", 10000, "decisions each policy set remembers, keyed by the input paths its policies read (0: off; sets that read the clock, randomness, the network or the whole input never cache)")
-	flag.DurationVar(&cfg.ReloadInterval, "reload-interval", 5*time.Second, "how often policies are checked for changes")
-	flag.StringVar(&cfg.DecisionLog, "decision-log", "stdout", `decision log: "stdout", "off", or a file (rotated)`)
-	flag.Int64Var(&cfg.DecisionLogMaxBytes, "decision-log-max-bytes", 100<<20, "rotate the decision log file past this size")
-	flag.IntVar(&cfg.DecisionLogBackups, "decision-log-backups", 5, "rotated decision log files kept")
-	flag.Var(&masks, "mask", "JSON pointer under /input to mask in the decision log (repeatable; adds to the defaults)")
-	flag.BoolVar(&cfg.PProf, "pprof", false, "serve Go's /debug/pprof on --http-addr")
-	flag.BoolVar(&cfg.EnableReflection, "enable-reflection", false, "register gRPC server reflection (for grpcurl and ghz)")
-	gcPercent := flag.Int("gc-percent", 200, "Go GC target percent (GOGC, if set, wins): each decision allocates tens of KB on a small live heap, so Go's default 100 spends more CPU in GC; --memory-limit-mib bounds what this lets the heap grow to")
-	memLimit := flag.Int64("memory-limit-mib", 64, "soft limit on the Go heap in MiB (GOMEMLIMIT, if set, wins): near it the collector runs more often whatever --gc-percent says, bounding the resident set under overload; raise it for policy data of more than a few tens of MiB; 0: none")
-	flag.StringVar(&cfg.SPIFFESocket, "spiffe-socket", os.Getenv("SPIFFE_ENDPOINT_SOCKET"), "Workload API address (unix:///path) for the SVID; makes the gRPC listener mTLS ($SPIFFE_ENDPOINT_SOCKET)")
-	flag.StringVar(&cfg.TrustDomain, "trust-domain", "", "with --spiffe-socket: accept any caller of this trust domain")
-	flag.Var(&allowIDs, "allow-spiffe-id", "with --spiffe-socket: accept only this caller SPIFFE id (repeatable; wins over --trust-domain)")
-	flag.StringVar(&cfg.BundleServerID, "bundle-server-id", "", "with --spiffe-socket: SPIFFE id the policy bundle URL's server must present")
-	flag.BoolVar(&cfg.StrictBuiltinErrors, "strict-builtin-errors", false, "a failing builtin (base64url.decode of a malformed token, to_number(\"abc\")) fails the decision closed instead of being undefined as in OPA")
-	flag.StringVar(&cfg.ProtoDescriptor, "proto-descriptor", "", "FileDescriptorSet for decoding gRPC request bodies into input.parsed_body")
-	flag.StringVar(&cfg.DecisionIDHeader, "decision-id-header", decision.HeaderDecisionID, "also send the decision id as this header (empty: only in the dynamic metadata as decision_id)")
-	flag.BoolVar(&noDefaultMasks, "no-default-masks", false, "do not mask the Authorization header, cookies and the body by default")
-	flag.Parse()
-	cfg.AllowedSPIFFEIDs = allowIDs
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(*gcPercent)
+	fs.StringVar(&cfg.Policies, "policies", "policies", "policy directory, bundle .tar.gz, or bundle service URL")
+	fs.StringVar(&cfg.BundleToken, "bundle-token", os.Getenv("NEXUS_BUNDLE_TOKEN"), "bearer token for a bundle URL ($NEXUS_BUNDLE_TOKEN)")
+	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:9191", "gRPC listen address (Envoy ext_authz): host:port, or unix:///path for a sidecar on the same host")
+	fs.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:9192", "HTTP listen address for /health, /healthz, /readyz, /metrics and (on loopback) /v1/data")
+	fs.StringVar(&cfg.Query, "query", "data.envoy.authz.allow", "decision to evaluate (opa-envoy-plugin's path form envoy/authz/allow works too)")
+	fs.BoolVar(&cfg.DryRun, "dry-run", false, "decide and log, but always allow")
+	fs.BoolVar(&cfg.SkipRequestBodyParse, "skip-request-body-parse", false, "leave input.parsed_body out")
+	fs.BoolVar(&cfg.EnableReflection, "enable-reflection", false, "register gRPC server reflection (for grpcurl and ghz)")
+	fs.StringVar(&cfg.ProtoDescriptor, "proto-descriptor", "", "FileDescriptorSet for decoding gRPC request bodies into input.parsed_body")
+	tuning := nexusFlags(fs, &cfg)
+	_ = fs.Parse(os.Args[1:])
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "nexus-authz: unexpected argument %q (policy paths go to --policies, or use `nexus-authz run --server PATH…`)\n", fs.Arg(0))
+		os.Exit(2)
 	}
-	if os.Getenv("GOMEMLIMIT") == "" && *memLimit > 0 {
-		debug.SetMemoryLimit(*memLimit << 20)
-	}
-	if !noDefaultMasks {
-		cfg.Masks = decisionlog.DefaultMasks()
-	}
-	cfg.Masks = append(cfg.Masks, masks...)
-
+	tuning.apply(&cfg)
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	os.Exit(serve(log, cfg))
+}
+
+// serve runs the server until SIGINT or SIGTERM.
+func serve(log *slog.Logger, cfg server.Config) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := server.Run(ctx, log, cfg, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "nexus-authz:", err)
-		os.Exit(1)
+		return 1
 	}
+	return 0
+}
+
+// tuning holds the flags applied after parsing.
+type tuning struct {
+	masks, allowIDs maskList
+	noDefaultMasks  bool
+	gcPercent       *int
+	memLimit        *int64
+}
+
+func (t *tuning) apply(cfg *server.Config) {
+	cfg.AllowedSPIFFEIDs = t.allowIDs
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(*t.gcPercent)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" && *t.memLimit > 0 {
+		debug.SetMemoryLimit(*t.memLimit << 20)
+	}
+	if !t.noDefaultMasks {
+		cfg.Masks = decisionlog.DefaultMasks()
+	}
+	cfg.Masks = append(cfg.Masks, t.masks...)
+}
+
+// nexusFlags are the flags both command lines share: what Nexus adds to
+// opa-envoy-plugin.
+func nexusFlags(fs *flag.FlagSet, cfg *server.Config) *tuning {
+	t := &tuning{}
+	fs.BoolVar(&cfg.V0Compatible, "v0-compatible", false, "parse policies without a declared version as Rego v0 (OPA 0.x syntax)")
+	fs.DurationVar(&cfg.DecisionTimeout, "decision-timeout", 100*time.Millisecond, "deadline for one decision; past it the request is denied")
+	fs.IntVar(&cfg.MaxInputBytes, "max-input-bytes", 4<<20, "CheckRequests larger than this are denied")
+	fs.IntVar(&cfg.DecisionCacheSize, "decision-cache-size", 10000, "decisions each policy set remembers, keyed by the input paths its policies read (0: off; sets that read the clock, randomness, the network or the whole input never cache)")
+	fs.DurationVar(&cfg.ReloadInterval, "reload-interval", 5*time.Second, "how often policies are checked for changes")
+	fs.StringVar(&cfg.DecisionLog, "decision-log", "stdout", `decision log: "stdout", "off", or a file (rotated)`)
+	fs.Int64Var(&cfg.DecisionLogMaxBytes, "decision-log-max-bytes", 100<<20, "rotate the decision log file past this size")
+	fs.IntVar(&cfg.DecisionLogBackups, "decision-log-backups", 5, "rotated decision log files kept")
+	fs.Var(&t.masks, "mask", "JSON pointer under /input to mask in the decision log (repeatable; adds to the defaults)")
+	fs.BoolVar(&t.noDefaultMasks, "no-default-masks", false, "do not mask the Authorization header, cookies and the body by default")
+	fs.BoolVar(&cfg.PProf, "pprof", false, "serve Go's /debug/pprof on the HTTP address")
+	t.gcPercent = fs.Int("gc-percent", 200, "Go GC target percent (GOGC, if set, wins): each decision allocates tens of KB on a small live heap, so Go's default 100 spends more CPU in GC; --memory-limit-mib bounds what this lets the heap grow to")
+	t.memLimit = fs.Int64("memory-limit-mib", 64, "soft limit on the Go heap in MiB (GOMEMLIMIT, if set, wins): near it the collector runs more often whatever --gc-percent says, bounding the resident set under overload; raise it for policy data of more than a few tens of MiB; 0: none")
+	fs.StringVar(&cfg.SPIFFESocket, "spiffe-socket", os.Getenv("SPIFFE_ENDPOINT_SOCKET"), "Workload API address (unix:///path) for the SVID; makes the gRPC listener mTLS ($SPIFFE_ENDPOINT_SOCKET)")
+	fs.StringVar(&cfg.TrustDomain, "trust-domain", "", "with --spiffe-socket: accept any caller of this trust domain")
+	fs.Var(&t.allowIDs, "allow-spiffe-id", "with --spiffe-socket: accept only this caller SPIFFE id (repeatable; wins over --trust-domain)")
+	fs.StringVar(&cfg.BundleServerID, "bundle-server-id", "", "with --spiffe-socket: SPIFFE id the policy bundle server must present")
+	fs.BoolVar(&cfg.StrictBuiltinErrors, "strict-builtin-errors", false, "a failing builtin (base64url.decode of a malformed token, to_number(\"abc\")) fails the decision closed instead of being undefined as in OPA")
+	fs.StringVar(&cfg.DecisionIDHeader, "decision-id-header", decision.HeaderDecisionID, "also send the decision id as this header (empty: only in the dynamic metadata as decision_id)")
+	return t
 }
 
 // verifyLog checks decision log files, oldest first. A log rotated with

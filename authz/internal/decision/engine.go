@@ -29,7 +29,8 @@ type Log interface {
 
 // Metrics observes decisions.
 type Metrics interface {
-	Decision(result string, eval time.Duration)
+	// errCode is the failure's reason code when the decision failed.
+	Decision(result, errCode string, eval time.Duration)
 	// CacheLookup counts decisions answered from (hit) or added to the
 	// policy set's decision cache.
 	CacheLookup(hit bool)
@@ -116,11 +117,12 @@ func (e *Engine) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 			res = Result{Allowed: true, Object: true, DynamicMetadata: res.DynamicMetadata}
 		}
 	}
-	metric := entry.Result
+	metric, errCode := entry.Result, ""
 	if isEngineReason(reason) {
 		metric = "error"
+		errCode, _, _ = strings.Cut(reason, ":")
 	}
-	e.Metrics.Decision(metric, elapsed)
+	e.Metrics.Decision(metric, errCode, elapsed)
 	e.Log.Log(entry)
 
 	resp, err := Response(res, id, e.DecisionIDHeader)

@@ -19,6 +19,25 @@ type Metrics struct {
 	logDropped  prometheus.Counter
 	logErrors   prometheus.Counter
 	cache       *prometheus.CounterVec
+
+	// opa-envoy-plugin's enable-performance-metrics instruments, nil
+	// unless EnablePerformanceMetrics was called.
+	checkSeconds *prometheus.HistogramVec
+	errorCount   *prometheus.CounterVec
+}
+
+// EnablePerformanceMetrics adds opa-envoy-plugin's
+// grpc_request_duration_seconds{handler="check"} histogram with these
+// buckets and its error_counter{reason}, so dashboards built for it keep
+// working.
+func (m *Metrics) EnablePerformanceMetrics(buckets []float64) {
+	m.checkSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "grpc_request_duration_seconds", Help: "A histogram of duration for grpc authz requests.", Buckets: buckets,
+	}, []string{"handler"})
+	m.errorCount = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "error_counter", Help: "A counter for errors",
+	}, []string{"reason"})
+	m.Registry.MustRegister(m.checkSeconds, m.errorCount)
 }
 
 // New registers the metrics on a fresh registry.
@@ -53,10 +72,17 @@ func New() *Metrics {
 	return m
 }
 
-// Decision implements decision.Metrics.
-func (m *Metrics) Decision(result string, d time.Duration) {
+// Decision implements decision.Metrics. errCode is the failure's code
+// (request_parse_error, policy_error, …) when the decision failed.
+func (m *Metrics) Decision(result, errCode string, d time.Duration) {
 	m.decisions.WithLabelValues(result).Inc()
 	m.evalSeconds.Observe(d.Seconds())
+	if m.checkSeconds != nil {
+		m.checkSeconds.WithLabelValues("check").Observe(d.Seconds())
+		if errCode != "" {
+			m.errorCount.WithLabelValues(errCode).Inc()
+		}
+	}
 }
 
 // CacheLookup implements decision.Metrics.

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"net/netip"
+	"net/url"
 	"os"
 	"runtime"
 	"strings"
@@ -31,6 +32,7 @@ import (
 	"github.com/secureai-nexus/nexus/authz/internal/identity"
 	"github.com/secureai-nexus/nexus/authz/internal/input"
 	"github.com/secureai-nexus/nexus/authz/internal/metrics"
+	"github.com/secureai-nexus/nexus/authz/internal/opaconfig"
 	"github.com/secureai-nexus/nexus/authz/internal/policy"
 )
 
@@ -77,6 +79,29 @@ type Config struct {
 	// DecisionIDHeader, when not empty, sends the decision id as this
 	// header too; it is always in the dynamic metadata as decision_id.
 	DecisionIDHeader string
+
+	// PolicyPaths, when set, are the policy directories and bundle files
+	// of `run --server PATH…`, served as one set (Policies is then unused).
+	PolicyPaths []string
+	// DiagnosticAddr, when set, serves /health, /healthz, /readyz and
+	// /metrics on a second address, as OPA's --diagnostic-addr.
+	DiagnosticAddr string
+	// GRPCMaxRecvMsgSize and GRPCMaxSendMsgSize bound gRPC messages (0:
+	// from MaxInputBytes, and gRPC's default).
+	GRPCMaxRecvMsgSize int
+	GRPCMaxSendMsgSize int
+	// PerformanceMetricsBuckets, when set, adds opa-envoy-plugin's
+	// grpc_request_duration_seconds histogram with these buckets and its
+	// error_counter (enable-performance-metrics).
+	PerformanceMetricsBuckets []float64
+	// Labels go into every OPA-format decision log event and status report.
+	Labels map[string]string
+	// DecisionLogOPAFormat writes decision log lines in OPA's decision log
+	// schema (with the hash chain as extra fields).
+	DecisionLogOPAFormat bool
+	// OPA is the opa-envoy-plugin config file `run` read: its bundles,
+	// decision log service and status service are started by Run.
+	OPA *opaconfig.Config
 }
 
 // Ready reports the bound addresses.
@@ -135,11 +160,19 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 			return err
 		}
 	}
-	src, err := policy.NewSource(cfg.Policies, regoVersion, cfg.BundleToken, bundleClient)
+	var src policy.Source
+	if len(cfg.PolicyPaths) > 0 {
+		src, err = policy.NewMultiSource(cfg.PolicyPaths, regoVersion)
+	} else {
+		src, err = policy.NewSource(cfg.Policies, regoVersion, cfg.BundleToken, bundleClient)
+	}
 	if err != nil {
 		return err
 	}
 	m := metrics.New()
+	if cfg.PerformanceMetricsBuckets != nil {
+		m.EnablePerformanceMetrics(cfg.PerformanceMetricsBuckets)
+	}
 	sink, prev, closeSink, err := openSink(cfg)
 	if err != nil {
 		return err
@@ -182,8 +215,11 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 
 		DecisionIDHeader: cfg.DecisionIDHeader,
 	}
+	if cfg.GRPCMaxSendMsgSize > 0 {
+		grpcOpts = append(grpcOpts, grpc.MaxSendMsgSize(cfg.GRPCMaxSendMsgSize))
+	}
 	gs := grpc.NewServer(append(grpcOpts,
-		grpc.MaxRecvMsgSize(max(cfg.MaxInputBytes*2, 4<<20)),
+		grpc.MaxRecvMsgSize(recvLimit(cfg)),
 		// Policy evaluation recurses deeply; on a fresh goroutine per
 		// request the stack is grown by copying every time (a sixth of
 		// the CPU under load). Long-lived workers keep their grown stacks.
@@ -238,6 +274,22 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	var diagSrv *http.Server
+	if cfg.DiagnosticAddr != "" {
+		dlis, err := net.Listen("tcp", cfg.DiagnosticAddr)
+		if err != nil {
+			glis.Close()
+			hlis.Close()
+			return fmt.Errorf("listen on %s: %w", cfg.DiagnosticAddr, err)
+		}
+		diag := http.NewServeMux()
+		for _, p := range []string{"GET /health", "GET /healthz", "GET /readyz", "GET /metrics"} {
+			h, _ := mux.Handler(&http.Request{Method: "GET", URL: &url.URL{Path: strings.TrimPrefix(p, "GET ")}})
+			diag.Handle(p, h)
+		}
+		diagSrv = &http.Server{Handler: diag, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = diagSrv.Serve(dlis) }()
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -278,7 +330,20 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	shutdown, done := context.WithTimeout(context.Background(), 5*time.Second)
 	defer done()
 	_ = httpSrv.Shutdown(shutdown)
+	if diagSrv != nil {
+		_ = diagSrv.Shutdown(shutdown)
+	}
 	return runErr
+}
+
+// recvLimit is the largest CheckRequest gRPC accepts: the configured
+// limit, else twice the input limit (a body arrives both as text and
+// parsed), and never below gRPC's 4 MiB default.
+func recvLimit(cfg Config) int {
+	if cfg.GRPCMaxRecvMsgSize > 0 {
+		return cfg.GRPCMaxRecvMsgSize
+	}
+	return max(cfg.MaxInputBytes*2, 4<<20)
 }
 
 // openSink opens the decision log's destination and, for a file, the
