@@ -103,6 +103,11 @@ func nexusFlags(fs *flag.FlagSet, cfg *server.Config) *tuning {
 	fs.StringVar(&cfg.DecisionLog, "decision-log", "stdout", `decision log: "stdout", "off", or a file (rotated)`)
 	fs.Int64Var(&cfg.DecisionLogMaxBytes, "decision-log-max-bytes", 100<<20, "rotate the decision log file past this size")
 	fs.IntVar(&cfg.DecisionLogBackups, "decision-log-backups", 5, "rotated decision log files kept")
+	fs.Func("decision-log-format", `decision log lines: "nexus" (default) or "opa" (OPA's decision log schema, hash chain as extra fields)`, func(v string) error {
+		f, err := decisionlog.ParseFormat(v)
+		cfg.DecisionLogOPAFormat = f == decisionlog.FormatOPA
+		return err
+	})
 	fs.Var(&t.masks, "mask", "JSON pointer under /input to mask in the decision log (repeatable; adds to the defaults)")
 	fs.BoolVar(&t.noDefaultMasks, "no-default-masks", false, "do not mask the Authorization header, cookies and the body by default")
 	fs.BoolVar(&cfg.PProf, "pprof", false, "serve Go's /debug/pprof on the HTTP address")

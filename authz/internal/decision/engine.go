@@ -71,6 +71,9 @@ type Engine struct {
 	// DecisionIDHeader, when not empty, also sends the decision id as this
 	// header (it is always in the dynamic metadata as decision_id).
 	DecisionIDHeader string
+	// Labels identify this instance in OPA-format decision log events
+	// (id, version and the configured labels); shared, never modified.
+	Labels map[string]string
 }
 
 // Check decides one request. It never returns an error for a bad request or
@@ -83,12 +86,15 @@ func (e *Engine) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	var in map[string]any
 
 	res, reason, set, cached, raw := e.decide(ctx, req, &in)
-	_ = raw // for the OPA-format decision log
+	entry.RawResult = raw
 	entry.Cached = cached
+	entry.Labels = e.Labels
 	if set != nil {
 		entry.PolicyRevision, entry.Query = set.Revision, set.Query
+		entry.Bundles = set.Bundles
 	}
 	elapsed := e.Now().Sub(start)
+	entry.Metrics = map[string]int64{"timer_server_handler_ns": elapsed.Nanoseconds()}
 
 	entry.Reason = reason
 	entry.Result = "allow"
@@ -105,7 +111,7 @@ func (e *Engine) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 			entry.Model, _ = nx["model"].(string)
 			entry.Version, _ = nx["version"].(string)
 		}
-		e.Masker.Mask(in)
+		entry.Masked = e.Masker.Mask(in)
 		entry.Input = in
 	}
 	// Dry run allows what the policy denied, keeping its metadata, as

@@ -23,7 +23,7 @@ func (discardLog) Log(decisionlog.Entry) {}
 type noMetrics struct{}
 
 func (noMetrics) Decision(string, string, time.Duration) {}
-func (noMetrics) CacheLookup(bool)               {}
+func (noMetrics) CacheLookup(bool)                       {}
 
 func shippedEngine(tb testing.TB) *decision.Engine {
 	tb.Helper()

@@ -178,7 +178,28 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		return err
 	}
 	defer closeSink()
-	dlog := decisionlog.New(sink, prev, 16384, m)
+	up, err := startDecisionUpload(ctx, log, cfg.OPA)
+	if err != nil {
+		return err
+	}
+	if up != nil {
+		// Runs after dlog.Close (deferred later), so its last lines go out.
+		defer func() {
+			flush, done := context.WithTimeout(context.Background(), 10*time.Second)
+			defer done()
+			if err := up.Close(flush); err != nil {
+				log.Error("decision log upload: events not sent at shutdown", "error", err)
+			}
+		}()
+	}
+	var logOpts []decisionlog.Option
+	if cfg.DecisionLogOPAFormat {
+		logOpts = append(logOpts, decisionlog.WithFormat(decisionlog.FormatOPA))
+	}
+	if up != nil {
+		logOpts = append(logOpts, decisionlog.WithFormat(decisionlog.FormatOPA), decisionlog.WithTee(up.Log))
+	}
+	dlog := decisionlog.New(sink, prev, 16384, m, logOpts...)
 	defer dlog.Close()
 
 	mgr := policy.NewManager(src, policy.Options{
@@ -214,6 +235,7 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		Now:           time.Now,
 
 		DecisionIDHeader: cfg.DecisionIDHeader,
+		Labels:           instanceLabels(cfg.Labels),
 	}
 	if cfg.GRPCMaxSendMsgSize > 0 {
 		grpcOpts = append(grpcOpts, grpc.MaxSendMsgSize(cfg.GRPCMaxSendMsgSize))

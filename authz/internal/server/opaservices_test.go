@@ -1,0 +1,107 @@
+package server_test
+
+import (
+	"compress/gzip"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/secureai-nexus/nexus/authz/internal/opaconfig"
+	"github.com/secureai-nexus/nexus/authz/internal/server"
+)
+
+// TestDecisionLogService: with decision_logs.service configured, every
+// decision reaches the service in OPA's decision log schema, gzip'd, with
+// the service's bearer token, carrying the decision id Envoy got.
+func TestDecisionLogService(t *testing.T) {
+	var mu sync.Mutex
+	var events []map[string]any
+	var auth string
+	logs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/logs" || r.Header.Get("Content-Encoding") != "gzip" {
+			http.Error(w, "bad request", 400)
+			return
+		}
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		raw, _ := io.ReadAll(zr)
+		var batch []map[string]any
+		if err := json.Unmarshal(raw, &batch); err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		mu.Lock()
+		events = append(events, batch...)
+		auth = r.Header.Get("Authorization")
+		mu.Unlock()
+	}))
+	defer logs.Close()
+
+	oc, err := opaconfig.Parse("config.yaml", []byte(`
+services:
+  logs:
+    url: `+logs.URL+`
+    credentials:
+      bearer:
+        token: s3cret
+plugins:
+  envoy_ext_authz_grpc:
+    addr: 127.0.0.1:0
+decision_logs:
+  service: logs
+  reporting:
+    min_delay_seconds: 1
+    max_delay_seconds: 1
+labels:
+  app: clinic
+`), opaconfig.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writePolicy(t, dir, "package envoy.authz\nimport rego.v1\nallow := input.attributes.request.http.method == \"GET\"\n")
+	var cfg server.Config
+	if err := server.ApplyOPAConfig(&cfg, oc, []string{dir}, false); err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, cfg)
+	req := modelCall("spiffe://nexus.local/a", nil, "")
+	resp := check(t, s, req)
+	id := resp.GetDynamicMetadata().GetFields()["decision_id"].GetStringValue()
+	if id == "" {
+		t.Fatalf("no decision_id: %v", resp)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		mu.Lock()
+		n := len(events)
+		mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no decision reached the log service")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	e := events[0]
+	labels, _ := e["labels"].(map[string]any)
+	if e["decision_id"] != id || e["path"] != "envoy/authz/allow" || e["result"] != false || labels["app"] != "clinic" || labels["id"] == "" || auth != "Bearer s3cret" {
+		t.Errorf("event = %v (auth %q)", e, auth)
+	}
+	if _, ok := e["input"].(map[string]any)["attributes"]; !ok {
+		t.Errorf("event has no input: %v", e)
+	}
+	if e["hash"] == "" || e["prev_hash"] == "" {
+		t.Errorf("event is not chained: %v", e)
+	}
+}
