@@ -32,7 +32,7 @@ type Set struct {
 	Loaded   time.Time
 	// Bundles maps each bundle the set was built from to its revision,
 	// for decision logs and status reports; nil for policy paths.
-	Bundles map[string]string
+	Bundles  map[string]string
 	prepared rego.PreparedEvalQuery
 	// compiler and store answer ad hoc queries (POST /v1/data).
 	compiler *ast.Compiler

@@ -96,4 +96,3 @@ func startDecisionUpload(ctx context.Context, log *slog.Logger, oc *opaconfig.Co
 	go up.Run(ctx)
 	return up, nil
 }
-
