@@ -247,7 +247,7 @@ func suggest(key string, known []string) string {
 		}
 	}
 	best, bestDist := "", 0
-	limit := max(1, min(3, len(key)/3))
+	limit := min(3, max(1, len(key)/2))
 	for _, k := range known {
 		if dist := editDistance(norm(key), norm(k)); dist <= limit && (best == "" || dist < bestDist) {
 			best, bestDist = k, dist

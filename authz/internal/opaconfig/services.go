@@ -188,4 +188,3 @@ func (d *decoder) keys(v *val, cfg *Config) {
 		cfg.Keys[id] = k
 	}
 }
-
