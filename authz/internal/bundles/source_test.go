@@ -48,7 +48,7 @@ type bundleServer struct {
 	token    string
 }
 
-func newBundleServer(t *testing.T) *bundleServer {
+func newBundleServer(t testing.TB) *bundleServer {
 	t.Helper()
 	bs := &bundleServer{files: map[string]served{}}
 	// httptest binds 127.0.0.1 on a free port.
@@ -107,7 +107,7 @@ func policyBundle(root, revision, rule string) *bundle.Bundle {
 	}
 }
 
-func signHS(t *testing.T, b *bundle.Bundle, secret, keyID string) {
+func signHS(t testing.TB, b *bundle.Bundle, secret, keyID string) {
 	t.Helper()
 	if err := b.GenerateSignature(bundle.NewSigningConfig(secret, "HS256", ""), keyID, false); err != nil {
 		t.Fatal(err)
@@ -146,7 +146,7 @@ func indent(s, by string) string {
 	return by + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+by)
 }
 
-func newSource(t *testing.T, yaml string) *bundles.Source {
+func newSource(t testing.TB, yaml string) *bundles.Source {
 	t.Helper()
 	cfg, err := opaconfig.Parse("test.yaml", []byte(yaml), opaconfig.Options{})
 	if err != nil {
