@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"path"
 	"slices"
 	"strconv"
@@ -108,6 +109,8 @@ type entry struct {
 	// Guarded by Source.mu.
 	cur    *bundle.Bundle
 	status Status
+	// attemptErr is the outcome of the latest download, for Trigger.
+	attemptErr *DownloadError
 }
 
 // New builds a Source for every bundle in cfg. It does not download
@@ -162,10 +165,21 @@ func New(cfg *opaconfig.Config, opts Options) (*Source, error) {
 			WithBundleName(name).
 			WithBundleParserOpts(ast.ParserOptions{RegoVersion: opts.RegoVersion})
 		s.entries = append(s.entries, e)
-		desc = append(desc, name+"="+strings.TrimRight(client.Config().URL, "/")+"/"+strings.TrimLeft(b.Resource, "/"))
+		desc = append(desc, name+"="+redactedURL(client.Config().URL)+"/"+strings.TrimLeft(b.Resource, "/"))
 	}
 	s.desc = "bundles " + strings.Join(desc, ", ")
 	return s, nil
+}
+
+// redactedURL drops any user:password from a service URL, since String
+// ends up in logs and /readyz.
+func redactedURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	u.User = nil
+	return strings.TrimRight(u.String(), "/")
 }
 
 // String names the bundles and where they come from.
@@ -243,14 +257,14 @@ func (s *Source) Trigger(ctx context.Context) error {
 		if !e.manual {
 			continue
 		}
-		if err := e.trigger(ctx); err != nil {
+		if err := s.trigger(ctx, e); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func (e *entry) trigger(ctx context.Context) error {
+func (s *Source) trigger(ctx context.Context, e *entry) error {
 	e.triggerMu.Lock()
 	defer e.triggerMu.Unlock()
 	select {
@@ -262,11 +276,15 @@ func (e *entry) trigger(ctx context.Context) error {
 	// waiting when ctx ends; it calls back either way, and only after that
 	// may the next download touch its state.
 	<-e.called
+	s.mu.Lock()
+	de := e.attemptErr
+	s.mu.Unlock()
+	// The callback's verdict covers what the downloader does not count as
+	// a failure (a delta bundle).
+	if de != nil {
+		return de
+	}
 	if err != nil {
-		var de *DownloadError
-		if errors.As(err, &de) {
-			return de
-		}
 		return classify(e.name, err)
 	}
 	return nil
@@ -293,7 +311,8 @@ func (s *Source) callback(e *entry) func(context.Context, download.Update) error
 		e.status.LastRequest = now
 		if u.Error == nil && u.Bundle != nil && u.Bundle.Type() == bundle.DeltaBundleType {
 			u.Error = errors.New("the service sent a delta bundle; nexus-authz applies snapshot bundles only")
-			// Drop the ETag so the next request asks for a full snapshot.
+			// Forget the delta's ETag, so that a snapshot served under it
+			// is downloaded rather than answered 304.
 			e.dl.SetCache("")
 		}
 		if u.Error != nil {
@@ -307,9 +326,11 @@ func (s *Source) callback(e *entry) func(context.Context, download.Update) error
 			}
 			s.errSeq++
 			s.lastErr = de
+			e.attemptErr = de
 			s.log.Warn("bundle download failed; the previous bundle, if any, stays", "bundle", e.name, "reason", string(de.Reason), "error", de.Error())
 			return nil
 		}
+		e.attemptErr = nil
 		e.status.LastSuccessfulRequest = now
 		e.status.Code, e.status.Message, e.status.HTTPCode = "", "", ""
 		if u.Bundle == nil {

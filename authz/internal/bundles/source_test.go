@@ -671,3 +671,48 @@ func TestNewWithoutBundles(t *testing.T) {
 		t.Fatal("New with no bundles succeeded")
 	}
 }
+
+func TestDeltaBundleRefused(t *testing.T) {
+	bs := newBundleServer(t)
+	good := policyBundle("authz", "a1", "default allow := false")
+	bs.put("/authz.tar.gz", served{body: tarball(t, good), etag: `"1"`})
+	src := newSource(t, fmt.Sprintf("services: {acme: {url: %q}}\nbundles: {authz: {resource: authz.tar.gz, trigger: manual}}\n", bs.URL))
+	ctx := context.Background()
+	if err := src.Trigger(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mustFetch(t, src)
+
+	delta := &bundle.Bundle{
+		Manifest: bundle.Manifest{Revision: "d1", Roots: &[]string{"authz"}},
+		Patch:    bundle.Patch{Data: []bundle.PatchOperation{{Op: "upsert", Path: "/authz/x", Value: 1}}},
+	}
+	bs.put("/authz.tar.gz", served{body: tarball(t, delta), etag: `"2"`})
+	err := src.Trigger(ctx)
+	var de *bundles.DownloadError
+	if !errors.As(err, &de) || de.Reason != bundles.ReasonDelta {
+		t.Fatalf("Trigger = %v, want a delta refusal", err)
+	}
+	if _, changed, _ := src.Fetch(ctx); changed {
+		t.Fatal("a delta bundle was offered")
+	}
+	// The delta's ETag was dropped, so a snapshot under the same ETag is
+	// downloaded rather than answered 304. (OPA's rest client keeps
+	// sending the previous If-None-Match, that of the bundle still held.)
+	bs.put("/authz.tar.gz", served{body: tarball(t, good), etag: `"2"`})
+	if err := src.Trigger(ctx); err != nil {
+		t.Fatal(err)
+	}
+	reqs := bs.seen()
+	if inm := reqs[len(reqs)-1].Header.Get("If-None-Match"); inm == `"2"` {
+		t.Errorf("If-None-Match after a delta = %q, the delta's ETag", inm)
+	}
+	mustFetch(t, src)
+}
+
+func TestStringRedactsCredentials(t *testing.T) {
+	src := newSource(t, "services: {acme: {url: 'https://user:hunter2@bundles.example/v1/'}}\nbundles: {authz: {trigger: manual}}\n")
+	if got, want := src.String(), "bundles authz=https://bundles.example/v1/bundles/authz"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+}

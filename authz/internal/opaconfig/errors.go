@@ -55,6 +55,9 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	if len(e.Problems) == 0 {
+		return e.File + ": invalid config"
+	}
 	if len(e.Problems) == 1 {
 		return e.Problems[0].format(e.File)
 	}
