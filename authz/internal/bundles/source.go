@@ -89,7 +89,7 @@ type Source struct {
 	// errSeq counts failed downloads; reportedSeq is the last one Fetch
 	// returned, so each failure is returned (and logged) once.
 	errSeq, reportedSeq uint64
-	lastErr             error
+	lastErr             *DownloadError
 	// offered is the revisions of the state Fetch last returned, awaiting
 	// ReportActivation.
 	offered map[string]string
@@ -331,6 +331,11 @@ func (s *Source) callback(e *entry) func(context.Context, download.Update) error
 			return nil
 		}
 		e.attemptErr = nil
+		if s.lastErr != nil && s.lastErr.Bundle == e.name {
+			// Resolved before Fetch saw it: not worth a refusal in the
+			// manager's log.
+			s.reportedSeq = s.errSeq
+		}
 		e.status.LastSuccessfulRequest = now
 		e.status.Code, e.status.Message, e.status.HTTPCode = "", "", ""
 		if u.Bundle == nil {

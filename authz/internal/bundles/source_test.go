@@ -716,3 +716,39 @@ func TestStringRedactsCredentials(t *testing.T) {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
 }
+
+func TestResolvedErrorNotReported(t *testing.T) {
+	bs := newBundleServer(t)
+	good := policyBundle("authz", "a1", "default allow := false")
+	bs.put("/authz.tar.gz", served{body: tarball(t, good), etag: `"1"`})
+	src := newSource(t, fmt.Sprintf("services: {acme: {url: %q}}\nbundles: {authz: {resource: authz.tar.gz, trigger: manual}}\n", bs.URL))
+	ctx := context.Background()
+	if err := src.Trigger(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mustFetch(t, src)
+
+	bs.put("/authz.tar.gz", served{status: http.StatusBadGateway})
+	if err := src.Trigger(ctx); err == nil {
+		t.Fatal("Trigger against a 502 succeeded")
+	}
+	if st := src.Status()[0]; st.HTTPCode != "502" || !strings.Contains(st.Message, `bundle "authz": download failed: server replied with Bad Gateway`) {
+		t.Errorf("status = %+v", st)
+	}
+	// The service recovers before the manager's next Fetch: nothing to
+	// report, and the status is clean again.
+	bs.put("/authz.tar.gz", served{body: tarball(t, good), etag: `"1"`})
+	if err := src.Trigger(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b, changed, err := src.Fetch(ctx)
+	if err != nil {
+		t.Fatalf("Fetch = %v, want no stale error", err)
+	}
+	if changed && b.Manifest.Revision != "a1" {
+		t.Fatalf("revision %q", b.Manifest.Revision)
+	}
+	if st := src.Status()[0]; st.HTTPCode != "" || st.Code != "" {
+		t.Errorf("status = %+v", st)
+	}
+}
