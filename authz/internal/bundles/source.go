@@ -503,3 +503,19 @@ func (s *Source) Activated() bool {
 	}
 	return true
 }
+
+// Revisions are the revisions of the bundles the last Fetch offered, by
+// bundle name, or nil; the policy manager stamps them on the set it builds
+// from that state, for decision logs.
+func (s *Source) Revisions() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.offered == nil {
+		return nil
+	}
+	out := make(map[string]string, len(s.offered))
+	for k, v := range s.offered {
+		out[k] = v
+	}
+	return out
+}

@@ -76,6 +76,9 @@ func (m *Manager) Reload(ctx context.Context) error {
 		}
 		return err
 	}
+	if rs, ok := m.src.(interface{ Revisions() map[string]string }); ok {
+		set.Bundles = rs.Revisions()
+	}
 	m.current.Store(set)
 	m.status.Ready = true
 	m.status.Revision = set.Revision

@@ -12,6 +12,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/util"
 
+	"github.com/secureai-nexus/nexus/authz/internal/bundles"
 	"github.com/secureai-nexus/nexus/authz/internal/policy"
 )
 
@@ -210,3 +211,21 @@ func (h managerHealth) Plugins() map[string]pluginState {
 }
 
 func (h managerHealth) BundlesActivated() bool { return h.mgr.Current() != nil }
+
+// bundleHealth is the health of a server fed by bundle services: the bundle
+// plugin is OK once every bundle has been activated.
+type bundleHealth struct {
+	mgr *policy.Manager
+	src *bundles.Source
+}
+
+func (h bundleHealth) Plugins() map[string]pluginState {
+	out := managerHealth{mgr: h.mgr}.Plugins()
+	out[pluginBundle] = stateNotReady
+	if h.src.Activated() {
+		out[pluginBundle] = stateOK
+	}
+	return out
+}
+
+func (h bundleHealth) BundlesActivated() bool { return h.src.Activated() }

@@ -124,3 +124,8 @@ func waitReady(t *testing.T, s *running) {
 	}
 	t.Fatal("no policy set became ready")
 }
+
+func jsonString(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

@@ -27,6 +27,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/secureai-nexus/nexus/authz/internal/bundles"
 	"github.com/secureai-nexus/nexus/authz/internal/decision"
 	"github.com/secureai-nexus/nexus/authz/internal/decisionlog"
 	"github.com/secureai-nexus/nexus/authz/internal/identity"
@@ -161,7 +162,11 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		}
 	}
 	var src policy.Source
-	if len(cfg.PolicyPaths) > 0 {
+	var bundleSrc *bundles.Source
+	if cfg.OPA != nil && len(cfg.OPA.Bundles) > 0 {
+		bundleSrc, err = bundles.New(cfg.OPA, bundles.Options{Logger: log.With("component", "bundles"), RegoVersion: regoVersion})
+		src = bundleSrc
+	} else if len(cfg.PolicyPaths) > 0 {
 		src, err = policy.NewMultiSource(cfg.PolicyPaths, regoVersion)
 	} else {
 		src, err = policy.NewSource(cfg.Policies, regoVersion, cfg.BundleToken, bundleClient)
@@ -217,6 +222,13 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	mgr.OnLoad = func(ok bool, rev string) {
 		m.PolicyLoad(ok, rev)
 		setHealth()
+		if bundleSrc != nil {
+			var err error
+			if !ok {
+				err = errors.New("policy set refused (see /readyz)")
+			}
+			bundleSrc.ReportActivation(err)
+		}
 	}
 	// A first load that fails still starts the service: it denies
 	// everything (fail closed) and /readyz says why until a good set lands.
@@ -283,7 +295,14 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		writeJSON(w, code, st)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /health", handleHealth(managerHealth{mgr: mgr}))
+	var hsrc healthSource = managerHealth{mgr: mgr}
+	if bundleSrc != nil {
+		hsrc = bundleHealth{mgr: mgr, src: bundleSrc}
+		mux.HandleFunc("GET /v1/status/bundles", func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, 200, map[string]any{"result": bundleSrc.Status()})
+		})
+	}
+	mux.HandleFunc("GET /health", handleHealth(hsrc))
 	data := &dataAPI{
 		current: mgr.Current, maxBytes: int64(max(cfg.MaxInputBytes, 1<<20)), timeout: max(cfg.DecisionTimeout, time.Second),
 		loopback: isLoopback(cfg.HTTPAddr), newID: decision.NewID,
@@ -320,6 +339,25 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		interval = 5 * time.Second
 	}
 	go mgr.Watch(ctx, interval)
+	if bundleSrc != nil {
+		bundleSrc.Start(ctx)
+		defer func() {
+			stop, done := context.WithTimeout(context.Background(), 5*time.Second)
+			defer done()
+			_ = bundleSrc.Stop(stop)
+		}()
+		// A new download is activated at once, not at the next poll.
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-bundleSrc.Changes():
+					_ = mgr.Reload(ctx)
+				}
+			}
+		}()
+	}
 	errc := make(chan error, 2)
 	go func() { errc <- gs.Serve(glis) }()
 	go func() {
