@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -134,4 +135,66 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestStatusService: status reports reach the status service as OPA sends
+// them, and follow the bundle's activation.
+func TestStatusService(t *testing.T) {
+	var mu sync.Mutex
+	var reports []map[string]any
+	bundleBody := signedTarball(t, "r7", "allow := true", "")
+	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/bundles/authz.tar.gz":
+			_, _ = w.Write(bundleBody)
+		case "/status":
+			var rep map[string]any
+			if err := json.NewDecoder(r.Body).Decode(&rep); err != nil {
+				http.Error(w, err.Error(), 400)
+				return
+			}
+			mu.Lock()
+			reports = append(reports, rep)
+			mu.Unlock()
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer svc.Close()
+	oc, err := opaconfig.Parse("config.yaml", []byte(`
+services:
+  acme:
+    url: `+svc.URL+`
+bundles:
+  authz:
+    service: acme
+    resource: bundles/authz.tar.gz
+status:
+  service: acme
+labels:
+  region: eu-west
+plugins:
+  envoy_ext_authz_grpc:
+    addr: 127.0.0.1:0
+`), opaconfig.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg server.Config
+	if err := server.ApplyOPAConfig(&cfg, oc, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	start(t, cfg)
+	waitFor(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, r := range reports {
+			b, _ := r["bundles"].(map[string]any)["authz"].(map[string]any)
+			p, _ := r["plugins"].(map[string]any)["bundle"].(map[string]any)
+			if b["active_revision"] == "r7" && p["state"] == "OK" && r["labels"].(map[string]any)["region"] == "eu-west" {
+				return true
+			}
+		}
+		return false
+	}, "a status report with bundle r7 active")
 }

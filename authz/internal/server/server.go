@@ -219,9 +219,11 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		hs.SetServingStatus("", st)
 		hs.SetServingStatus(authv3.Authorization_ServiceDesc.ServiceName, st)
 	}
+	var status *statusReporter
 	mgr.OnLoad = func(ok bool, rev string) {
 		m.PolicyLoad(ok, rev)
 		setHealth()
+		status.Changed()
 		if bundleSrc != nil {
 			var err error
 			if !ok {
@@ -298,6 +300,11 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	var hsrc healthSource = managerHealth{mgr: mgr}
 	if bundleSrc != nil {
 		hsrc = bundleHealth{mgr: mgr, src: bundleSrc}
+	}
+	if status, err = newStatusReporter(log.With("component", "status"), cfg.OPA, engine.Labels, hsrc, bundleSrc); err != nil {
+		return err
+	}
+	if bundleSrc != nil {
 		mux.HandleFunc("GET /v1/status/bundles", func(w http.ResponseWriter, _ *http.Request) {
 			writeJSON(w, 200, map[string]any{"result": bundleSrc.Status()})
 		})
@@ -339,6 +346,9 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		interval = 5 * time.Second
 	}
 	go mgr.Watch(ctx, interval)
+	if status != nil {
+		go status.Run(ctx)
+	}
 	if bundleSrc != nil {
 		bundleSrc.Start(ctx)
 		defer func() {
@@ -354,6 +364,7 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 					return
 				case <-bundleSrc.Changes():
 					_ = mgr.Reload(ctx)
+					status.Changed()
 				}
 			}
 		}()
