@@ -1,0 +1,3 @@
+package envoy.authz
+
+default allow = 1

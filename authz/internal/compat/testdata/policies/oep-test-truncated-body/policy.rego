@@ -1,0 +1,7 @@
+package envoy.authz
+
+default allow = false
+
+allow if {
+	not input.truncated_body
+}
