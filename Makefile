@@ -61,6 +61,12 @@ go.test.fuzz: ## Run each fuzz target for 20s
 	cd inference-backend && $(GO) test -run '^$$' -fuzz FuzzParseInferRequest -fuzztime 20s ./internal/server/
 	cd authz && $(GO) test -run '^$$' -fuzz FuzzBuild -fuzztime 20s ./internal/input/
 	cd authz && $(GO) test -run '^$$' -fuzz FuzzBodyMembers -fuzztime 20s ./internal/input/
+	cd authz && $(GO) test -run '^$$' -fuzz '^FuzzParsePath$$' -fuzztime 20s ./internal/input/
+	cd authz && $(GO) test -run '^$$' -fuzz '^FuzzParseBody$$' -fuzztime 20s ./internal/input/
+	cd authz && $(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 20s -fuzzminimizetime 3s ./internal/opaconfig/
+	cd authz && $(GO) test -run '^$$' -fuzz FuzzExpandEnv -fuzztime 20s ./internal/opaconfig/
+	cd authz && $(GO) test -run '^$$' -fuzz FuzzDownloadedBundle -fuzztime 20s -fuzzminimizetime 3s ./internal/bundles/
+	cd authz && $(GO) test -run '^$$' -fuzz FuzzAppendOPA -fuzztime 20s ./internal/decisionlog/
 	cd authz && $(GO) test -run '^$$' -fuzz FuzzCheck -fuzztime 20s ./internal/decision/
 	cd authz && $(GO) test -run '^$$' -fuzz FuzzDecisionCache -fuzztime 20s ./internal/policy/
 	cd filters && $(GO) test -run '^$$' -fuzz '^FuzzScan$$' -fuzztime 20s ./scan/
@@ -76,6 +82,14 @@ go.test.fuzz: ## Run each fuzz target for 20s
 	cd authz && $(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime 20s ./internal/decisionlog/
 	cd authz && $(GO) test -run '^$$' -fuzz FuzzAppendEntry -fuzztime 20s ./internal/decisionlog/
 	cd controlplane && $(GO) test -run '^$$' -fuzz FuzzSignCSR -fuzztime 20s ./internal/ca/
+
+compat.live: ## Compare nexus-authz with a live opa-envoy-plugin (OPA_ENVOY_BIN=/path/to/binary); UPDATE=1 rewrites the golden expectations from it
+	@test -n "$(OPA_ENVOY_BIN)" || { echo "set OPA_ENVOY_BIN to an opa-envoy-plugin binary (built from its repository, outside this one)"; exit 2; }
+	cd authz && OPA_ENVOY_BIN=$(OPA_ENVOY_BIN) $(GO) test -count=1 -run TestLive ./internal/compat/ $(if $(UPDATE),-update,)
+
+bench.versus: ## nexus-authz against opa-envoy-plugin (OPA_ENVOY_BIN) on the same policy, traffic and driver: CPU per check, latency, RSS
+	@test -n "$(OPA_ENVOY_BIN)" || { echo "set OPA_ENVOY_BIN to an opa-envoy-plugin binary"; exit 2; }
+	cd authz && OPA_ENVOY_BIN=$(OPA_ENVOY_BIN) $(GO) test -run '^$$' -bench VersusOPAEnvoy -benchtime 1x -count 3 ./internal/server/
 
 filters.corpus: ## Regenerate the scanner's labeled corpus (filters/testdata/corpus.jsonl)
 	cd filters && $(GO) run ./internal/corpusgen > testdata/corpus.jsonl
@@ -100,4 +114,4 @@ clean: ## Remove binaries and local state
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} /^[a-zA-Z_.-]+:.*?##/ { printf "  %-18s %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)
 
-.PHONY: run test wasm build bench e2e e2e-spire lint go.test.unit go.test.fuzz golden filters.corpus lint.gofmt lint.govet lint.staticcheck clean help
+.PHONY: run test wasm build bench e2e e2e-spire lint go.test.unit go.test.fuzz golden compat.live bench.versus filters.corpus lint.gofmt lint.govet lint.staticcheck clean help
