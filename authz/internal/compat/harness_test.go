@@ -3,7 +3,6 @@ package compat
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -37,25 +36,21 @@ const callTimeout = time.Minute
 
 // nexusConfig is the one place nexus-authz is configured for a run, the
 // way opa-envoy-plugin is configured for it in TestLive: the run's policy
-// directory and decision path, its Rego version, the decision cache off
-// (so every request is evaluated), and a decision log file with no masks
-// (what --decision-log FILE --no-default-masks gives) so each decision's
-// input can be read back.
-//
-// Not set, because server.Config has no field for them yet:
-//   - run.ProtoDescriptor: opa-envoy-plugin's proto-descriptor, the
-//     descriptor set that decodes application/grpc bodies
-//     (descriptorSet(testdata));
-//   - non-strict builtin errors (opa-envoy-plugin's default);
-//   - turning the x-nexus-decision-id header off (normalize.go drops it
-//     meanwhile).
+// directory and decision path, its Rego version and proto-descriptor,
+// opa-envoy-plugin's defaults (non-strict builtin errors, the decision id
+// only in the dynamic metadata), the decision cache off (so every request
+// is evaluated), and a decision log file with no masks (what
+// --decision-log FILE --no-default-masks gives) so each decision's input
+// can be read back.
 func nexusConfig(run Run, logPath string) server.Config {
-	return server.Config{
+	cfg := server.Config{
 		Policies:            policyDir(testdata, run.Policy),
 		Addr:                "127.0.0.1:0",
 		HTTPAddr:            "127.0.0.1:0",
 		Query:               run.Path,
 		V0Compatible:        run.V0Compatible,
+		StrictBuiltinErrors: false,
+		DecisionIDHeader:    "",
 		DecisionTimeout:     time.Minute,
 		MaxInputBytes:       8 << 20,
 		ReloadInterval:      time.Hour,
@@ -65,6 +60,10 @@ func nexusConfig(run Run, logPath string) server.Config {
 		DecisionLogBackups:  1,
 		Masks:               []string{},
 	}
+	if run.ProtoDescriptor {
+		cfg.ProtoDescriptor = descriptorSet(testdata)
+	}
+	return cfg
 }
 
 // nexus is nexus-authz serving one run in-process.
@@ -278,13 +277,4 @@ func decodeLogLine(b []byte) (map[string]any, error) {
 		return nil, errors.New("decision log line is null")
 	}
 	return m, nil
-}
-
-// mustJSON is a value as indented JSON, for messages.
-func mustJSON(v any) string {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	return string(b)
 }

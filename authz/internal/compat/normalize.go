@@ -41,14 +41,19 @@ import (
 //     reported at its path inside the document ("<json>" in the path).
 //  6. Numbers are compared by value (1e3 equals 1000).
 //
+//  7. protobuf-go's error messages ("proto: cannot parse …") put a space
+//     or, chosen per build, a no-break space (U+00A0) after "proto:", to
+//     keep anyone from matching them; both are written as a space, in
+//     every string of a response and in gRPC error messages.
+//
 // Input documents (NormalizeNexusInput, FixOPAEnvoyInput, CompareInput):
 //
-//  7. The "nexus" member nexus-authz adds to the input is dropped.
-//  8. opa-envoy-plugin puts input.version into the input as an OPA AST
+//  8. The "nexus" member nexus-authz adds to the input is dropped.
+//  9. opa-envoy-plugin puts input.version into the input as an OPA AST
 //     value, which its decision log writes in OPA's term encoding
 //     ([[{"type":"string","value":"encoding"}, …]]); the policy sees an
 //     object, so the recorded input has that object (FixOPAEnvoyInput).
-//  9. Rules 5 and 6 apply to inputs too.
+//  10. Rules 5 and 6 apply to inputs too.
 
 // DecisionIDPlaceholder stands for dynamicMetadata.decision_id's value.
 const DecisionIDPlaceholder = "<decision-id>"
@@ -57,18 +62,23 @@ const DecisionIDPlaceholder = "<decision-id>"
 // id (decision.HeaderDecisionID).
 const NexusDecisionIDHeader = "x-nexus-decision-id"
 
-// NormalizeOPAEnvoy applies rules 1 and 3 to an opa-envoy-plugin outcome;
-// the expectations are stored in this form.
+// NormalizeOPAEnvoy applies rules 1, 3 and 7 to an opa-envoy-plugin
+// outcome; the expectations are stored in this form.
 func NormalizeOPAEnvoy(o Outcome) Outcome { return normalize(o, false) }
 
-// NormalizeNexus applies rules 1 to 3 to a nexus-authz outcome.
+// NormalizeNexus applies rules 1 to 3 and 7 to a nexus-authz outcome.
 func NormalizeNexus(o Outcome) Outcome { return normalize(o, true) }
 
 func normalize(o Outcome, nexus bool) Outcome {
+	if o.Error != nil {
+		e := *o.Error
+		e.Message = protoSpace(e.Message)
+		return Outcome{Name: o.Name, Error: &e}
+	}
 	if o.Response == nil {
 		return o
 	}
-	resp, _ := deepCopy(o.Response).(map[string]any)
+	resp, _ := mapStrings(deepCopy(o.Response), protoSpace).(map[string]any)
 	if dm, ok := resp["dynamicMetadata"].(map[string]any); ok {
 		if _, ok := dm["decision_id"]; ok {
 			dm["decision_id"] = DecisionIDPlaceholder
@@ -96,6 +106,26 @@ func normalize(o Outcome, nexus bool) Outcome {
 		}
 	}
 	return Outcome{Name: o.Name, Response: resp}
+}
+
+// protoSpace is rule 7.
+func protoSpace(s string) string { return strings.ReplaceAll(s, "proto:\u00a0", "proto: ") }
+
+// mapStrings applies f to every string in a decoded JSON value, in place.
+func mapStrings(v any, f func(string) string) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, x := range t {
+			t[k] = mapStrings(x, f)
+		}
+	case []any:
+		for i, x := range t {
+			t[i] = mapStrings(x, f)
+		}
+	case string:
+		return f(t)
+	}
+	return v
 }
 
 // headerKey is the key of a HeaderValueOption ({"header": {"key": …}}) or
@@ -175,7 +205,7 @@ func numberIs(v any, n int64) bool {
 	return err == nil && i == n
 }
 
-// NormalizeNexusInput applies rule 7.
+// NormalizeNexusInput applies rule 8.
 func NormalizeNexusInput(in any) any {
 	m, ok := in.(map[string]any)
 	if !ok {
@@ -186,7 +216,7 @@ func NormalizeNexusInput(in any) any {
 	return m
 }
 
-// FixOPAEnvoyInput applies rule 8 to an input read from opa-envoy-plugin's
+// FixOPAEnvoyInput applies rule 9 to an input read from opa-envoy-plugin's
 // decision log.
 func FixOPAEnvoyInput(in any) any {
 	m, ok := in.(map[string]any)
@@ -259,7 +289,7 @@ func termValue(t any) (any, bool) {
 	return nil, false
 }
 
-// CompareInput compares input documents (rules 5, 6 and 9); nil is an
+// CompareInput compares input documents (rules 5, 6 and 10); nil is an
 // input that was not built.
 func CompareInput(want, got any) []Difference {
 	var out []Difference
