@@ -242,6 +242,7 @@ func startProcess(b *testing.B, bin, addr string, cacheSize int) *process {
 	if cpus := os.Getenv("NEXUS_AUTHZ_BENCH_SERVER_CPUS"); cpus != "" {
 		srv = exec.Command("taskset", append([]string{"-c", cpus, bin}, args...)...)
 	}
+	srv.Args = append(srv.Args, strings.Fields(os.Getenv("NEXUS_AUTHZ_BENCH_ARGS"))...)
 	srv.Env = append(os.Environ(), os.Getenv("NEXUS_AUTHZ_BENCH_ENV"))
 	if err := srv.Start(); err != nil {
 		b.Fatal(err)
@@ -339,6 +340,9 @@ func driveLoad(b *testing.B, p *process, rate int, raw []float64, call func(i in
 		b.ReportMetric(p99, "µs-p99")
 		b.ReportMetric(float64(total)/elapsed.Seconds(), "checks/s")
 		b.ReportMetric(cpu.Seconds()*1e6/float64(total), "µs-server-cpu/check")
+		rss, peak := procMem(b, p.pid)
+		b.ReportMetric(rss, "MiB-rss")
+		b.ReportMetric(peak, "MiB-rss-peak")
 		if n := (h1 - h0) + (m1 - m0); n > 0 {
 			b.ReportMetric((h1-h0)/n, "cache-hit-ratio")
 		}

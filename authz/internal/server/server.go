@@ -97,6 +97,11 @@ type Config struct {
 	PerformanceMetricsBuckets []float64
 	// Labels go into every OPA-format decision log event and status report.
 	Labels map[string]string
+	// MaxConcurrentStreams bounds the checks in flight on one connection
+	// (0: gRPC's default, unbounded). Past it a client's requests wait on
+	// its side of the connection instead of piling up, each holding a
+	// half-done evaluation, in the server's heap.
+	MaxConcurrentStreams int
 	// DecisionLogOPAFormat writes decision log lines in OPA's decision log
 	// schema (with the hash chain as extra fields).
 	DecisionLogOPAFormat bool
@@ -250,6 +255,10 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 
 		DecisionIDHeader: cfg.DecisionIDHeader,
 		Labels:           instanceLabels(cfg.Labels),
+	}
+
+	if cfg.MaxConcurrentStreams > 0 {
+		grpcOpts = append(grpcOpts, grpc.MaxConcurrentStreams(uint32(cfg.MaxConcurrentStreams)))
 	}
 	if cfg.GRPCMaxSendMsgSize > 0 {
 		grpcOpts = append(grpcOpts, grpc.MaxSendMsgSize(cfg.GRPCMaxSendMsgSize))
