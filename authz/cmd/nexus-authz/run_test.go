@@ -37,18 +37,16 @@ labels:
 `)
 	policies := t.TempDir()
 
-	_, cfg, err := parseRun([]string{"--server", "--config-file=" + cfgFile, "--addr", "localhost:18181", policies, "--ignore-me-not"}, io.Discard)
+	_, _, err := parseRun([]string{"--server", "--config-file=" + cfgFile, "--addr", "localhost:18181", policies, "--ignore-me-not"}, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "ignore-me-not") {
 		t.Fatalf("unknown flag: %v", err)
 	}
 
-	_, cfg, err = parseRun([]string{"run", "--server"}, io.Discard)
-	_ = cfg
-	if err == nil {
+	if _, _, err = parseRun([]string{"--server"}, io.Discard); err == nil {
 		t.Fatal("no policies and no bundles accepted")
 	}
 
-	_, cfg, err = parseRun([]string{"-s", "-c", cfgFile, policies, "--addr", "localhost:18181", "--log-level", "debug", "--decision-cache-size", "0", "--set", "labels.team=clinic"}, io.Discard)
+	_, cfg, err := parseRun([]string{"-s", "-c", cfgFile, policies, "--addr", "localhost:18181", "--log-level", "debug", "--decision-cache-size", "0", "--set", "labels.team=clinic"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
