@@ -21,8 +21,6 @@ import (
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -244,37 +242,7 @@ func startProcess(b *testing.B, bin, addr string, cacheSize int) *process {
 	}
 	srv.Args = append(srv.Args, strings.Fields(os.Getenv("NEXUS_AUTHZ_BENCH_ARGS"))...)
 	srv.Env = append(os.Environ(), os.Getenv("NEXUS_AUTHZ_BENCH_ENV"))
-	if err := srv.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
-	p := &process{pid: srv.Process.Pid, metrics: "http://" + httpAddr + "/metrics"}
-	for i := 0; i < 4; i++ {
-		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { conn.Close() })
-		p.clients = append(p.clients, authv3.NewAuthorizationClient(conn))
-		p.health = append(p.health, healthpb.NewHealthClient(conn))
-	}
-	req := modelCall(clinicCaller, map[string]float64{"EMAIL": 1}, "")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := p.clients[0].Check(context.Background(), req)
-		if err == nil && resp.GetOkResponse() != nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("server not ready: %v %v", resp, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	// Warm up: connections, stacks, caches.
-	for i := 0; i < 2000; i++ {
-		_, _ = p.clients[i%4].Check(context.Background(), req)
-	}
-	return p
+	return startAny(b, srv, addr, httpAddr, modelCall(clinicCaller, map[string]float64{"EMAIL": 1}, ""))
 }
 
 // cacheCounts reads the decision cache's hit and miss counters.

@@ -156,10 +156,13 @@ func sequential(b *testing.B, p *process, call func(i int) error) {
 	}
 }
 
-// startAny starts a server process and waits until it answers a check.
+// startAny starts a server process, waits until it answers a check and
+// warms it up (connections, stacks, caches).
 func startAny(b *testing.B, cmd *exec.Cmd, grpcAddr, httpAddr string, probe *authv3.CheckRequest) *process {
 	b.Helper()
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if cmd.Stdout == nil {
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	}
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
