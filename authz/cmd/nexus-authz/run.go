@@ -60,9 +60,11 @@ func parseRun(args []string, logTo io.Writer) (*slog.Logger, server.Config, erro
 	}
 	fs.StringVar(&logFormat, "log-format", "json", "")
 	fs.StringVar(&diagAddr, "diagnostic-addr", "", "")
+	var ignore maskList
+	fs.Var(&ignore, "ignore", "")
 	fs.Var(&sets, "set", "")
 	fs.Var(&setFiles, "set-file", "")
-	for _, n := range []string{"h2c", "tls-cert-file", "tls-private-key-file", "tls-ca-cert-file", "authentication", "authorization", "ignore", "history", "format", "unix-socket-perm"} {
+	for _, n := range []string{"h2c", "tls-cert-file", "tls-private-key-file", "tls-ca-cert-file", "authentication", "authorization", "history", "format", "unix-socket-perm"} {
 		n := n
 		fs.Func(n, "", func(string) error {
 			return fmt.Errorf("--%s is not supported by nexus-authz (see docs/policy-authoring.md, \"Moving from opa-envoy-plugin\")", n)
@@ -103,8 +105,9 @@ func parseRun(args []string, logTo io.Writer) (*slog.Logger, server.Config, erro
 		return nil, cfg, err
 	}
 	cfg.DiagnosticAddr = diagAddr
-	_ = bundleMode // paths are read as bundles either way: a directory's .manifest is honoured
-	_ = watch      // policy paths are always watched
+	cfg.PolicyPathsAsBundles = bundleMode
+	cfg.Ignore = ignore
+	_ = watch // policy paths are always watched
 	return log, cfg, nil
 }
 

@@ -68,12 +68,23 @@ labels:
 		t.Errorf("defaults: %v %+v", err, cfg)
 	}
 
+	// opa-envoy-plugin's own quick start: a ConfigMap mount and --ignore.
+	rego := writeFile(t, policies, "policy.rego", "package envoy.authz\n\ndefault allow := false\n")
+	_, cfg, err = parseRun([]string{"--server", "--config-file", plain, "--ignore=.*", rego}, io.Discard)
+	if err != nil || cfg.PolicyPathsAsBundles || len(cfg.Ignore) != 1 || cfg.Ignore[0] != ".*" || len(cfg.PolicyPaths) != 1 {
+		t.Errorf("quick start command line: %v %+v", err, cfg)
+	}
+	if _, cfg, err = parseRun([]string{"--server", "-c", plain, "-b", policies}, io.Discard); err != nil || !cfg.PolicyPathsAsBundles {
+		t.Errorf("--bundle: %v %+v", err, cfg)
+	}
+
 	for _, tt := range []struct {
 		args []string
 		want string
 	}{
 		{[]string{"--config-file", plain, policies}, "pass --server"},
 		{[]string{"--server", "--tls-cert-file", "x.pem", policies}, "--tls-cert-file is not supported"},
+		{[]string{"--server", "--h2c", "--config-file", plain, policies}, "--h2c is not supported"},
 		{[]string{"--server", "--log-level", "loud", "--config-file", plain, policies}, `--log-level "loud"`},
 		// opa-envoy-plugin's default address listens on every interface.
 		{[]string{"--server", policies}, `plugins.envoy_ext_authz_grpc.addr ":9191" is not a loopback address`},

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -96,7 +97,16 @@ func (e *Engine) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	elapsed := e.Now().Sub(start)
 	entry.Metrics = map[string]int64{"timer_server_handler_ns": elapsed.Nanoseconds()}
 
+	failed := res.Failure != ""
 	entry.Reason = reason
+	switch res.Failure {
+	case ReasonRequestParse, ReasonPolicyError, ReasonInputInvalid:
+		// These errors' texts can quote the request (a parser's "invalid
+		// character …", a builtin's argument): the log, which masks the
+		// body, must not carry it back in. The client's 400 keeps the
+		// whole message, as opa-envoy-plugin sends it.
+		entry.Reason = SanitizeReason(reason)
+	}
 	entry.Result = "allow"
 	if !res.Allowed {
 		entry.Result = "deny"
@@ -115,59 +125,63 @@ func (e *Engine) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 		entry.Input = in
 	}
 	// Dry run allows what the policy denied, keeping its metadata, as
-	// opa-envoy-plugin does; a request that cannot be parsed is refused
-	// even then (it never reached the policy).
-	if e.DryRun && !res.ParseError {
+	// opa-envoy-plugin does. A failure is not a decision: a request that
+	// cannot be parsed, no policy, an error, a timeout or an undefined
+	// result is denied even then (opa-envoy-plugin answers those with an
+	// error, which Envoy denies).
+	if e.DryRun && !failed {
 		entry.DryRun = true
 		if !res.Allowed {
 			res = Result{Allowed: true, Object: true, DynamicMetadata: res.DynamicMetadata}
 		}
 	}
-	metric, errCode := entry.Result, ""
-	if isEngineReason(reason) {
+	metric := entry.Result
+	if failed {
 		metric = "error"
-		errCode, _, _ = strings.Cut(reason, ":")
 	}
-	e.Metrics.Decision(metric, errCode, elapsed)
+	e.Metrics.Decision(metric, res.Failure, elapsed)
 	e.Log.Log(entry)
 
 	resp, err := Response(res, id, e.DecisionIDHeader)
 	if err != nil {
 		// The policy produced metadata that cannot be encoded: deny.
-		resp, _ = Response(denied(), id, e.DecisionIDHeader)
+		resp, _ = Response(denied(ReasonInvalidDecision), id, e.DecisionIDHeader)
 	}
 	return resp, nil
 }
 
-// isEngineReason says whether a denial came from a failure rather than
-// from the policy's own decision.
-func isEngineReason(r string) bool {
-	for _, p := range []string{ReasonNoPolicy, ReasonRequestParse, ReasonInputTooLarge, ReasonInputInvalid, ReasonTimeout, ReasonCanceled, ReasonPolicyError, ReasonUndefined, ReasonInvalidDecision} {
-		if strings.HasPrefix(r, p) {
-			return true
-		}
+// SanitizeReason bounds a failure's reason for the log and replaces what
+// it quotes ("…" or '…', where parsers and builtins echo their input) with
+// an ellipsis.
+func SanitizeReason(r string) string {
+	r = quoted.ReplaceAllStringFunc(r, func(q string) string { return q[:1] + "…" + q[:1] })
+	if len(r) > 300 {
+		r = strings.ToValidUTF8(r[:300], "") + "…"
 	}
-	return false
+	return r
 }
 
+var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'`)
+
 // denied is the response for every failure: 403 with a JSON body that says
-// where to look, never what went wrong inside.
-func denied() Result {
+// where to look, never what went wrong inside. failure is the reason code.
+func denied(failure string) Result {
 	return Result{
+		Failure:    failure,
 		Object:     true,
 		HTTPStatus: 403,
 		Headers:    []Header{{"content-type", "application/json"}},
-		Body:       `{"error":{"code":"forbidden","message":"denied by policy; quote the x-nexus-decision-id header to your operator"}}`,
+		Body:       `{"error":{"code":"forbidden","message":"denied; quote the decision id to your operator"}}`,
 	}
 }
 
 func (e *Engine) decide(ctx context.Context, req *authv3.CheckRequest, in *map[string]any) (res Result, reason string, set *policy.Set, cached bool, raw any) {
 	set = e.Policies.Current()
 	if set == nil {
-		return denied(), ReasonNoPolicy, nil, false, nil
+		return denied(ReasonNoPolicy), ReasonNoPolicy, nil, false, nil
 	}
 	if n := proto.Size(req); e.MaxInputBytes > 0 && n > e.MaxInputBytes {
-		return denied(), fmt.Sprintf("%s: %d bytes, more than %d", ReasonInputTooLarge, n, e.MaxInputBytes), set, false, nil
+		return denied(ReasonInputTooLarge), fmt.Sprintf("%s: %d bytes, more than %d", ReasonInputTooLarge, n, e.MaxInputBytes), set, false, nil
 	}
 	opts := e.Input
 	// A body the log masks is only read by the policy: decode just the
@@ -180,9 +194,9 @@ func (e *Engine) decide(ctx context.Context, req *authv3.CheckRequest, in *map[s
 	switch {
 	case errors.As(err, &parseErr):
 		msg := ReasonRequestParse + ": " + err.Error()
-		return Result{ParseError: true, HTTPStatus: 400, Body: msg}, msg, set, false, nil
+		return Result{ParseError: true, Failure: ReasonRequestParse, HTTPStatus: 400, Body: msg}, msg, set, false, nil
 	case err != nil:
-		return denied(), ReasonInputInvalid + ": " + err.Error(), set, false, nil
+		return denied(ReasonInputInvalid), ReasonInputInvalid + ": " + err.Error(), set, false, nil
 	}
 	*in = doc
 	ctx, cancel := context.WithTimeout(ctx, e.Timeout)
@@ -194,19 +208,19 @@ func (e *Engine) decide(ctx context.Context, req *authv3.CheckRequest, in *map[s
 	var inputErr *policy.InputError
 	switch {
 	case errors.As(err, &inputErr):
-		return denied(), ReasonInputInvalid + ": " + err.Error(), set, false, nil
+		return denied(ReasonInputInvalid), ReasonInputInvalid + ": " + err.Error(), set, false, nil
 	case err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return denied(), fmt.Sprintf("%s: no decision within %s", ReasonTimeout, e.Timeout), set, false, nil
+		return denied(ReasonTimeout), fmt.Sprintf("%s: no decision within %s", ReasonTimeout, e.Timeout), set, false, nil
 	case err != nil && errors.Is(ctx.Err(), context.Canceled):
-		return denied(), ReasonCanceled, set, false, nil
+		return denied(ReasonCanceled), ReasonCanceled, set, false, nil
 	case err != nil:
-		return denied(), ReasonPolicyError + ": " + err.Error(), set, false, nil
+		return denied(ReasonPolicyError), ReasonPolicyError + ": " + err.Error(), set, false, nil
 	case !defined:
-		return denied(), ReasonUndefined, set, hit, nil
+		return denied(ReasonUndefined), ReasonUndefined, set, hit, nil
 	}
 	res, err = Interpret(out)
 	if err != nil {
-		return denied(), ReasonInvalidDecision + ": " + err.Error(), set, hit, out
+		return denied(ReasonInvalidDecision), ReasonInvalidDecision + ": " + err.Error(), set, hit, out
 	}
 	if !res.Allowed && res.Reason == "" {
 		res.Reason = "denied by policy"

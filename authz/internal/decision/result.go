@@ -44,6 +44,10 @@ type Result struct {
 	// ParseError is set when the request could not be parsed into an
 	// input: a 400 whose body is the error, the policy never asked.
 	ParseError bool
+	// Failure is the reason code (ReasonPolicyError, …) when the result
+	// is nexus-authz's fail-closed answer rather than the policy's
+	// decision; never set from anything the policy returns.
+	Failure string
 }
 
 // Header is one name/value pair, in the order the policy gave them.

@@ -69,8 +69,11 @@ func (m *Manager) Reload(ctx context.Context) error {
 		set, err = Build(ctx, b, m.opts)
 	}
 	if err != nil {
+		// A source that stays broken is read again every poll; say so once.
+		if err.Error() != m.status.LastError {
+			m.log.Error("policy set refused; the previous set keeps serving", "source", m.src.String(), "serving_revision", m.status.Revision, "error", err)
+		}
 		m.status.LastError = err.Error()
-		m.log.Error("policy set refused; the previous set keeps serving", "source", m.src.String(), "serving_revision", m.status.Revision, "error", err)
 		if m.OnLoad != nil {
 			m.OnLoad(false, "")
 		}

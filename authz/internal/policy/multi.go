@@ -65,7 +65,9 @@ func (m *multiSource) Fetch(ctx context.Context) (*bundle.Bundle, bool, error) {
 	seen := map[string]string{}
 	for i, b := range m.last {
 		if b == nil {
-			continue
+			// Never serve a set without one of its paths: a deny list
+			// that failed to load must not vanish from the set.
+			return nil, false, fmt.Errorf("%s has not loaded yet", m.srcs[i])
 		}
 		for _, mod := range b.Modules {
 			if prev, dup := seen[mod.Path]; dup {
@@ -82,12 +84,20 @@ func (m *multiSource) Fetch(ctx context.Context) (*bundle.Bundle, bool, error) {
 }
 
 // mergeData merges src into dst: objects merge key by key, anything else
-// written twice is a conflict.
+// written twice is a conflict. Objects are copied, never shared: the
+// bundles of each path are kept for the next merge and must not change.
 func mergeData(dst, src map[string]any, path string) error {
 	for k, v := range src {
 		p := path + "/" + k
 		prev, ok := dst[k]
 		if !ok {
+			if obj, isObj := v.(map[string]any); isObj {
+				copied := map[string]any{}
+				if err := mergeData(copied, obj, p); err != nil {
+					return err
+				}
+				v = copied
+			}
 			dst[k] = v
 			continue
 		}

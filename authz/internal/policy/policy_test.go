@@ -329,3 +329,111 @@ func TestMultiSource(t *testing.T) {
 		t.Fatal("last good set lost")
 	}
 }
+
+// TestMultiSourceBrokenPath: a path that does not load keeps the whole set
+// from serving — a deny list that fails to parse never silently drops out
+// — and objects of data shared by two paths merge again on every edit.
+func TestMultiSourceBrokenPath(t *testing.T) {
+	deny, allow := t.TempDir(), t.TempDir()
+	write(t, deny, map[string]string{"deny.rego": "package denylist\n\ndeny if {\n"}) // broken
+	write(t, allow, map[string]string{"authz.rego": "package envoy.authz\n\nimport rego.v1\n\ndefault allow := false\n\nallow if not data.denylist.deny\n"})
+	src, err := policy.NewMultiSource([]string{deny, allow}, ast.RegoV1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := policy.NewManager(src, policy.Options{Query: "envoy/authz/allow", RegoVersion: ast.RegoV1}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx := context.Background()
+	for range 3 {
+		if err := m.Reload(ctx); err == nil {
+			t.Fatal("a set without its broken deny list was accepted")
+		}
+	}
+	if m.Current() != nil || m.Status().LastError == "" {
+		t.Fatalf("serving without a path: %+v", m.Status())
+	}
+	write(t, deny, map[string]string{"deny.rego": "package denylist\n\nimport rego.v1\n\ndeny := true\n"})
+	if err := m.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if decide(t, m, "spiffe://t/a") != false || m.Status().LastError != "" {
+		t.Fatalf("deny list not applied: %+v", m.Status())
+	}
+
+	// Data objects shared by two paths: every edit merges afresh.
+	a, b := t.TempDir(), t.TempDir()
+	write(t, a, map[string]string{"authz.rego": "package envoy.authz\n\nimport rego.v1\n\ndefault allow := false\n\nallow if not data.lists.blocked[input.nexus.caller.spiffe_id]\n", "data.json": `{"lists": {"owner": "sec"}}`})
+	write(t, b, map[string]string{"lists/data.json": `{"blocked": {"spiffe://t/m": true}}`})
+	src, err = policy.NewMultiSource([]string{a, b}, ast.RegoV1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = policy.NewManager(src, policy.Options{Query: "envoy/authz/allow", RegoVersion: ast.RegoV1}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := m.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if decide(t, m, "spiffe://t/m") != false || decide(t, m, "spiffe://t/e") != true {
+		t.Fatal("first merge")
+	}
+	write(t, b, map[string]string{"lists/data.json": `{"blocked": {"spiffe://t/m": true, "spiffe://t/e": true}}`})
+	if err := m.Reload(ctx); err != nil {
+		t.Fatalf("second edit of shared data refused: %v", err)
+	}
+	if decide(t, m, "spiffe://t/e") != false {
+		t.Fatal("the edited deny list is not serving")
+	}
+}
+
+// TestLoaderSource: paths as `opa run` reads them without --bundle: a
+// single .rego file, data files of any name (nested by directory), a
+// Kubernetes ConfigMap mount skipped with --ignore '.*'.
+func TestLoaderSource(t *testing.T) {
+	dir := t.TempDir()
+	// A ConfigMap mount: the files are links into ..data, itself a link
+	// to a timestamped directory.
+	cm := filepath.Join(dir, "policy")
+	write(t, cm, map[string]string{"..2026_12_01/policy.rego": "package envoy.authz\n\nimport rego.v1\n\ndefault allow := false\n\nallow if not data.blocked[input.user]\n"})
+	if err := os.Symlink("..2026_12_01", filepath.Join(cm, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("..data/policy.rego", filepath.Join(cm, "policy.rego")); err != nil {
+		t.Fatal(err)
+	}
+	users := filepath.Join(dir, "users")
+	write(t, users, map[string]string{"users.json": `{"blocked": {"mallory": true}}`})
+
+	if _, err := policy.NewLoaderSource([]string{filepath.Join(cm, "policy.rego"), users}, []string{"["}, ast.RegoV1); err == nil {
+		t.Error("a malformed --ignore pattern was accepted")
+	}
+	for _, paths := range [][]string{{filepath.Join(cm, "policy.rego"), users}, {cm, users}} {
+		src, err := policy.NewLoaderSource(paths, []string{".*"}, ast.RegoV1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := policy.NewManager(src, policy.Options{Query: "envoy/authz/allow", RegoVersion: ast.RegoV1}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		ctx := context.Background()
+		if err := m.Reload(ctx); err != nil {
+			t.Fatalf("%v: %v", paths, err)
+		}
+		for user, want := range map[string]bool{"mallory": false, "alice": true} {
+			in, _ := ast.InterfaceToValue(map[string]any{"user": user})
+			out, _, err := m.Current().Eval(ctx, in)
+			if err != nil || out != want {
+				t.Errorf("%v: %s → %v %v, want %v", paths, user, out, err, want)
+			}
+		}
+		// Unchanged: no reload; a change to the data file: reload.
+		before := m.Status().LastSuccess
+		if err := m.Reload(ctx); err != nil || m.Status().LastSuccess != before {
+			t.Fatal("unchanged paths reloaded")
+		}
+		write(t, users, map[string]string{"users.json": `{"blocked": {"mallory": true, "alice": true}}`})
+		if err := m.Reload(ctx); err != nil {
+			t.Fatal(err)
+		}
+		in, _ := ast.InterfaceToValue(map[string]any{"user": "alice"})
+		if out, _, _ := m.Current().Eval(ctx, in); out != false {
+			t.Errorf("%v: data change not loaded", paths)
+		}
+		write(t, users, map[string]string{"users.json": `{"blocked": {"mallory": true}}`})
+	}
+}

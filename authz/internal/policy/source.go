@@ -90,14 +90,15 @@ func (s *dirSource) Fetch(context.Context) (*bundle.Bundle, bool, error) {
 	if sum == s.last {
 		return nil, false, nil
 	}
-	// Remembered even when the read fails: the unreadable content is not
-	// re-read every poll, and putting the serving content back is a
-	// change, which reloads it and clears the error /readyz shows.
-	s.last = sum
 	b, err := bundle.NewCustomReader(bundle.NewDirectoryLoader(s.dir)).WithRegoVersion(s.regoVersion).Read()
 	if err != nil {
+		// Forgotten, so the next poll reads again: a transient error is
+		// retried, and putting the serving content back reloads it and
+		// clears the error /readyz shows.
+		s.last = [32]byte{}
 		return nil, false, err
 	}
+	s.last = sum
 	return &b, true, nil
 }
 
@@ -126,11 +127,12 @@ func (s *fileSource) Fetch(context.Context) (*bundle.Bundle, bool, error) {
 	if sum == s.last {
 		return nil, false, nil
 	}
-	s.last = sum // as for a directory
 	b, err := bundle.NewReader(bytes.NewReader(raw)).WithRegoVersion(s.regoVersion).Read()
 	if err != nil {
+		s.last = [32]byte{} // as for a directory
 		return nil, false, err
 	}
+	s.last = sum
 	return &b, true, nil
 }
 

@@ -84,6 +84,11 @@ type Config struct {
 	// PolicyPaths, when set, are the policy directories and bundle files
 	// of `run --server PATH…`, served as one set (Policies is then unused).
 	PolicyPaths []string
+	// PolicyPathsAsBundles reads each policy path as a bundle (`run
+	// --bundle`); otherwise they are loaded as `opa run` loads plain paths,
+	// skipping names that match Ignore.
+	PolicyPathsAsBundles bool
+	Ignore               []string
 	// DiagnosticAddr, when set, serves /health, /healthz, /readyz and
 	// /metrics on a second address, as OPA's --diagnostic-addr.
 	DiagnosticAddr string
@@ -171,8 +176,10 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	if cfg.OPA != nil && len(cfg.OPA.Bundles) > 0 {
 		bundleSrc, err = bundles.New(cfg.OPA, bundles.Options{Logger: log.With("component", "bundles"), RegoVersion: regoVersion})
 		src = bundleSrc
-	} else if len(cfg.PolicyPaths) > 0 {
+	} else if len(cfg.PolicyPaths) > 0 && cfg.PolicyPathsAsBundles {
 		src, err = policy.NewMultiSource(cfg.PolicyPaths, regoVersion)
+	} else if len(cfg.PolicyPaths) > 0 {
+		src, err = policy.NewLoaderSource(cfg.PolicyPaths, cfg.Ignore, regoVersion)
 	} else {
 		src, err = policy.NewSource(cfg.Policies, regoVersion, cfg.BundleToken, bundleClient)
 	}

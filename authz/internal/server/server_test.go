@@ -25,6 +25,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/secureai-nexus/nexus/authz/internal/decision"
 	"github.com/secureai-nexus/nexus/authz/internal/decisionlog"
 	"github.com/secureai-nexus/nexus/authz/internal/server"
 )
@@ -582,6 +583,10 @@ func TestRequestParseError(t *testing.T) {
 		edit func(*authv3.AttributeContext_HttpRequest)
 		body string
 	}{
+		{"invalid JSON body quoting the request", func(h *authv3.AttributeContext_HttpRequest) {
+			h.Body = `{"a":1}password=hunter2`
+			delete(h.Headers, "content-length")
+		}, "request_parse_error: invalid character 'p' looking for beginning of value"},
 		{"invalid JSON body", func(h *authv3.AttributeContext_HttpRequest) {
 			h.Body = `{"model":`
 			delete(h.Headers, "content-length")
@@ -602,8 +607,42 @@ func TestRequestParseError(t *testing.T) {
 			if header(d.GetHeaders(), "x-nexus-decision-id") == "" {
 				t.Error("no decision id header")
 			}
+			// The log keeps the reason, not what it quotes of the request.
 			line := logLines(t, s.log, i+1)[i]
-			if line["reason"] != tt.body || line["result"] != "deny" {
+			if line["reason"] != decision.SanitizeReason(tt.body) || line["result"] != "deny" {
+				t.Errorf("logged %v", line)
+			}
+		})
+	}
+}
+
+// TestDryRun: a policy's denial is allowed and logged as dry run, its
+// metadata kept; a failure — no decision, an undefined one, no policy —
+// is denied even in dry run, as opa-envoy-plugin answers those with an
+// error that Envoy denies.
+func TestDryRunFailures(t *testing.T) {
+	for _, tt := range []struct {
+		name, rego string
+		allowed    bool
+	}{
+		{"policy denial", "package envoy.authz\nimport rego.v1\nallow := {\"allowed\": false, \"dynamic_metadata\": {\"why\": \"test\"}}\n", true},
+		{"undefined", "package envoy.authz\nimport rego.v1\nallow if false\n", false},
+		{"error", "package envoy.authz\nimport rego.v1\nallow := true if input.attributes\nallow := false if input.attributes\n", false},
+		{"no policy", "package envoy.authz\nallow if {\n", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writePolicy(t, dir, tt.rego)
+			s := start(t, server.Config{Policies: dir, DryRun: true})
+			resp := check(t, s, modelCall("spiffe://nexus.local/a", nil, ""))
+			if allowed(resp) != tt.allowed {
+				t.Fatalf("allowed = %v, want %v: %v", allowed(resp), tt.allowed, resp)
+			}
+			if tt.allowed && resp.GetDynamicMetadata().GetFields()["why"].GetStringValue() != "test" {
+				t.Errorf("dry run lost the policy's metadata: %v", resp.GetDynamicMetadata())
+			}
+			line := logLines(t, s.log, 1)[0]
+			if line["result"] != "deny" || (line["dry_run"] == true) != tt.allowed {
 				t.Errorf("logged %v", line)
 			}
 		})
