@@ -85,6 +85,8 @@ labels:
 		{[]string{"--config-file", plain, policies}, "pass --server"},
 		{[]string{"--server", "--tls-cert-file", "x.pem", policies}, "--tls-cert-file is not supported"},
 		{[]string{"--server", "--h2c", "--config-file", plain, policies}, "--h2c is not supported"},
+		{[]string{"--server", "--config-file", writeFile(t, dir, "manual.yaml", "services: {s: {url: 'http://127.0.0.1:1'}}\nbundles: {authz: {trigger: manual}}\nplugins: {envoy_ext_authz_grpc: {addr: '127.0.0.1:9191'}}\n")}, "bundles.authz.trigger: manual is not supported"},
+		{[]string{"--server", "--config-file", writeFile(t, dir, "scheme.yaml", "plugins: {envoy_ext_authz_grpc: {addr: 'http://127.0.0.1:9191'}}\n"), policies}, `scheme must be grpc or unix, not "http"`},
 		{[]string{"--server", "--log-level", "loud", "--config-file", plain, policies}, `--log-level "loud"`},
 		// opa-envoy-plugin's default address listens on every interface.
 		{[]string{"--server", policies}, `plugins.envoy_ext_authz_grpc.addr ":9191" is not a loopback address`},

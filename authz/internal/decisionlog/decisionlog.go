@@ -178,6 +178,10 @@ type Logger struct {
 	dropped atomic.Int64
 	done    chan struct{}
 	once    sync.Once
+	// closing guards queue against a Log racing Close: a check still
+	// running when the server stops must not send on a closed channel.
+	closing sync.RWMutex
+	closed  bool
 
 	// Owned by run.
 	prev    string
@@ -227,6 +231,13 @@ func New(sink io.Writer, prev string, queue int, metrics Metrics, opts ...Option
 // Log queues e without blocking; a full queue drops it.
 func (l *Logger) Log(e Entry) {
 	e.Type = "decision"
+	l.closing.RLock()
+	defer l.closing.RUnlock()
+	if l.closed {
+		l.dropped.Add(1)
+		l.metrics.LogDropped()
+		return
+	}
 	select {
 	case l.queue <- e:
 	default:
@@ -235,9 +246,15 @@ func (l *Logger) Log(e Entry) {
 	}
 }
 
-// Close flushes queued lines and stops the writer.
+// Close flushes queued lines and stops the writer; a later Log is counted
+// as dropped.
 func (l *Logger) Close() {
-	l.once.Do(func() { close(l.queue) })
+	l.once.Do(func() {
+		l.closing.Lock()
+		l.closed = true
+		close(l.queue)
+		l.closing.Unlock()
+	})
 	<-l.done
 }
 

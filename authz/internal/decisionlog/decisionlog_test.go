@@ -244,3 +244,15 @@ func FuzzVerify(f *testing.F) {
 		_, _ = decisionlog.LastHash(bytes.NewReader(content))
 	})
 }
+
+// TestLogAfterClose: a check that finishes after shutdown began is counted
+// as dropped, not a panic.
+func TestLogAfterClose(t *testing.T) {
+	var m counters
+	l := decisionlog.New(io.Discard, "", 4, &m)
+	l.Close()
+	l.Log(decisionlog.Entry{DecisionID: "late"})
+	if m.dropped.Load() != 1 {
+		t.Errorf("dropped = %d", m.dropped.Load())
+	}
+}

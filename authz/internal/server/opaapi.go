@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -122,6 +124,13 @@ func (d *dataAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusForbidden, opaError{"unauthorized", "the data API is served only on a loopback --http-addr"})
 		return
 	}
+	// A loopback listener is still reachable from a browser on this host
+	// through a name that resolves to 127.0.0.1 (DNS rebinding): only a
+	// loopback Host is served.
+	if !loopbackHost(r.Host) {
+		writeJSON(w, http.StatusForbidden, opaError{"unauthorized", "the data API answers only requests addressed to a loopback host (localhost, 127.0.0.1, [::1])"})
+		return
+	}
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
 		w.Header().Set("Allow", "GET, POST")
 		writeJSON(w, http.StatusMethodNotAllowed, opaError{"invalid_parameter", "method not allowed: use POST with {\"input\": …} or GET"})
@@ -177,6 +186,19 @@ func (d *dataAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		resp["result"] = out
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// loopbackHost says whether a Host header names this machine's loopback.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // dataRef turns /a/b/c into data.a.b.c; each segment is a string key, so

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/secureai-nexus/nexus/authz/internal/bundles"
@@ -91,7 +92,7 @@ func (r *statusReporter) Run(ctx context.Context) {
 		}
 		if r.client != nil {
 			if err := r.post(ctx, body); err != nil {
-				r.log.Warn("status report not sent", "url", r.url, "error", err)
+				r.log.Warn("status report not sent", "url", redactURL(r.url), "error", err)
 			}
 		}
 		select {
@@ -120,4 +121,15 @@ func (r *statusReporter) post(ctx context.Context, body []byte) error {
 		return fmt.Errorf("status service answered %s", resp.Status)
 	}
 	return nil
+}
+
+// redactURL drops credentials a service URL may carry.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	u.User = nil
+	u.RawQuery = ""
+	return u.String()
 }

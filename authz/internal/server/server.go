@@ -283,6 +283,14 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		reflection.Register(gs)
 	}
 
+	var hsrc healthSource = managerHealth{mgr: mgr}
+	if bundleSrc != nil {
+		hsrc = bundleHealth{mgr: mgr, src: bundleSrc}
+	}
+	if status, err = newStatusReporter(log.With("component", "status"), cfg.OPA, engine.Labels, hsrc, bundleSrc); err != nil {
+		return err
+	}
+
 	network, address := listenAddr(cfg.Addr)
 	if network == "unix" {
 		// A socket left by a process that died is in the way; anything
@@ -313,13 +321,6 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		writeJSON(w, code, st)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
-	var hsrc healthSource = managerHealth{mgr: mgr}
-	if bundleSrc != nil {
-		hsrc = bundleHealth{mgr: mgr, src: bundleSrc}
-	}
-	if status, err = newStatusReporter(log.With("component", "status"), cfg.OPA, engine.Labels, hsrc, bundleSrc); err != nil {
-		return err
-	}
 	if bundleSrc != nil {
 		mux.HandleFunc("GET /v1/status/bundles", func(w http.ResponseWriter, _ *http.Request) {
 			writeJSON(w, 200, map[string]any{"result": bundleSrc.Status()})
@@ -368,6 +369,7 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	if bundleSrc != nil {
 		bundleSrc.Start(ctx)
 		defer func() {
+			cancel() // ends the downloads, so Stop need not wait them out
 			stop, done := context.WithTimeout(context.Background(), 5*time.Second)
 			defer done()
 			_ = bundleSrc.Stop(stop)
