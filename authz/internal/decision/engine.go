@@ -91,7 +91,7 @@ func (e *Engine) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	entry.Cached = cached
 	entry.Labels = e.Labels
 	if set != nil {
-		entry.PolicyRevision, entry.Query = set.Revision, set.Query
+		entry.PolicyRevision, entry.Query, entry.Path = set.Revision, set.Query, set.Path
 		entry.Bundles = set.Bundles
 	}
 	elapsed := e.Now().Sub(start)

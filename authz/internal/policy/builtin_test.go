@@ -70,11 +70,18 @@ func TestConstantHTTPStatus(t *testing.T) {
 	}{
 		{"object literal", `package envoy.authz
 default allow := {"allowed": false, "http_status": 451}`, `authz.rego:2: http_status 451 is not a status Envoy can send`},
+		{"not HTTP", `package envoy.authz
+allow := {"allowed": false, "http_status": 999} if input.x`, `http_status 999 is not an HTTP status`},
+		// Bound in the body: checked when it is evaluated.
 		{"in a rule body", `package envoy.authz
 allow := d if {
 	input.x
 	d := {"allowed": false, "http_status": 999}
-}`, `http_status 999 is not an HTTP status`},
+}`, ``},
+		// Allowing: opa-envoy-plugin never reads the status.
+		{"allowing literal", `package envoy.authz
+allow := {"allowed": true, "http_status": 451} if input.x
+default allow := false`, ``},
 		{"partial object", `package envoy.authz
 allow.allowed := false
 allow.http_status := 451`, `http_status 451 is not a status Envoy can send`},

@@ -43,3 +43,16 @@ func TestPrune(t *testing.T) {
 		})
 	}
 }
+
+func TestDecisionPath(t *testing.T) {
+	for q, want := range map[string]string{
+		"data.envoy.authz.allow":       "envoy/authz/allow",
+		`data.envoy["authz-v2"].allow`: "envoy/authz-v2/allow",
+		"data.istio.authz.allow":       "istio/authz/allow",
+		"data":                         "",
+	} {
+		if got := decisionPath(q); got != want {
+			t.Errorf("%s: %q, want %q", q, got, want)
+		}
+	}
+}

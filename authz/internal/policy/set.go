@@ -28,6 +28,9 @@ type Set struct {
 	// Revision is the bundle manifest's revision, or a content digest.
 	Revision string
 	Query    string
+	// Path is the decision as opa-envoy-plugin's path names it
+	// (envoy/authz/allow), for OPA-format decision logs.
+	Path string
 	Tests    int
 	Loaded   time.Time
 	// Bundles maps each bundle the set was built from to its revision,
@@ -126,6 +129,23 @@ func NormalizeQuery(q string) (string, error) {
 	return ref.String(), nil
 }
 
+// decisionPath writes a query under data as a slash-separated path.
+func decisionPath(query string) string {
+	ref, err := ast.ParseRef(query)
+	if err != nil || len(ref) < 2 {
+		return ""
+	}
+	parts := make([]string, 0, len(ref)-1)
+	for _, t := range ref[1:] {
+		s, ok := t.Value.(ast.String)
+		if !ok {
+			return ""
+		}
+		parts = append(parts, string(s))
+	}
+	return strings.Join(parts, "/")
+}
+
 // TestFailure is a Rego test that failed or errored.
 type TestFailure struct {
 	Name     string
@@ -196,7 +216,7 @@ func Build(ctx context.Context, b *bundle.Bundle, opts Options) (*Set, error) {
 	} else {
 		rev = digest(b)
 	}
-	set := &Set{Revision: rev, Query: query, Tests: tests, Loaded: time.Now(), prepared: pq,
+	set := &Set{Revision: rev, Query: query, Path: decisionPath(query), Tests: tests, Loaded: time.Now(), prepared: pq,
 		compiler: compiler, store: store, strict: opts.StrictBuiltinErrors}
 	plan := planInput(compiler.Modules)
 	set.inputPaths, set.prune = plan.paths, plan.wholeInput == ""

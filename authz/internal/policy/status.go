@@ -10,9 +10,11 @@ import (
 )
 
 // checkConstantStatuses refuses a set whose decision rules write an
-// http_status Envoy cannot send as a constant ({"allowed": false,
-// "http_status": 451}, or allow.http_status := 451): that mistake is
-// certain, so it is caught before the set serves, not on the first denial.
+// http_status Envoy cannot send as a constant of their value
+// ({"allowed": false, "http_status": 451} in any branch, or
+// allow.http_status := 451): that mistake is certain, so it is caught
+// before the set serves, not on the first denial. A literal that allows
+// is left alone, as opa-envoy-plugin never reads its status.
 // A status computed at evaluation time is checked then, and a bad one is a
 // fail-closed denial with the reason in the decision log.
 func checkConstantStatuses(modules map[string]*ast.Module, query string) error {
@@ -27,15 +29,22 @@ func checkConstantStatuses(modules map[string]*ast.Module, query string) error {
 				ref := r.Ref()
 				switch {
 				case ref.Equal(q):
-					// The decision itself: every object literal in it.
-					ast.WalkTerms(r, func(t *ast.Term) bool {
-						if obj, ok := t.Value.(ast.Object); ok {
-							if v := obj.Get(ast.InternedTerm("http_status")); v != nil {
-								problems = appendStatusProblem(problems, v)
-							}
-						}
-						return false
-					})
+					// The decision's value, when it is an object literal
+					// that may deny: http_status is read only on a denial,
+					// so an allowing literal's status is never sent.
+					if r.Head.Value == nil {
+						continue
+					}
+					obj, ok := r.Head.Value.Value.(ast.Object)
+					if !ok {
+						continue
+					}
+					if a := obj.Get(ast.InternedTerm("allowed")); a != nil && a.Equal(ast.InternedTerm(true)) {
+						continue
+					}
+					if v := obj.Get(ast.InternedTerm("http_status")); v != nil {
+						problems = appendStatusProblem(problems, v)
+					}
 				case len(ref) == len(q)+1 && ref.HasPrefix(q) && ref[len(q)].Equal(ast.InternedTerm("http_status")):
 					if r.Head.Value != nil {
 						problems = appendStatusProblem(problems, r.Head.Value)
