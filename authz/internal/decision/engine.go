@@ -121,7 +121,15 @@ func (e *Engine) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 			entry.Model, _ = nx["model"].(string)
 			entry.Version, _ = nx["version"].(string)
 		}
-		entry.Masked = e.Masker.Mask(in)
+		if set != nil && set.HasMask() {
+			if err := applyMaskPolicy(ctx, set, &entry, in); err != nil {
+				// A mask that cannot be applied must not let the
+				// input through: none of it is logged.
+				entry.Reason += "; decision log mask failed, input not logged: " + SanitizeReason(err.Error())
+				in = map[string]any{}
+			}
+		}
+		entry.Masked = append(entry.Masked, e.Masker.Mask(in)...)
 		entry.Input = in
 	}
 	// Dry run allows what the policy denied, keeping its metadata, as

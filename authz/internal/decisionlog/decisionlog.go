@@ -66,10 +66,12 @@ type Entry struct {
 	// "timer_rego_query_eval_ns" and "timer_server_handler_ns". Left nil,
 	// a decision gets timer_server_handler_ns from EvalMicros.
 	Metrics map[string]int64 `json:"-"`
-	// Masked lists the JSON pointers whose values the Masker replaced, as
-	// Masker.Mask returns them; OPA's "masked" (Nexus never erases a field,
-	// so OPA's "erased" is never written).
+	// Masked lists the JSON pointers whose values were replaced (by the
+	// Masker, or by an upsert of the set's mask policy): OPA's "masked".
 	Masked []string `json:"-"`
+	// Erased lists the pointers the set's mask policy removed: OPA's
+	// "erased".
+	Erased []string `json:"-"`
 }
 
 // Genesis is the previous hash of a chain's first line.

@@ -102,6 +102,7 @@ type opaEvent struct {
 	Path           string               `json:"path,omitempty"`
 	Input          any                  `json:"input,omitempty"`
 	Result         any                  `json:"result,omitempty"`
+	Erased         []string             `json:"erased,omitempty"`
 	Masked         []string             `json:"masked,omitempty"`
 	Timestamp      time.Time            `json:"timestamp"`
 	Metrics        map[string]int64     `json:"metrics,omitempty"`
@@ -128,7 +129,7 @@ type opaBundle struct {
 func opaEventOf(e *Entry) opaEvent {
 	ev := opaEvent{
 		Labels: map[string]string{}, DecisionID: e.DecisionID, Path: e.opaPath(), Input: e.Input, Result: e.RawResult,
-		Masked: e.Masked, Timestamp: e.Time.UTC(), Metrics: e.Metrics, Caller: e.Caller, Model: e.Model,
+		Erased: e.Erased, Masked: e.Masked, Timestamp: e.Time.UTC(), Metrics: e.Metrics, Caller: e.Caller, Model: e.Model,
 		Version: e.Version, NexusResult: e.Result, DryRun: e.DryRun, HTTPStatus: e.HTTPStatus, Reason: e.Reason,
 		PolicyRevision: e.PolicyRevision, Query: e.Query, EvalMicros: e.EvalMicros, Cached: e.Cached, Dropped: e.Dropped,
 		PrevHash: e.PrevHash,
@@ -177,6 +178,7 @@ func FuzzAppendOPA(f *testing.F) {
 				e.Bundles = map[string]string{reason: result, query: ""}
 				e.Metrics = map[string]int64{reason: n, query: -n}
 				e.Masked = []string{reason, query}
+				e.Erased = []string{query}
 			}
 			want, wantErr := json.Marshal(opaEventOf(&e))
 			got, err := appendOPA(nil, &e)

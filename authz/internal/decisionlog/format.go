@@ -15,7 +15,7 @@ const (
 	// FormatNexus writes Entry's own fields (the default).
 	FormatNexus Format = iota
 	// FormatOPA writes an OPA decision log event (OPA's EventV1: labels,
-	// decision_id, bundles, path, input, result, masked, timestamp,
+	// decision_id, bundles, path, input, result, erased, masked, timestamp,
 	// metrics), so tools that read OPA's decision logs read these lines.
 	// Nexus's own fields follow as extra top-level keys prefixed "nexus_",
 	// then the hash chain. A gap record carries "nexus_type":"gap" and
@@ -94,16 +94,8 @@ func appendOPA(b []byte, e *Entry) ([]byte, error) {
 			return nil, fmt.Errorf("decision result: %w", err)
 		}
 	}
-	if len(e.Masked) > 0 {
-		b = append(b, `,"masked":[`...)
-		for i, p := range e.Masked {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, p)
-		}
-		b = append(b, ']')
-	}
+	b = appendPointers(b, `,"erased":[`, e.Erased)
+	b = appendPointers(b, `,"masked":[`, e.Masked)
 	tb, err := e.Time.UTC().MarshalJSON()
 	if err != nil {
 		return nil, fmt.Errorf("decision time: %w", err)
@@ -184,4 +176,18 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+func appendPointers(b []byte, key string, ps []string) []byte {
+	if len(ps) == 0 {
+		return b
+	}
+	b = append(b, key...)
+	for i, p := range ps {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, p)
+	}
+	return append(b, ']')
 }

@@ -41,6 +41,8 @@ type Set struct {
 	compiler *ast.Compiler
 	store    storage.Store
 	strict   bool
+	// mask is the prepared decision log mask rule, when the set has one.
+	mask *rego.PreparedEvalQuery
 
 	// inputPaths are all the set's policies read of the input, when that
 	// is known (prune): evaluation sees only them.
@@ -66,6 +68,48 @@ func (s *Set) Eval(ctx context.Context, input ast.Value) (any, bool, error) {
 		return nil, false, nil
 	}
 	return rs[0].Expressions[0].Value, true, nil
+}
+
+// prepareMask prepares the set's decision log mask rule, if it has one.
+func prepareMask(ctx context.Context, compiler *ast.Compiler, store storage.Store, opts Options) (*rego.PreparedEvalQuery, error) {
+	path := opts.MaskDecision
+	if path == "" {
+		path = "system/log/mask"
+	}
+	query, err := NormalizeQuery(path)
+	if err != nil {
+		return nil, fmt.Errorf("mask decision: %w", err)
+	}
+	ref := ast.MustParseRef(query)
+	if len(compiler.GetRulesForVirtualDocument(ref)) == 0 && len(compiler.GetRulesWithPrefix(ref)) == 0 {
+		return nil, nil
+	}
+	pq, err := rego.New(rego.Query(query), rego.Compiler(compiler), rego.Store(store),
+		rego.StrictBuiltinErrors(opts.StrictBuiltinErrors)).PrepareForEval(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("prepare mask decision %s: %w", query, err)
+	}
+	return &pq, nil
+}
+
+// HasMask says whether the set defines a decision log mask rule.
+func (s *Set) HasMask() bool { return s.mask != nil }
+
+// Mask evaluates the set's mask rule on a decision log event ({"input",
+// "result", "decision_id", "path", "labels"}, as OPA gives it) and returns
+// its value: the pointers to erase and the upserts to apply.
+func (s *Set) Mask(ctx context.Context, event map[string]any) (any, error) {
+	if s.mask == nil {
+		return nil, nil
+	}
+	rs, err := s.mask.Eval(ctx, rego.EvalInput(event))
+	if err != nil {
+		return nil, err
+	}
+	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+		return nil, nil
+	}
+	return rs[0].Expressions[0].Value, nil
 }
 
 // Data evaluates any document of the set (OPA's POST /v1/data/{path}), for
@@ -104,6 +148,10 @@ type Options struct {
 	// DecisionCacheSize bounds the decisions a set remembers; 0 turns the
 	// cache off.
 	DecisionCacheSize int
+	// MaskDecision is the decision log mask rule (OPA's
+	// decision_logs.mask_decision, default system/log/mask); when the set
+	// defines it, Mask evaluates it for each decision.
+	MaskDecision string
 	// StrictBuiltinErrors makes a failing builtin (base64url.decode of a
 	// malformed token, to_number("abc")) an error that fails the whole
 	// decision closed. Off, as in OPA and opa-envoy-plugin, the failing
@@ -210,6 +258,10 @@ func Build(ctx context.Context, b *bundle.Bundle, opts Options) (*Set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("prepare %s: %w", query, err)
 	}
+	mask, err := prepareMask(ctx, compiler, store, opts)
+	if err != nil {
+		return nil, err
+	}
 	rev := ""
 	if b.Manifest.Revision != "" {
 		rev = b.Manifest.Revision
@@ -217,7 +269,7 @@ func Build(ctx context.Context, b *bundle.Bundle, opts Options) (*Set, error) {
 		rev = digest(b)
 	}
 	set := &Set{Revision: rev, Query: query, Path: decisionPath(query), Tests: tests, Loaded: time.Now(), prepared: pq,
-		compiler: compiler, store: store, strict: opts.StrictBuiltinErrors}
+		compiler: compiler, store: store, strict: opts.StrictBuiltinErrors, mask: mask}
 	plan := planInput(compiler.Modules)
 	set.inputPaths, set.prune = plan.paths, plan.wholeInput == ""
 	set.bodyMembers, set.bodyMembersKnown = bodyMembersOf(set.inputPaths, set.prune)

@@ -65,6 +65,7 @@ func ApplyOPAConfig(cfg *Config, oc *opaconfig.Config, paths []string, explicitL
 	}
 	if oc.DecisionLogs != nil {
 		cfg.DecisionLogOPAFormat = true
+		cfg.MaskDecision = oc.DecisionLogs.MaskDecision
 	}
 	return nil
 }

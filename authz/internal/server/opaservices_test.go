@@ -6,6 +6,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -103,5 +106,43 @@ labels:
 	}
 	if e["hash"] == "" || e["prev_hash"] == "" {
 		t.Errorf("event is not chained: %v", e)
+	}
+}
+
+// TestMaskPolicy: the set's data.system.log.mask rule erases and upserts
+// what it names in the logged input (OPA's semantics), before
+// nexus-authz's own masks, and the event lists them.
+func TestMaskPolicy(t *testing.T) {
+	dir := t.TempDir()
+	writePolicy(t, dir, `package envoy.authz
+import rego.v1
+allow := true
+`)
+	if err := os.MkdirAll(filepath.Join(dir, "system"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "system", "mask.rego"), []byte(`package system.log
+import rego.v1
+mask contains "/input/attributes/request/http/headers/x-api-token"
+mask contains {"op": "upsert", "path": "/input/attributes/destination/principal", "value": "***"} if input.input.attributes.destination.principal
+mask contains "/result/nothing_here"
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, server.Config{Policies: dir, DecisionLogOPAFormat: true, Masks: []string{}})
+	req := modelCall("spiffe://nexus.local/a", nil, "")
+	req.Attributes.Request.Http.Headers["x-api-token"] = "tok-123456"
+	if !allowed(check(t, s, req)) {
+		t.Fatal("not allowed")
+	}
+	line := logLines(t, s.log, 1)[0]
+	raw, _ := json.Marshal(line)
+	if strings.Contains(string(raw), "tok-123456") || strings.Contains(string(raw), "spiffe://nexus.local/model/triage") {
+		t.Fatalf("masked values logged: %s", raw)
+	}
+	erased, _ := line["erased"].([]any)
+	masked, _ := line["masked"].([]any)
+	if len(erased) != 1 || erased[0] != "/input/attributes/request/http/headers/x-api-token" || len(masked) != 1 || masked[0] != "/input/attributes/destination/principal" {
+		t.Errorf("erased %v, masked %v", erased, masked)
 	}
 }

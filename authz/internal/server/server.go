@@ -107,6 +107,9 @@ type Config struct {
 	// its side of the connection instead of piling up, each holding a
 	// half-done evaluation, in the server's heap.
 	MaxConcurrentStreams int
+	// MaskDecision is the decision log mask rule (default system/log/mask),
+	// applied when the policy set defines it.
+	MaskDecision string
 	// DecisionLogOPAFormat writes decision log lines in OPA's decision log
 	// schema (with the hash chain as extra fields).
 	DecisionLogOPAFormat bool
@@ -221,6 +224,7 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 
 	mgr := policy.NewManager(src, policy.Options{
 		Query: cfg.Query, RegoVersion: regoVersion, DecisionCacheSize: cfg.DecisionCacheSize, StrictBuiltinErrors: cfg.StrictBuiltinErrors,
+		MaskDecision: cfg.MaskDecision,
 	}, log.With("component", "policy"))
 	hs := health.NewServer()
 	setHealth := func() {
