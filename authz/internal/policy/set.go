@@ -30,9 +30,9 @@ type Set struct {
 	Query    string
 	// Path is the decision as opa-envoy-plugin's path names it
 	// (envoy/authz/allow), for OPA-format decision logs.
-	Path string
-	Tests    int
-	Loaded   time.Time
+	Path   string
+	Tests  int
+	Loaded time.Time
 	// Bundles maps each bundle the set was built from to its revision,
 	// for decision logs and status reports; nil for policy paths.
 	Bundles  map[string]string
