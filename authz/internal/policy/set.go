@@ -21,6 +21,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/tester"
+	"github.com/open-policy-agent/opa/v1/topdown/print"
 )
 
 // Set is a compiled policy set ready to decide.
@@ -40,7 +41,7 @@ type Set struct {
 	// compiler and store answer ad hoc queries (POST /v1/data).
 	compiler *ast.Compiler
 	store    storage.Store
-	strict   bool
+	evalOpts []func(*rego.Rego)
 	// mask is the prepared decision log mask rule, when the set has one.
 	mask *rego.PreparedEvalQuery
 
@@ -70,6 +71,29 @@ func (s *Set) Eval(ctx context.Context, input ast.Value) (any, bool, error) {
 	return rs[0].Expressions[0].Value, true, nil
 }
 
+// evalOptions are the options every evaluation of a set shares.
+func evalOptions(opts Options) []func(*rego.Rego) {
+	o := []func(*rego.Rego){rego.StrictBuiltinErrors(opts.StrictBuiltinErrors)}
+	if opts.Runtime != nil {
+		o = append(o, rego.Runtime(opts.Runtime))
+	}
+	if opts.Print != nil {
+		o = append(o, rego.EnablePrintStatements(true), rego.PrintHook(printHook(opts.Print)))
+	}
+	return o
+}
+
+type printHook func(location, msg string)
+
+func (h printHook) Print(pctx print.Context, msg string) error {
+	loc := ""
+	if pctx.Location != nil {
+		loc = fmt.Sprintf("%s:%d", pctx.Location.File, pctx.Location.Row)
+	}
+	h(loc, msg)
+	return nil
+}
+
 // prepareMask prepares the set's decision log mask rule, if it has one.
 func prepareMask(ctx context.Context, compiler *ast.Compiler, store storage.Store, opts Options) (*rego.PreparedEvalQuery, error) {
 	path := opts.MaskDecision
@@ -84,8 +108,7 @@ func prepareMask(ctx context.Context, compiler *ast.Compiler, store storage.Stor
 	if len(compiler.GetRulesForVirtualDocument(ref)) == 0 && len(compiler.GetRulesWithPrefix(ref)) == 0 {
 		return nil, nil
 	}
-	pq, err := rego.New(rego.Query(query), rego.Compiler(compiler), rego.Store(store),
-		rego.StrictBuiltinErrors(opts.StrictBuiltinErrors)).PrepareForEval(ctx)
+	pq, err := rego.New(append(evalOptions(opts), rego.Query(query), rego.Compiler(compiler), rego.Store(store))...).PrepareForEval(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("prepare mask decision %s: %w", query, err)
 	}
@@ -116,12 +139,11 @@ func (s *Set) Mask(ctx context.Context, event map[string]any) (any, error) {
 // policy authors trying a decision; it is compiled per call and does not
 // use the decision cache. ok is false when the document is undefined.
 func (s *Set) Data(ctx context.Context, ref ast.Ref, input any) (any, bool, error) {
-	opts := []func(*rego.Rego){
+	opts := append(slices.Clone(s.evalOpts),
 		rego.ParsedQuery(ast.NewBody(ast.NewExpr(ast.NewTerm(ref)))),
 		rego.Compiler(s.compiler),
 		rego.Store(s.store),
-		rego.StrictBuiltinErrors(s.strict),
-	}
+	)
 	if input != nil {
 		opts = append(opts, rego.Input(input))
 	}
@@ -148,6 +170,12 @@ type Options struct {
 	// DecisionCacheSize bounds the decisions a set remembers; 0 turns the
 	// cache off.
 	DecisionCacheSize int
+	// Runtime is what opa.runtime() returns (OPA gives env, config and
+	// version); nil leaves it empty.
+	Runtime *ast.Term
+	// Print receives the output of print() calls in the policies (with
+	// the call's location); nil drops it.
+	Print func(location, msg string)
 	// MaskDecision is the decision log mask rule (OPA's
 	// decision_logs.mask_decision, default system/log/mask); when the set
 	// defines it, Mask evaluates it for each decision.
@@ -249,12 +277,11 @@ func Build(ctx context.Context, b *bundle.Bundle, opts Options) (*Set, error) {
 		data = map[string]any{}
 	}
 	store := inmem.NewFromObjectWithOpts(data, inmem.OptRoundTripOnWrite(false))
-	pq, err := rego.New(
+	pq, err := rego.New(append(evalOptions(opts),
 		rego.Query(query),
 		rego.Compiler(compiler),
 		rego.Store(store),
-		rego.StrictBuiltinErrors(opts.StrictBuiltinErrors),
-	).PrepareForEval(ctx)
+	)...).PrepareForEval(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("prepare %s: %w", query, err)
 	}
@@ -269,7 +296,7 @@ func Build(ctx context.Context, b *bundle.Bundle, opts Options) (*Set, error) {
 		rev = digest(b)
 	}
 	set := &Set{Revision: rev, Query: query, Path: decisionPath(query), Tests: tests, Loaded: time.Now(), prepared: pq,
-		compiler: compiler, store: store, strict: opts.StrictBuiltinErrors, mask: mask}
+		compiler: compiler, store: store, evalOpts: evalOptions(opts), mask: mask}
 	plan := planInput(compiler.Modules)
 	set.inputPaths, set.prune = plan.paths, plan.wholeInput == ""
 	set.bodyMembers, set.bodyMembersKnown = bodyMembersOf(set.inputPaths, set.prune)

@@ -129,3 +129,15 @@ func jsonString(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// TestRuntimeAndPrint: opa.runtime() has the environment and labels, as in
+// OPA, and print() does not break a decision.
+func TestRuntimeAndPrint(t *testing.T) {
+	t.Setenv("NEXUS_TEST_REALM", "clinic")
+	dir := t.TempDir()
+	writePolicy(t, dir, "package envoy.authz\nimport rego.v1\nallow if {\n\tprint(\"checking\", input.parsed_path)\n\topa.runtime().env.NEXUS_TEST_REALM == \"clinic\"\n\topa.runtime().config.labels.app == \"x\"\n}\n")
+	s := start(t, server.Config{Policies: dir, Labels: map[string]string{"app": "x"}})
+	if !allowed(check(t, s, modelCall("spiffe://nexus.local/a", nil, ""))) {
+		t.Fatal("opa.runtime() did not carry the environment and labels")
+	}
+}

@@ -8,9 +8,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
+	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/plugins/rest"
 
 	"github.com/secureai-nexus/nexus/authz/internal/decisionlog/upload"
@@ -95,4 +97,26 @@ func startDecisionUpload(ctx context.Context, log *slog.Logger, oc *opaconfig.Co
 	}
 	go up.Run(ctx)
 	return up, nil
+}
+
+// runtimeTerm is what opa.runtime() returns, as OPA builds it: the
+// environment, the config file's labels and nexus-authz's version.
+func runtimeTerm(cfg Config) *ast.Term {
+	env := map[string]any{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	labels := map[string]any{}
+	for k, v := range cfg.Labels {
+		labels[k] = v
+	}
+	v, err := ast.InterfaceToValue(map[string]any{
+		"env": env, "version": Version, "config": map[string]any{"labels": labels},
+	})
+	if err != nil {
+		return nil
+	}
+	return ast.NewTerm(v)
 }

@@ -225,6 +225,11 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	mgr := policy.NewManager(src, policy.Options{
 		Query: cfg.Query, RegoVersion: regoVersion, DecisionCacheSize: cfg.DecisionCacheSize, StrictBuiltinErrors: cfg.StrictBuiltinErrors,
 		MaskDecision: cfg.MaskDecision,
+		Runtime:      runtimeTerm(cfg),
+		Print: func(location, msg string) {
+			// Debug, not info: a policy's print can quote a request.
+			log.Debug("print", "location", location, "message", msg)
+		},
 	}, log.With("component", "policy"))
 	hs := health.NewServer()
 	setHealth := func() {
