@@ -291,3 +291,126 @@ func jsonInt(n int) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
+
+// TestLoadRunsRefusesUnknownOptions checks that a misspelt option in
+// runs.json is an error rather than a run without it.
+func TestLoadRunsRefusesUnknownOptions(t *testing.T) {
+	dir := t.TempDir()
+	write := func(s string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, "runs.json"), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`[{"name": "a", "policy": "p", "path": "envoy/authz/allow", "dry_run": true, "skip_request_body_parse": true}]`)
+	runs, err := LoadRuns(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 1 || !runs[0].DryRun || !runs[0].SkipRequestBodyParse {
+		t.Errorf("runs = %+v", runs)
+	}
+	for name, s := range map[string]string{
+		"opa-envoy-plugin's spelling": `[{"name": "a", "policy": "p", "path": "x", "dry-run": true}]`,
+		"a name used twice":           `[{"name": "a", "policy": "p", "path": "x"}, {"name": "a", "policy": "q", "path": "x"}]`,
+		"no name":                     `[{"policy": "p", "path": "x"}]`,
+	} {
+		write(s)
+		if _, err := LoadRuns(dir); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+// baseRun is the run that serves run's policy the same way without
+// dry-run and skip-request-body-parse.
+func baseRun(t *testing.T, runs []Run, run Run) Run {
+	t.Helper()
+	for _, r := range runs {
+		if r.Policy == run.Policy && r.Path == run.Path && r.V0Compatible == run.V0Compatible &&
+			r.ProtoDescriptor == run.ProtoDescriptor && !r.DryRun && !r.SkipRequestBodyParse {
+			return r
+		}
+	}
+	t.Fatalf("run %s: no run of policy %s without its options to compare with", run.Name, run.Policy)
+	return Run{}
+}
+
+// badRequest is a request_parse_error answer's body, or "" for any other
+// outcome.
+func badRequest(o Outcome) string {
+	if lookup(o.Response, "deniedResponse", "status", "code") != "BadRequest" {
+		return ""
+	}
+	body, _ := lookup(o.Response, "deniedResponse", "body").(string)
+	return body
+}
+
+// TestRunOptionsShowInExpectations checks, against the run without them,
+// that opa-envoy-plugin's answers in testdata/expected were recorded with
+// the options runs.json names (so the live driver passed them on): under
+// dry-run every denial by the policy is an allow with an empty
+// okResponse and the policy's dynamic metadata, and everything else (a
+// request_parse_error, a gRPC error, an allow) is unchanged; under
+// skip-request-body-parse the only parse errors left are the ones that do
+// not come from the body, and some do.
+func TestRunOptionsShowInExpectations(t *testing.T) {
+	runs := mustRuns(t)
+	fixtures := mustFixtures(t)
+	var dry, skip int
+	for _, run := range runs {
+		if !run.DryRun && !run.SkipRequestBodyParse {
+			continue
+		}
+		if run.DryRun && run.SkipRequestBodyParse {
+			t.Errorf("run %s: one option a run, so each is compared with the run without it", run.Name)
+			continue
+		}
+		base := baseRun(t, runs, run)
+		want, err := LoadExpected(testdata, base.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := LoadExpected(testdata, run.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		changed := 0
+		for _, f := range fixtures {
+			w, g := want[f.Name], got[f.Name]
+			if run.SkipRequestBodyParse {
+				skip++
+				if body := badRequest(g); body != "" && body != badRequest(w) {
+					t.Errorf("%s [%s]: a parse error (%q) the run without skip-request-body-parse does not have", f.Name, run.Name, body)
+				}
+				if badRequest(w) != "" && badRequest(g) == "" {
+					changed++
+				}
+				continue
+			}
+			dry++
+			denial := w.Error == nil && badRequest(w) == "" && !numberIs(lookup(w.Response, "status", "code"), 0) &&
+				lookup(w.Response, "status", "code") != nil
+			if !denial {
+				if ds := sameOutcome(w, g); len(ds) > 0 {
+					t.Errorf("%s [%s]: not a denial, so dry-run must not change it: %v", f.Name, run.Name, ds)
+				}
+				continue
+			}
+			changed++
+			allowed := map[string]any{"status": map[string]any{}, "okResponse": map[string]any{}}
+			if dm, ok := w.Response["dynamicMetadata"]; ok {
+				allowed["dynamicMetadata"] = dm
+			}
+			if ds := sameOutcome(Outcome{Name: f.Name, Response: allowed}, g); len(ds) > 0 {
+				t.Errorf("%s [%s]: a denial, so dry-run must allow it keeping only its dynamic metadata: %v", f.Name, run.Name, ds)
+			}
+		}
+		if changed == 0 {
+			t.Errorf("run %s: no fixture's answer differs from %s's", run.Name, base.Name)
+		}
+	}
+	if dry == 0 || skip == 0 {
+		t.Errorf("runs.json has %d dry-run and %d skip-request-body-parse comparisons; it must have both", dry, skip)
+	}
+}

@@ -16,7 +16,8 @@
 //   - policies/<name>/: opa-envoy-plugin's and OPA's example policies,
 //     unchanged, each with a SOURCE.md, and the Nexus-made probe;
 //     runs.json says which decision path, Rego version and descriptor set
-//     each run uses;
+//     each run uses, and whether it has opa-envoy-plugin's dry-run or
+//     skip-request-body-parse (dry_run, skip_request_body_parse);
 //   - expected/<run>.jsonl: what opa-envoy-plugin answered each fixture
 //     under that run (a CheckResponse as protojson, or a gRPC error), and
 //     expected/inputs.jsonl: the input document it built for each fixture

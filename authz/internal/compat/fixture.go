@@ -46,6 +46,12 @@ type Run struct {
 	// ProtoDescriptor says whether the run has testdata/proto/compat.pb
 	// as its proto-descriptor.
 	ProtoDescriptor bool `json:"proto_descriptor"`
+	// DryRun is opa-envoy-plugin's dry-run: a denial is answered as an
+	// allow (failures are not: see nexusConfig).
+	DryRun bool `json:"dry_run,omitempty"`
+	// SkipRequestBodyParse is opa-envoy-plugin's skip-request-body-parse:
+	// the input has no parsed_body or truncated_body.
+	SkipRequestBodyParse bool `json:"skip_request_body_parse,omitempty"`
 }
 
 // GRPCError is a Check that failed with a gRPC status rather than
@@ -101,15 +107,29 @@ func LoadFixtures(dir string) ([]Fixture, error) {
 	return all, nil
 }
 
-// LoadRuns reads testdata/runs.json.
+// LoadRuns reads testdata/runs.json. An unknown member is an error (a
+// misspelt option would otherwise be a run without it), and so is a name
+// used twice (each run has its own expectations file).
 func LoadRuns(dir string) ([]Run, error) {
 	b, err := os.ReadFile(filepath.Join(dir, "runs.json"))
 	if err != nil {
 		return nil, fmt.Errorf("read runs: %w", err)
 	}
 	var runs []Run
-	if err := json.Unmarshal(b, &runs); err != nil {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	if err := d.Decode(&runs); err != nil {
 		return nil, fmt.Errorf("parse runs.json: %w", err)
+	}
+	if _, err := d.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("parse runs.json: data after the list")
+	}
+	seen := map[string]bool{}
+	for _, r := range runs {
+		if r.Name == "" || seen[r.Name] {
+			return nil, fmt.Errorf("runs.json: run name %q is empty or used twice", r.Name)
+		}
+		seen[r.Name] = true
 	}
 	return runs, nil
 }

@@ -41,24 +41,30 @@ const callTimeout = time.Minute
 // only in the dynamic metadata), the decision cache off (so every request
 // is evaluated), and a decision log file with no masks (what
 // --decision-log FILE --no-default-masks gives) so each decision's input
-// can be read back.
+// can be read back. The run's dry-run and skip-request-body-parse are
+// opa-envoy-plugin's options of those names; under dry run nexus-authz
+// allows what the policy denied, as opa-envoy-plugin does, but not a
+// failure, which it answers fail-closed where opa-envoy-plugin answers a
+// gRPC error (rule 4 in normalize.go).
 func nexusConfig(run Run, logPath string) server.Config {
 	cfg := server.Config{
-		Policies:            policyDir(testdata, run.Policy),
-		Addr:                "127.0.0.1:0",
-		HTTPAddr:            "127.0.0.1:0",
-		Query:               run.Path,
-		V0Compatible:        run.V0Compatible,
-		StrictBuiltinErrors: false,
-		DecisionIDHeader:    "",
-		DecisionTimeout:     time.Minute,
-		MaxInputBytes:       8 << 20,
-		ReloadInterval:      time.Hour,
-		DecisionCacheSize:   0,
-		DecisionLog:         logPath,
-		DecisionLogMaxBytes: 1 << 30,
-		DecisionLogBackups:  1,
-		Masks:               []string{},
+		Policies:             policyDir(testdata, run.Policy),
+		Addr:                 "127.0.0.1:0",
+		HTTPAddr:             "127.0.0.1:0",
+		Query:                run.Path,
+		V0Compatible:         run.V0Compatible,
+		DryRun:               run.DryRun,
+		SkipRequestBodyParse: run.SkipRequestBodyParse,
+		StrictBuiltinErrors:  false,
+		DecisionIDHeader:     "",
+		DecisionTimeout:      time.Minute,
+		MaxInputBytes:        8 << 20,
+		ReloadInterval:       time.Hour,
+		DecisionCacheSize:    0,
+		DecisionLog:          logPath,
+		DecisionLogMaxBytes:  1 << 30,
+		DecisionLogBackups:   1,
+		Masks:                []string{},
 	}
 	if run.ProtoDescriptor {
 		cfg.ProtoDescriptor = descriptorSet(testdata)

@@ -128,8 +128,8 @@ func freeAddr(t *testing.T) string {
 
 // startOPAEnvoy runs bin as opa-envoy-plugin is deployed: opa run
 // --server with the envoy_ext_authz_grpc plugin at the run's path (and
-// proto-descriptor), and console decision logs, which carry each
-// decision's id and input.
+// proto-descriptor, dry-run and skip-request-body-parse), and console
+// decision logs, which carry each decision's id and input.
 func startOPAEnvoy(t *testing.T, bin string, run Run) *opaEnvoy {
 	t.Helper()
 	dir := t.TempDir()
@@ -142,6 +142,12 @@ func startOPAEnvoy(t *testing.T, bin string, run Run) *opaEnvoy {
 			t.Fatal(err)
 		}
 		fmt.Fprintf(&cfg, "    proto-descriptor: %s\n", pb)
+	}
+	if run.DryRun {
+		cfg.WriteString("    dry-run: true\n")
+	}
+	if run.SkipRequestBodyParse {
+		cfg.WriteString("    skip-request-body-parse: true\n")
 	}
 	cfg.WriteString("decision_logs:\n  console: true\n")
 	cfgPath := filepath.Join(dir, "config.yaml")
