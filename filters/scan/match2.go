@@ -107,6 +107,18 @@ func run(text []byte, i int, ok func(byte) bool, limit int) int {
 	return j - i
 }
 
+// gitlabTokens are GitLab's token prefixes (personal, project/group,
+// pipeline trigger, deploy, runner, SCIM, CI job, incoming mail, feed,
+// Kubernetes agent, OAuth application secret, feature flag client) with
+// the shortest body each has.
+var gitlabTokens = [...]struct {
+	prefix string
+	min    int
+}{
+	{"glpat-", 20}, {"glptt-", 40}, {"gldt-", 20}, {"glrt-", 20}, {"glsoat-", 20}, {"glcbt-", 20},
+	{"glimt-", 25}, {"glft-", 20}, {"glagent-", 50}, {"gloas-", 64}, {"glffct-", 20},
+}
+
 func matchSecretPrefix(text []byte, i int) (Finding, bool) {
 	secret := func(end int, conf float64) (Finding, bool) {
 		if end < len(text) && isTokenChar(text[end]) {
@@ -116,11 +128,21 @@ func matchSecretPrefix(text []byte, i int) (Finding, bool) {
 	}
 	switch text[i] {
 	case 'A':
-		// AWS access key ids: AKIA/ASIA/AGPA/AIDA/AROA/ANPA + 16.
-		for _, p := range []string{"AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA"} {
-			if hasPrefixAt(text, i, p) && run(text, i+4, func(c byte) bool { return isUpper(c) || isDigit(c) }, 17) == 16 {
+		// AWS access key ids: a four-character prefix (AKIA, ASIA, ABIA,
+		// ACCA, … or A3T and one more) and 16 more.
+		upperDigit := func(c byte) bool { return isUpper(c) || isDigit(c) }
+		for _, p := range []string{"AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA"} {
+			if hasPrefixAt(text, i, p) && run(text, i+4, upperDigit, 17) == 16 {
 				return secret(i+20, 0.97)
 			}
+		}
+		if hasPrefixAt(text, i, "A3T") && i+3 < len(text) && upperDigit(text[i+3]) && run(text, i+4, upperDigit, 17) == 16 {
+			return secret(i+20, 0.97)
+		}
+	case 'G':
+		// GitLab runner registration tokens.
+		if hasPrefixAt(text, i, "GR1348941") && run(text, i+9, isTokenChar, 255) >= 20 {
+			return secret(i+9+run(text, i+9, isTokenChar, 255), 0.99)
 		}
 	case 'g':
 		for _, p := range []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_"} {
@@ -131,8 +153,11 @@ func matchSecretPrefix(text []byte, i int) (Finding, bool) {
 		if hasPrefixAt(text, i, "github_pat_") && run(text, i+11, isTokenChar, 255) >= 60 {
 			return secret(i+11+run(text, i+11, isTokenChar, 255), 0.99)
 		}
-		if hasPrefixAt(text, i, "glpat-") && run(text, i+6, isTokenChar, 255) >= 20 {
-			return secret(i+6+run(text, i+6, isTokenChar, 255), 0.99)
+		// GitLab's token families, each a prefix and its shortest body.
+		for _, t := range gitlabTokens {
+			if hasPrefixAt(text, i, t.prefix) && run(text, i+len(t.prefix), isTokenChar, 255) >= t.min {
+				return secret(i+len(t.prefix)+run(text, i+len(t.prefix), isTokenChar, 255), 0.99)
+			}
 		}
 	case 'x':
 		for _, p := range []string{"xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xoxe-"} {

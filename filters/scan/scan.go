@@ -304,7 +304,7 @@ func matchWord(text []byte, i int, out *findings) {
 		out.add(matchIBAN(text, i))
 	}
 	switch c {
-	case 'A', 'g', 'x', 'e':
+	case 'A', 'G', 'g', 'x', 'e':
 		out.add(matchSecretPrefix(text, i))
 	}
 	if keywordAt(text, i) {
@@ -361,7 +361,8 @@ var keywordStarts3 = func() (t [(26*26*27 + 63) / 64]uint64) {
 
 // pairKinds says, two bits per pair of a word's first two bytes (both
 // ASCII, the first a letter), whether the pair can start a finding outright
-// (pairAlways) — two capitals (IBAN, AKIA…, MRN), a secret prefix — or
+// (pairAlways) — two capitals (IBAN, AKIA…, MRN), a secret prefix (A3T,
+// gh, gi for github_pat_, gl, xo, ey) — or
 // begins a keyword (pairKeyword), which then needs its third letter and
 // first bytes checked. One load per word: most words are neither.
 // Computed once and only read.
@@ -374,7 +375,7 @@ var pairKinds = func() (t [128 * 128 / 32]uint64) {
 			}
 			var kind uint64
 			switch {
-			case isUpper(b) && isUpper(e) || b == 'g' && (e == 'h' || e == 'l') || b == 'x' && e == 'o' || b == 'e' && e == 'y':
+			case isUpper(b) && isUpper(e) || b == 'A' && e == '3' || b == 'g' && (e == 'h' || e == 'i' || e == 'l') || b == 'x' && e == 'o' || b == 'e' && e == 'y':
 				kind = pairAlways
 			case isAlpha(e) && keywordStart(lower(b), lower(e)):
 				kind = pairKeyword

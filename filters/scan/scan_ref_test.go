@@ -67,7 +67,7 @@ func refWordMayMatch(text []byte, i int) bool {
 	switch {
 	case isUpper(c) && isUpper(d): // IBAN (DE89…), AWS key ids (AKIA…), MRN, SSN
 		return true
-	case c == 'g' && (d == 'h' || d == 'l'), c == 'x' && d == 'o', c == 'e' && d == 'y':
+	case c == 'A' && d == '3', c == 'g' && (d == 'h' || d == 'i' || d == 'l'), c == 'x' && d == 'o', c == 'e' && d == 'y':
 		return true // secret prefixes
 	case isAlpha(d) && keywordAt(text, i):
 		return true
