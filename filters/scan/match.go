@@ -299,14 +299,42 @@ func cardPrefix(d []byte) bool {
 	return false
 }
 
+// cardLength says whether a number of n digits is a length the scheme its
+// digits start has.
+func cardLength(d []byte) bool {
+	n := len(d)
+	p2 := int(d[0]-'0')*10 + int(d[1]-'0')
+	switch {
+	case d[0] == '4': // Visa
+		return n == 13 || n == 16 || n == 19
+	case p2 == 34 || p2 == 37: // Amex
+		return n == 15
+	case p2 >= 51 && p2 <= 55 || p2 == 22 || p2 == 23 || p2 == 24 || p2 == 25 || p2 == 26 || p2 == 27: // Mastercard
+		return n == 16
+	case p2 == 30 || p2 == 36 || p2 == 38: // Diners
+		return n >= 14 && n <= 19
+	}
+	return n >= 16 && n <= 19 // Discover, JCB, UnionPay
+}
+
 func matchCard(text []byte, i int) (Finding, bool) {
 	var buf [32]byte
 	end, d, nsep := digitRun(text, i, " -", 19, &buf)
-	if len(d) < 13 || len(d) > 19 || !endsClean(text, end) {
-		return Finding{}, false
-	}
-	if !cardPrefix(d) || !luhn(d) {
-		return Finding{}, false
+	// A card followed by a space and more digits ("4111111111111111
+	// 12/27", a grouped number and its expiry) reads as one longer run:
+	// then the card is the longest run of whole groups, ending at a space,
+	// that is one.
+	for !(len(d) >= 13 && endsClean(text, end) && cardPrefix(d) && cardLength(d) && luhn(d)) {
+		k := end - 1
+		for k > i && text[k] != ' ' {
+			k--
+		}
+		if k <= i {
+			return Finding{}, false
+		}
+		end = k
+		d = d[:digitsIn(text[i:end])]
+		nsep = bytesIn(text[i:end], " -")
 	}
 	conf := 0.85
 	if nsep > 0 {
@@ -320,6 +348,28 @@ func matchCard(text []byte, i int) (Finding, bool) {
 		conf -= 0.45
 	}
 	return Finding{Class: CreditCard, Start: i, End: end, Confidence: conf}, true
+}
+
+// digitsIn counts the decimal digits of b.
+func digitsIn(b []byte) int {
+	n := 0
+	for _, c := range b {
+		if isDigit(c) {
+			n++
+		}
+	}
+	return n
+}
+
+// bytesIn counts the bytes of b that are among set.
+func bytesIn(b []byte, set string) int {
+	n := 0
+	for _, c := range b {
+		if containsByte(set, c) {
+			n++
+		}
+	}
+	return n
 }
 
 // --- US_SSN ------------------------------------------------------------
@@ -386,6 +436,10 @@ func matchPhone(text []byte, i int) (Finding, bool) {
 	var firstBuf [11]byte
 	firstDigits := firstBuf[:0]
 	paren := false
+	// Where the third and fourth groups end, and whether a space follows:
+	// a national number followed by a space and more digits ("415-555-0132
+	// 2pm") is read as one run, and the number is its first groups.
+	var groupEnd [5]int
 	for j < len(text) {
 		c := text[j]
 		switch {
@@ -397,6 +451,9 @@ func matchPhone(text []byte, i int) (Finding, bool) {
 			cur++
 			j++
 			if j == len(text) || !isDigit(text[j]) {
+				if groups < len(groupEnd) {
+					groupEnd[groups] = j
+				}
 				groups++
 				lens = append(lens, cur)
 				cur = 0
@@ -418,6 +475,23 @@ func matchPhone(text []byte, i int) (Finding, bool) {
 			continue
 		}
 		break
+	}
+	if !intl && !paren && groups > 3 {
+		// 3-3-4 or 1-3-3-4 and then a space: the number ends there.
+		n := 0
+		switch {
+		case lens[0] == 3 && lens[1] == 3 && lens[2] == 4:
+			n = 3
+		case groups > 4 && lens[0] == 1 && lens[1] == 3 && lens[2] == 3 && lens[3] == 4:
+			n = 4
+		}
+		if n > 0 && text[groupEnd[n-1]] == ' ' {
+			j, groups, lens = groupEnd[n-1], n, lens[:n]
+			digits = 0
+			for _, l := range lens {
+				digits += l
+			}
+		}
 	}
 	if paren || !endsClean(text, j) || digits < 8 {
 		return Finding{}, false

@@ -31,6 +31,15 @@ func TestValidatorsCutLookAlikes(t *testing.T) {
 		{"DOB 1980-02-03", scan.DateOfBirth},
 		{"phone 415 555 0132", scan.Phone},
 		{"code 0155501320", ""},
+		// A number followed by a space and more digits is still found.
+		{"card 4111111111111111 12/27", scan.CreditCard},
+		{"card 4111 1111 1111 1111 12/27", scan.CreditCard},
+		{"call 415-555-0132 2pm", scan.Phone},
+		{"call 415 555 0132 2 times", scan.Phone},
+		// Lengths per scheme: a Luhn-valid 13-digit Mastercard is not one.
+		{"card 5105105105102", ""},
+		{"card 378282246310005", scan.CreditCard}, // Amex, 15
+		{"card 3782822463100052", ""},             // Amex never has 16
 	}
 	for _, tt := range tests {
 		fs := scan.Scanner{}.Scan([]byte(tt.text))
