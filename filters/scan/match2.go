@@ -265,7 +265,7 @@ type contextRule struct {
 // contextRuleTable is read-only.
 var contextRuleTable = []contextRule{
 	{MedicalRecordNumber, []string{"mrn", "medical record number", "medical record no", "medical record", "patient id", "chart number"}, 5, 15, 4, true},
-	{HealthPlanID, []string{"member id", "health plan id", "health plan", "insurance id", "subscriber id", "policy number", "medicare", "medicaid", "beneficiary id"}, 6, 20, 4, true},
+	{HealthPlanID, []string{"member id", "health plan id", "health plan", "insurance id", "subscriber id", "policy number", "medicare", "medicaid", "beneficiary id", "mbi"}, 6, 20, 4, true},
 	{USPassport, []string{"passport number", "passport no", "passport #", "passport"}, 9, 9, 8, true},
 	{DriverLicense, []string{"driver's license", "drivers license", "driver license", "driving licence", "driver licence", "license number", "dl#", "dl #", "dl no"}, 5, 16, 4, true},
 }
@@ -291,6 +291,20 @@ var contextIndex = func() (idx [26 * 26][]struct {
 	return idx
 }()
 
+// fillers are the words between a context phrase and its id ("Medicare
+// ID: …", "policy number is …"), each skipped when a separator follows it.
+var fillers = [...]string{"is", "no", "number", "nr", "num", "id", "ids", "identifier"}
+
+// fillerAt returns the length of a filler word at j, or 0.
+func fillerAt(text []byte, j int) int {
+	for _, w := range fillers {
+		if hasFoldPrefixAt(text, j, w) && j+len(w) < len(text) && !isAlnum(text[j+len(w)]) {
+			return len(w)
+		}
+	}
+	return 0
+}
+
 // matchContextID looks for a context phrase starting at i and an id right
 // after it (past separators such as ':', '#', 'is', 'no.').
 func matchContextID(text []byte, i int) (Finding, bool) {
@@ -311,10 +325,8 @@ func matchContextID(text []byte, i int) (Finding, bool) {
 			for j < len(text) && (text[j] == ' ' || text[j] == ':' || text[j] == '#' || text[j] == '=' || text[j] == '"' || text[j] == '\'' || text[j] == '.' || text[j] == '-') {
 				j++
 			}
-			if hasFoldPrefixAt(text, j, "is ") || hasFoldPrefixAt(text, j, "no ") || hasFoldPrefixAt(text, j, "number ") {
-				for j < len(text) && isAlpha(text[j]) {
-					j++
-				}
+			if n := fillerAt(text, j); n > 0 {
+				j += n
 				continue
 			}
 			break

@@ -40,6 +40,11 @@ func TestValidatorsCutLookAlikes(t *testing.T) {
 		{"card 5105105105102", ""},
 		{"card 378282246310005", scan.CreditCard}, // Amex, 15
 		{"card 3782822463100052", ""},             // Amex never has 16
+		// The words between a context phrase and its id.
+		{"Medicare ID 1EG4-TE5-MK73", scan.HealthPlanID},
+		{"Medicare ID: 1EG4TE5MK73", scan.HealthPlanID},
+		{"MBI 1EG4TE5MK73", scan.HealthPlanID},
+		{"policy number is AB123456", scan.HealthPlanID},
 	}
 	for _, tt := range tests {
 		fs := scan.Scanner{}.Scan([]byte(tt.text))
