@@ -205,6 +205,16 @@ func shapeAt(text []byte, i int) numericShape {
 	return sh
 }
 
+// isLetter8Day says whether a two-digit day at i is followed by a space,
+// '.', ',' or an ordinal suffix: the start of a date with a month name.
+func isLetter8Day(text []byte, i int) bool {
+	if !isDigit(text[i+1]) {
+		return false
+	}
+	c := text[i+2]
+	return c == ' ' || c == '.' || c == ',' || c == 's' || c == 'n' || c == 'r' || c == 't'
+}
+
 // eq8 marks with its top bit each byte of low (top bits clear) equal to c.
 func eq8(low uint64, c byte) uint64 {
 	const ones, lows = 0x0101010101010101, 0x7f7f7f7f7f7f7f7f
@@ -215,6 +225,10 @@ func eq8(low uint64, c byte) uint64 {
 // shape the number has. Each test below is necessary for its matcher (the
 // differential fuzz test holds this to trying them all).
 func matchNumeric(text []byte, i int, out *findings) {
+	// A day and a month name ("14 March", "14. März", "March 14,").
+	if len(text)-i >= 6 && (text[i+1] == ' ' || text[i+1] == '.' || text[i+1] == ',' || isLetter8Day(text, i)) {
+		out.add(matchMonthDate(text, i))
+	}
 	// A byte that ends the number among the first four leaves fewer than
 	// four digits ("2 weeks", "20 mg"): most numbers in prose stop here.
 	if len(text)-i < 4 || charClass[text[i+1]]&classNumber == 0 || charClass[text[i+2]]&classNumber == 0 ||
@@ -258,7 +272,9 @@ var (
 	phoneIDContext = newContext(24, "order", "invoice", "tracking", "account", "ref")
 	versionContext = newContext(16, "version", "release", "build")
 	ipContext      = newContext(24, "ip", "address", "host", "client", "from", "server")
-	birthContext   = newContext(40, "born", "dob", "d.o.b", "date of birth", "birth date", "birthdate", "birthday", "geboren")
+	birthContext   = newContext(40, "born", "dob", "d.o.b", "date of birth", "birth date", "birthdate", "birthday", "geboren",
+		"geburtsdatum", "né le", "née le", "date de naissance", "nacido", "nacida", "fecha de nacimiento",
+		"geboortedatum", "nato", "nata", "data di nascita")
 )
 
 // --- CREDIT_CARD -------------------------------------------------------
@@ -662,7 +678,7 @@ func matchDate(text []byte, i int) (Finding, bool) {
 	if end == 0 || !endsClean(text, end) {
 		return Finding{}, false
 	}
-	if !birthContext.before(text, i) {
+	if !birthDate(text, i) {
 		return Finding{}, false
 	}
 	return Finding{Class: DateOfBirth, Start: i, End: end, Confidence: 0.95}, true
