@@ -601,6 +601,12 @@ func matchIPv4(text []byte, i int) (Finding, bool) {
 var doubleColon = []byte("::")
 
 func matchIPv6(text []byte, i int) (Finding, bool) {
+	// A group after a ':' is inside a longer run of groups, which is the
+	// address or is not one: no fragment of it is ("1::2" in
+	// "2001:db8::1::2").
+	if i > 0 && text[i-1] == ':' && isHex(text[i]) {
+		return Finding{}, false
+	}
 	j := i
 	colons := 0
 	for j < len(text) && (isHex(text[j]) || text[j] == ':' || text[j] == '.') && j-i < 45 {

@@ -40,6 +40,11 @@ func TestValidatorsCutLookAlikes(t *testing.T) {
 		{"card 5105105105102", ""},
 		{"card 378282246310005", scan.CreditCard}, // Amex, 15
 		{"card 3782822463100052", ""},             // Amex never has 16
+		// No fragment of an invalid address is one.
+		{"host 2001:db8::1::2 bad", ""},
+		{"host 2001:db8:0:0:0:0:0:0:1 bad", ""},
+		{"host 2001:db8::1 fine", scan.IPAddress},
+		{"host ::ffff:10.0.0.1", scan.IPAddress},
 		// The words between a context phrase and its id.
 		{"Medicare ID 1EG4-TE5-MK73", scan.HealthPlanID},
 		{"Medicare ID: 1EG4TE5MK73", scan.HealthPlanID},
