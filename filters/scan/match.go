@@ -333,7 +333,21 @@ func cardLength(d []byte) bool {
 	return n >= 16 && n <= 19 // Discover, JCB, UnionPay
 }
 
+// afterIBANHead says whether the number at i follows an IBAN's country
+// code and check digits ("DE00 4111 …"): it is the rest of an account
+// number, valid or not, never a card.
+func afterIBANHead(text []byte, i int) bool {
+	if i < 5 || text[i-1] != ' ' {
+		return false
+	}
+	h := i - 5
+	return isUpper(text[h]) && isUpper(text[h+1]) && isDigit(text[h+2]) && isDigit(text[h+3]) && (h == 0 || !isAlnum(text[h-1]))
+}
+
 func matchCard(text []byte, i int) (Finding, bool) {
+	if afterIBANHead(text, i) {
+		return Finding{}, false
+	}
 	var buf [32]byte
 	end, d, nsep := digitRun(text, i, " -", 19, &buf)
 	// A card followed by a space and more digits ("4111111111111111

@@ -40,6 +40,9 @@ func TestValidatorsCutLookAlikes(t *testing.T) {
 		{"card 5105105105102", ""},
 		{"card 378282246310005", scan.CreditCard}, // Amex, 15
 		{"card 3782822463100052", ""},             // Amex never has 16
+		// The tail of an invalid IBAN is not a card.
+		{"IBAN DE00 4111 1111 1111 1111", ""},
+		{"card 4111 1111 1111 1111", scan.CreditCard},
 		// No fragment of an invalid address is one.
 		{"host 2001:db8::1::2 bad", ""},
 		{"host 2001:db8:0:0:0:0:0:0:1 bad", ""},
