@@ -260,6 +260,9 @@ func matchNumeric(text []byte, i int, out *findings) {
 	if sh.colons >= 2 {
 		out.add(matchIPv6(text, i))
 	}
+	if sh.first == 2 && (sh.sep == ':' || sh.sep == '-') || sh.first <= 4 && sh.digits >= 12 {
+		out.add(matchMAC(text, i))
+	}
 }
 
 // The context words each matcher looks for before a number, and how far

@@ -32,11 +32,12 @@ const (
 	USPassport          Class = "US_PASSPORT"
 	DriverLicense       Class = "DRIVER_LICENSE"
 	Secret              Class = "SECRET"
+	MACAddress          Class = "MAC_ADDRESS"
 )
 
 // Classes lists every class in a stable order.
 func Classes() []Class {
-	return []Class{Email, Phone, USSSN, CreditCard, IBAN, IPAddress, DateOfBirth, MedicalRecordNumber, HealthPlanID, USPassport, DriverLicense, Secret}
+	return []Class{Email, Phone, USSSN, CreditCard, IBAN, IPAddress, DateOfBirth, MedicalRecordNumber, HealthPlanID, USPassport, DriverLicense, Secret, MACAddress}
 }
 
 // Finding is one match: its class, byte span [Start, End) in the scanned
@@ -73,7 +74,7 @@ func priority(c Class) int {
 		return 5
 	case DateOfBirth:
 		return 4
-	case IPAddress:
+	case IPAddress, MACAddress:
 		return 3
 	case Phone:
 		return 2
@@ -284,12 +285,18 @@ func matchPunct(text []byte, i int, out *findings) {
 	case '-':
 		if (i == 0 || !isAlnum(text[i-1])) && hasPrefixAt(text, i, "-----BEGIN ") {
 			out.add(matchPEM(text, i))
+		} else if w := hexWordBefore(text, i); w >= 0 && i-w == 2 {
+			out.add(matchMAC(text, w)) // aa-bb-…
 		}
 	case ':':
 		if w := hexWordBefore(text, i); w >= 0 {
 			// An IPv6 address whose first group starts with a letter
-			// (fe80:…); one starting with a digit is a numeric match.
+			// (fe80:…), or a MAC address (aa:bb:…); one starting with a
+			// digit is a numeric match.
 			out.add(matchIPv6(text, w))
+			if i-w == 2 {
+				out.add(matchMAC(text, w))
+			}
 		} else if i+1 < n && text[i+1] == ':' && (i == 0 || text[i-1] != ':' && !isAlnum(text[i-1])) {
 			out.add(matchIPv6(text, i))
 		}

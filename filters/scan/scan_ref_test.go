@@ -19,8 +19,12 @@ func (s Scanner) scanReference(text []byte) []Finding {
 		}
 		switch {
 		case isDigit(c):
+			out.add(matchMonthDate(text, i))
 			refMatchNumeric(text, i, &out)
 		case isAlpha(c):
+			if isHex(c) {
+				out.add(matchMAC(text, i))
+			}
 			if refWordMayMatch(text, i) {
 				refMatchWord(text, i, &out)
 			}
@@ -117,7 +121,7 @@ func refMatchNumeric(text []byte, i int, out *findings) {
 	if !startsClean(text, i) || numericDigits(text, i) < 4 {
 		return
 	}
-	for _, m := range [...]func([]byte, int) (Finding, bool){matchCard, matchSSN, matchIPv4, matchDate, matchPhone, matchIPv6} {
+	for _, m := range [...]func([]byte, int) (Finding, bool){matchCard, matchSSN, matchIPv4, matchDate, matchPhone, matchIPv6, matchMAC} {
 		out.add(m(text, i))
 	}
 }
@@ -133,6 +137,8 @@ func FuzzScanMatchesReference(f *testing.F) {
 		"DE89 3704 0044 0532 0130 00, GB82WEST12345698765432, MRN: 00123456, DOB 1980-02-13",
 		"passport number 123456789 driver's license D1234567 member id ABC123456",
 		"\xff\xfeé patient\x00id 4111 1111 1111 1111 192.168.0.1",
+		"born 14 March 1958, DOB: March 14, 1958; geboren am 14. März 1958",
+		"mac 00:1A:2B:3C:4D:5E, aa-bb-cc-dd-ee-ff, 001a.2b3c.4d5e, ab:cd:ef:01:23:45",
 	} {
 		f.Add([]byte(s))
 	}

@@ -40,6 +40,16 @@ func TestValidatorsCutLookAlikes(t *testing.T) {
 		{"card 5105105105102", ""},
 		{"card 378282246310005", scan.CreditCard}, // Amex, 15
 		{"card 3782822463100052", ""},             // Amex never has 16
+		// MAC addresses in their three forms; not the all-zero or
+		// broadcast ones, nor dotted decimals.
+		{"device 00:1A:2B:3C:4D:5E online", scan.MACAddress},
+		{"nic aa-bb-cc-dd-ee-0f", scan.MACAddress},
+		{"ab:cd:ef:01:23:45", scan.MACAddress},
+		{"switch port 001a.2b3c.4d5e", scan.MACAddress},
+		{"mac 00:00:00:00:00:00", ""},
+		{"mac ff:ff:ff:ff:ff:ff", ""},
+		{"version 1234.5678.9012", ""},
+		{"at 10:30:45:12:00:01:22 exactly", ""},
 		// The tail of an invalid IBAN is not a card.
 		{"IBAN DE00 4111 1111 1111 1111", ""},
 		{"card 4111 1111 1111 1111", scan.CreditCard},
