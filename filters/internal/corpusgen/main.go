@@ -90,6 +90,30 @@ func main() {
 
 		sec := secret(r)
 		emit(fmt.Sprintf(pick("token %s leaked", "export AWS_KEY=%s", "use %s"), sec), span{"SECRET", sec})
+
+	}
+
+	// Month-name dates of birth and MAC addresses, from a stream of their
+	// own so the lines above stay as they were.
+	r2 := rand.New(rand.NewPCG(2026, 12))
+	pick2 := func(xs ...string) string { return xs[r2.IntN(len(xs))] }
+	for i := 0; i < 200; i++ {
+		y, m, d := 1930+r2.IntN(80), 1+r2.IntN(12), 1+r2.IntN(28)
+		months := [...]string{"January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"}
+		mdob := pick2(fmt.Sprintf("%d %s %04d", d, months[m-1], y), fmt.Sprintf("%s %d, %04d", months[m-1], d, y))
+		emit(pick2(fmt.Sprintf("Patient born %s, admitted %04d-01-05", mdob, 2020+r2.IntN(5)), "DOB: "+mdob, "date of birth "+mdob+"."), span{"DATE_OF_BIRTH", mdob})
+
+		hex := "0123456789abcdef"
+		var mac strings.Builder
+		sep := pick2(":", "-")
+		for g := 0; g < 6; g++ {
+			if g > 0 {
+				mac.WriteString(sep)
+			}
+			mac.WriteByte(hex[1+r2.IntN(15)])
+			mac.WriteByte(hex[r2.IntN(16)])
+		}
+		emit(fmt.Sprintf(pick2("device %s joined the ward network", "MAC %s", "badge reader %s offline"), mac.String()), span{"MAC_ADDRESS", mac.String()})
 	}
 
 	// Negatives: digits and dotted numbers that are not personal data.
