@@ -225,6 +225,11 @@ func eq8(low uint64, c byte) uint64 {
 // shape the number has. Each test below is necessary for its matcher (the
 // differential fuzz test holds this to trying them all).
 func matchNumeric(text []byte, i int, out *findings) {
+	// A Bitcoin address starting 1 or 3: base58, so its second byte may
+	// be a letter, which the shape test below would stop at.
+	if (text[i] == '1' || text[i] == '3') && len(text)-i >= 26 && base58Value[text[i+1]] != 0xff && base58Value[text[i+25]] != 0xff {
+		out.add(matchBase58Address(text, i))
+	}
 	// A day and a month name ("14 March", "14. März", "March 14,").
 	if len(text)-i >= 6 && (text[i+1] == ' ' || text[i+1] == '.' || text[i+1] == ',' || isLetter8Day(text, i)) {
 		out.add(matchMonthDate(text, i))

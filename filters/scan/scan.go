@@ -33,11 +33,12 @@ const (
 	DriverLicense       Class = "DRIVER_LICENSE"
 	Secret              Class = "SECRET"
 	MACAddress          Class = "MAC_ADDRESS"
+	CryptoWallet        Class = "CRYPTO_WALLET"
 )
 
 // Classes lists every class in a stable order.
 func Classes() []Class {
-	return []Class{Email, Phone, USSSN, CreditCard, IBAN, IPAddress, DateOfBirth, MedicalRecordNumber, HealthPlanID, USPassport, DriverLicense, Secret, MACAddress}
+	return []Class{Email, Phone, USSSN, CreditCard, IBAN, IPAddress, DateOfBirth, MedicalRecordNumber, HealthPlanID, USPassport, DriverLicense, Secret, MACAddress, CryptoWallet}
 }
 
 // Finding is one match: its class, byte span [Start, End) in the scanned
@@ -66,7 +67,7 @@ func priority(c Class) int {
 		return 9
 	case CreditCard:
 		return 8
-	case Email:
+	case Email, CryptoWallet:
 		return 7
 	case USSSN:
 		return 6
@@ -313,6 +314,8 @@ func matchWord(text []byte, i int, out *findings) {
 	switch c {
 	case 'A', 'G', 'g', 'x', 'e':
 		out.add(matchSecretPrefix(text, i))
+	case 'b', 'B':
+		out.add(matchBech32Address(text, i))
 	}
 	if keywordAt(text, i) {
 		out.add(matchContextID(text, i))
@@ -382,7 +385,7 @@ var pairKinds = func() (t [128 * 128 / 32]uint64) {
 			}
 			var kind uint64
 			switch {
-			case isUpper(b) && isUpper(e) || b == 'A' && e == '3' || b == 'g' && (e == 'h' || e == 'i' || e == 'l') || b == 'x' && e == 'o' || b == 'e' && e == 'y':
+			case isUpper(b) && isUpper(e) || b == 'A' && e == '3' || b == 'g' && (e == 'h' || e == 'i' || e == 'l') || b == 'x' && e == 'o' || b == 'e' && e == 'y' || b == 'b' && e == 'c':
 				kind = pairAlways
 			case isAlpha(e) && keywordStart(lower(b), lower(e)):
 				kind = pairKeyword

@@ -20,6 +20,9 @@ func (s Scanner) scanReference(text []byte) []Finding {
 		switch {
 		case isDigit(c):
 			out.add(matchMonthDate(text, i))
+			if n-i >= 26 {
+				out.add(matchBase58Address(text, i))
+			}
 			refMatchNumeric(text, i, &out)
 		case isAlpha(c):
 			if isHex(c) {
@@ -71,7 +74,7 @@ func refWordMayMatch(text []byte, i int) bool {
 	switch {
 	case isUpper(c) && isUpper(d): // IBAN (DE89…), AWS key ids (AKIA…), MRN, SSN
 		return true
-	case c == 'A' && d == '3', c == 'g' && (d == 'h' || d == 'i' || d == 'l'), c == 'x' && d == 'o', c == 'e' && d == 'y':
+	case c == 'A' && d == '3', c == 'g' && (d == 'h' || d == 'i' || d == 'l'), c == 'x' && d == 'o', c == 'e' && d == 'y', c == 'b' && d == 'c':
 		return true // secret prefixes
 	case isAlpha(d) && keywordAt(text, i):
 		return true
@@ -139,6 +142,7 @@ func FuzzScanMatchesReference(f *testing.F) {
 		"\xff\xfeé patient\x00id 4111 1111 1111 1111 192.168.0.1",
 		"born 14 March 1958, DOB: March 14, 1958; geboren am 14. März 1958",
 		"mac 00:1A:2B:3C:4D:5E, aa-bb-cc-dd-ee-ff, 001a.2b3c.4d5e, ab:cd:ef:01:23:45",
+		"pay 1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa or 3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy or bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
 	} {
 		f.Add([]byte(s))
 	}
