@@ -6,6 +6,7 @@
 package main
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"math/big"
@@ -114,6 +115,9 @@ func main() {
 			mac.WriteByte(hex[r2.IntN(16)])
 		}
 		emit(fmt.Sprintf(pick2("device %s joined the ward network", "MAC %s", "badge reader %s offline"), mac.String()), span{"MAC_ADDRESS", mac.String()})
+
+		addr := bitcoinAddress(r2)
+		emit(fmt.Sprintf(pick2("donations to %s please", "BTC wallet: %s", "refund to %s"), addr), span{"CRYPTO_WALLET", addr})
 	}
 
 	// Negatives: digits and dotted numbers that are not personal data.
@@ -254,4 +258,35 @@ func secret(r *rand.Rand) string {
 		return "xoxb-" + rs("0123456789", 11) + "-" + rs(an, 24)
 	}
 	return "eyJhbGciOiJIUzI1NiJ9." + rs(an, 30) + "." + rs(an, 43)
+}
+
+// bitcoinAddress is a legacy or script address (base58check) for a random
+// hash, with its real checksum.
+func bitcoinAddress(r *rand.Rand) string {
+	payload := make([]byte, 21, 25)
+	payload[0] = byte(5 * r.IntN(2)) // 0x00 (1…) or 0x05 (3…)
+	for i := 1; i < 21; i++ {
+		payload[i] = byte(r.IntN(256))
+	}
+	first := sha256.Sum256(payload)
+	second := sha256.Sum256(first[:])
+	b := append(payload, second[:4]...)
+	const alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+	n := new(big.Int).SetBytes(b)
+	var out []byte
+	mod, base := new(big.Int), big.NewInt(58)
+	for n.Sign() > 0 {
+		n.DivMod(n, base, mod)
+		out = append(out, alphabet[mod.Int64()])
+	}
+	for _, c := range b {
+		if c != 0 {
+			break
+		}
+		out = append(out, '1')
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return string(out)
 }
