@@ -278,6 +278,7 @@ var (
 	ssnContext     = newContext(32, "ssn", "social security", "ss#", "ss #")
 	phoneContext   = newContext(32, "phone", "tel", "call", "mobile", "cell", "fax", "contact", "whatsapp")
 	phoneIDContext = newContext(24, "order", "invoice", "tracking", "account", "ref")
+	faxContext     = newContext(16, "fax", "telefax", "télécopie", "telecopier")
 	versionContext = newContext(16, "version", "release", "build")
 	ipContext      = newContext(24, "ip", "address", "host", "client", "from", "server")
 	birthContext   = newContext(40, "born", "dob", "d.o.b", "date of birth", "birth date", "birthdate", "birthday", "geboren",
@@ -552,7 +553,7 @@ func matchPhone(text []byte, i int) (Finding, bool) {
 		if ctx {
 			conf = 0.97
 		}
-		return Finding{Class: Phone, Start: i, End: j, Confidence: conf}, true
+		return Finding{Class: phoneClass(text, i), Start: i, End: j, Confidence: conf}, true
 	case digits == 10 || digits == 11 && firstDigits[0] == '1':
 		nanp := firstDigits
 		if digits == 11 {
@@ -579,9 +580,18 @@ func matchPhone(text []byte, i int) (Finding, bool) {
 		if !ctx && phoneIDContext.before(text, i) {
 			conf -= 0.3
 		}
-		return Finding{Class: Phone, Start: i, End: j, Confidence: conf}, true
+		return Finding{Class: phoneClass(text, i), Start: i, End: j, Confidence: conf}, true
 	}
 	return Finding{}, false
+}
+
+// phoneClass is FAX for a number a fax word comes just before, PHONE
+// otherwise.
+func phoneClass(text []byte, i int) Class {
+	if faxContext.before(text, i) {
+		return Fax
+	}
+	return Phone
 }
 
 // --- IP_ADDRESS --------------------------------------------------------

@@ -34,11 +34,12 @@ const (
 	Secret              Class = "SECRET"
 	MACAddress          Class = "MAC_ADDRESS"
 	CryptoWallet        Class = "CRYPTO_WALLET"
+	Fax                 Class = "FAX"
 )
 
 // Classes lists every class in a stable order.
 func Classes() []Class {
-	return []Class{Email, Phone, USSSN, CreditCard, IBAN, IPAddress, DateOfBirth, MedicalRecordNumber, HealthPlanID, USPassport, DriverLicense, Secret, MACAddress, CryptoWallet}
+	return []Class{Email, Phone, USSSN, CreditCard, IBAN, IPAddress, DateOfBirth, MedicalRecordNumber, HealthPlanID, USPassport, DriverLicense, Secret, MACAddress, CryptoWallet, Fax}
 }
 
 // Finding is one match: its class, byte span [Start, End) in the scanned
@@ -77,7 +78,7 @@ func priority(c Class) int {
 		return 4
 	case IPAddress, MACAddress:
 		return 3
-	case Phone:
+	case Phone, Fax:
 		return 2
 	}
 	return 1

@@ -50,6 +50,9 @@ func TestValidatorsCutLookAlikes(t *testing.T) {
 		{"mac ff:ff:ff:ff:ff:ff", ""},
 		{"version 1234.5678.9012", ""},
 		{"at 10:30:45:12:00:01:22 exactly", ""},
+		// A number a fax word names is a fax number.
+		{"Fax: +33 1 42 68 53 00", scan.Fax},
+		{"fax 415-555-0199", scan.Fax},
 		// The tail of an invalid IBAN is not a card.
 		{"IBAN DE00 4111 1111 1111 1111", ""},
 		{"card 4111 1111 1111 1111", scan.CreditCard},
@@ -135,4 +138,13 @@ func TestConcurrentScans(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestFaxAndPhone: in one line, the number after "phone" is a phone and
+// the one after "fax" a fax.
+func TestFaxAndPhone(t *testing.T) {
+	fs := scan.Scanner{}.Scan([]byte("phone 415-555-0199, fax 415-555-0198 later"))
+	if len(fs) != 2 || fs[0].Class != scan.Phone || fs[1].Class != scan.Fax {
+		t.Fatalf("findings %v", fs)
+	}
 }

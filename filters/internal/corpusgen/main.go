@@ -118,6 +118,9 @@ func main() {
 
 		addr := bitcoinAddress(r2)
 		emit(fmt.Sprintf(pick2("donations to %s please", "BTC wallet: %s", "refund to %s"), addr), span{"CRYPTO_WALLET", addr})
+
+		fax := fmt.Sprintf("%d%02d-555-%04d", 2+r2.IntN(8), r2.IntN(100), r2.IntN(10000))
+		emit(fmt.Sprintf(pick2("Fax: %s", "send the referral by fax %s", "telefax %s"), fax), span{"FAX", fax})
 	}
 
 	// Negatives: digits and dotted numbers that are not personal data.
