@@ -35,11 +35,12 @@ const (
 	MACAddress          Class = "MAC_ADDRESS"
 	CryptoWallet        Class = "CRYPTO_WALLET"
 	Fax                 Class = "FAX"
+	URL                 Class = "URL"
 )
 
 // Classes lists every class in a stable order.
 func Classes() []Class {
-	return []Class{Email, Phone, USSSN, CreditCard, IBAN, IPAddress, DateOfBirth, MedicalRecordNumber, HealthPlanID, USPassport, DriverLicense, Secret, MACAddress, CryptoWallet, Fax}
+	return []Class{Email, Phone, USSSN, CreditCard, IBAN, IPAddress, DateOfBirth, MedicalRecordNumber, HealthPlanID, USPassport, DriverLicense, Secret, MACAddress, CryptoWallet, Fax, URL}
 }
 
 // Finding is one match: its class, byte span [Start, End) in the scanned
@@ -317,6 +318,8 @@ func matchWord(text []byte, i int, out *findings) {
 		out.add(matchSecretPrefix(text, i))
 	case 'b', 'B':
 		out.add(matchBech32Address(text, i))
+	case 'h', 'H':
+		out.add(matchURL(text, i))
 	}
 	if keywordAt(text, i) {
 		out.add(matchContextID(text, i))
@@ -386,7 +389,7 @@ var pairKinds = func() (t [128 * 128 / 32]uint64) {
 			}
 			var kind uint64
 			switch {
-			case isUpper(b) && isUpper(e) || b == 'A' && e == '3' || b == 'g' && (e == 'h' || e == 'i' || e == 'l') || b == 'x' && e == 'o' || b == 'e' && e == 'y' || b == 'b' && e == 'c':
+			case isUpper(b) && isUpper(e) || b == 'A' && e == '3' || b == 'g' && (e == 'h' || e == 'i' || e == 'l') || b == 'x' && e == 'o' || b == 'e' && e == 'y' || b == 'b' && e == 'c' || (b|0x20) == 'h' && (e|0x20) == 't':
 				kind = pairAlways
 			case isAlpha(e) && keywordStart(lower(b), lower(e)):
 				kind = pairKeyword

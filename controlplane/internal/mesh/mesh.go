@@ -30,7 +30,7 @@ const (
 var piiClasses = []string{
 	"EMAIL", "PHONE", "US_SSN", "CREDIT_CARD", "IBAN", "IP_ADDRESS",
 	"DATE_OF_BIRTH", "MEDICAL_RECORD_NUMBER", "HEALTH_PLAN_ID", "US_PASSPORT",
-	"DRIVER_LICENSE", "SECRET", "MAC_ADDRESS", "CRYPTO_WALLET", "FAX",
+	"DRIVER_LICENSE", "SECRET", "MAC_ADDRESS", "CRYPTO_WALLET", "FAX", "URL",
 }
 
 // PIIClasses returns the data classes piiguard knows, in a stable order.

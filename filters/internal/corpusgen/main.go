@@ -121,6 +121,11 @@ func main() {
 
 		fax := fmt.Sprintf("%d%02d-555-%04d", 2+r2.IntN(8), r2.IntN(100), r2.IntN(10000))
 		emit(fmt.Sprintf(pick2("Fax: %s", "send the referral by fax %s", "telefax %s"), fax), span{"FAX", fax})
+
+		u := pick2("https://portal.example-clinic.org/results?token=", "http://ehr.local/view?patient_id=", "https://files.example.net/share?sig=") + rsHex(r2, 12+r2.IntN(20))
+		emit(fmt.Sprintf(pick2("open %s to see it", "link: %s", "shared %s."), u), span{"URL", u})
+		page := pick2("https://www.example.org/guide/chapter-3", "http://intranet.local/wiki/Discharge_checklist", "https://example.com/?q=weather")
+		emit(fmt.Sprintf(pick2("see %s for details", "read %s first"), page))
 	}
 
 	// Negatives: digits and dotted numbers that are not personal data.
@@ -292,4 +297,13 @@ func bitcoinAddress(r *rand.Rand) string {
 		out[i], out[j] = out[j], out[i]
 	}
 	return string(out)
+}
+
+func rsHex(r *rand.Rand, n int) string {
+	const hex = "0123456789abcdef"
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = hex[r.IntN(16)]
+	}
+	return string(b)
 }
