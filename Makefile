@@ -86,7 +86,7 @@ go.test.fuzz: ## Run each fuzz target for 20s
 
 compat.live: ## Compare nexus-authz with a live opa-envoy-plugin (OPA_ENVOY_BIN=/path/to/binary); UPDATE=1 rewrites the golden expectations from it
 	@test -n "$(OPA_ENVOY_BIN)" || { echo "set OPA_ENVOY_BIN to an opa-envoy-plugin binary (built from its repository, outside this one)"; exit 2; }
-	cd authz && OPA_ENVOY_BIN=$(OPA_ENVOY_BIN) $(GO) test -count=1 -run TestLive ./internal/compat/ $(if $(UPDATE),-update,)
+	cd authz && OPA_ENVOY_BIN=$(OPA_ENVOY_BIN) $(GO) test -tags live -count=1 -run TestLive ./internal/compat/ $(if $(UPDATE),-update,)
 
 bench.versus: ## nexus-authz against opa-envoy-plugin (OPA_ENVOY_BIN) on the same policy, traffic and driver: CPU per check, latency, RSS
 	@test -n "$(OPA_ENVOY_BIN)" || { echo "set OPA_ENVOY_BIN to an opa-envoy-plugin binary"; exit 2; }

@@ -28,12 +28,12 @@
 // in-process and compare it with expected/. TestLive runs the real
 // opa-envoy-plugin binary beside it:
 //
-//	OPA_ENVOY_BIN=/path/to/opa-envoy go test ./internal/compat -run TestLive
+//	OPA_ENVOY_BIN=/path/to/opa-envoy go test -tags live ./internal/compat -run TestLive
 //
 // compares the two live, and with -update rewrites testdata/expected from
 // the live opa-envoy-plugin:
 //
-//	OPA_ENVOY_BIN=/path/to/opa-envoy go test ./internal/compat -run TestLive -update
+//	OPA_ENVOY_BIN=/path/to/opa-envoy go test -tags live ./internal/compat -run TestLive -update
 //
 // What is compared, and what is deliberately not, is stated once, in
 // normalize.go.

@@ -284,3 +284,24 @@ func decodeLogLine(b []byte) (map[string]any, error) {
 	}
 	return m, nil
 }
+
+// sameOutcome compares two of opa-envoy-plugin's outcomes: gRPC errors
+// must be the same error, responses the same response.
+func sameOutcome(want, got Outcome) []Difference {
+	if want.Error != nil || got.Error != nil {
+		if want.Error != nil && got.Error != nil && *want.Error == *got.Error {
+			return nil
+		}
+		return []Difference{{Path: "$", Want: outcomeText(want), Got: outcomeText(got)}}
+	}
+	var out []Difference
+	diffValue("$", want.Response, got.Response, &out)
+	return out
+}
+
+func outcomeText(o Outcome) string {
+	if o.Error != nil {
+		return grpcText(o.Error)
+	}
+	return render(o.Response)
+}

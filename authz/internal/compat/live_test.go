@@ -1,3 +1,5 @@
+//go:build live
+
 package compat
 
 import (
@@ -29,7 +31,7 @@ import (
 func TestLive(t *testing.T) {
 	bin := os.Getenv("OPA_ENVOY_BIN")
 	if bin == "" {
-		t.Skip("OPA_ENVOY_BIN is not set: it names the opa-envoy-plugin binary to compare with")
+		t.Fatal("OPA_ENVOY_BIN is not set: it names the opa-envoy-plugin binary to compare with (make compat.live OPA_ENVOY_BIN=…)")
 	}
 	fixtures := mustFixtures(t)
 	ta := newTally()
@@ -82,38 +84,6 @@ func TestLive(t *testing.T) {
 		})
 	}
 	ta.report(t)
-}
-
-// sameOutcome compares two of opa-envoy-plugin's outcomes: gRPC errors
-// must be the same error, responses the same response.
-func sameOutcome(want, got Outcome) []Difference {
-	if want.Error != nil || got.Error != nil {
-		if want.Error != nil && got.Error != nil && *want.Error == *got.Error {
-			return nil
-		}
-		return []Difference{{Path: "$", Want: outcomeText(want), Got: outcomeText(got)}}
-	}
-	var out []Difference
-	diffValue("$", want.Response, got.Response, &out)
-	return out
-}
-
-func outcomeText(o Outcome) string {
-	if o.Error != nil {
-		return grpcText(o.Error)
-	}
-	return render(o.Response)
-}
-
-// opaEnvoy is an opa-envoy-plugin process serving one run.
-type opaEnvoy struct {
-	client authv3.AuthorizationClient
-	// decisions carries its console decision log's lines, one per Check,
-	// in order.
-	decisions <-chan []byte
-	exited    <-chan struct{}
-	// logs is the rest of its output, for failure messages.
-	logs *lockedBuffer
 }
 
 func freeAddr(t *testing.T) string {
@@ -292,4 +262,15 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// opaEnvoy is an opa-envoy-plugin process serving one run.
+type opaEnvoy struct {
+	client authv3.AuthorizationClient
+	// decisions carries its console decision log's lines, one per Check,
+	// in order.
+	decisions <-chan []byte
+	exited    <-chan struct{}
+	// logs is the rest of its output, for failure messages.
+	logs *lockedBuffer
 }
