@@ -3,8 +3,6 @@ package compat
 import (
 	"cmp"
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,8 +21,6 @@ import (
 
 	"github.com/secureai-nexus/nexus/authz/internal/server"
 )
-
-var update = flag.Bool("update", false, "TestLive: rewrite testdata/expected from the live opa-envoy-plugin")
 
 // testdata is the package's testdata directory (tests run in the
 // package directory).
@@ -271,18 +267,6 @@ func (ta *tally) report(t *testing.T) {
 			t.Error(err)
 		}
 	}
-}
-
-// decodeLogLine parses one JSON line of a decision log.
-func decodeLogLine(b []byte) (map[string]any, error) {
-	m, err := decodeObject(b)
-	if err != nil {
-		return nil, fmt.Errorf("decision log line: %w", err)
-	}
-	if m == nil {
-		return nil, errors.New("decision log line is null")
-	}
-	return m, nil
 }
 
 // sameOutcome compares two of opa-envoy-plugin's outcomes: gRPC errors

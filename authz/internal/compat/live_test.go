@@ -6,6 +6,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -22,6 +24,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
+
+var update = flag.Bool("update", false, "TestLive: rewrite testdata/expected from the live opa-envoy-plugin")
 
 // TestLive runs the opa-envoy-plugin binary named by OPA_ENVOY_BIN beside
 // nexus-authz for every run and compares the two, answer by answer and,
@@ -273,4 +277,16 @@ type opaEnvoy struct {
 	exited    <-chan struct{}
 	// logs is the rest of its output, for failure messages.
 	logs *lockedBuffer
+}
+
+// decodeLogLine parses one JSON line of a decision log.
+func decodeLogLine(b []byte) (map[string]any, error) {
+	m, err := decodeObject(b)
+	if err != nil {
+		return nil, fmt.Errorf("decision log line: %w", err)
+	}
+	if m == nil {
+		return nil, errors.New("decision log line is null")
+	}
+	return m, nil
 }

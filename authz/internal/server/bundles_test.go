@@ -11,9 +11,6 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/bundle"
-
-	"github.com/secureai-nexus/nexus/authz/internal/opaconfig"
-	"github.com/secureai-nexus/nexus/authz/internal/server"
 )
 
 func signedTarball(t *testing.T, revision, rule, secret string) []byte {
@@ -53,7 +50,7 @@ func TestSignedBundleService(t *testing.T) {
 		_, _ = w.Write(body)
 	}))
 	defer bs.Close()
-	oc, err := opaconfig.Parse("config.yaml", []byte(`
+	s := startOPAConfig(t, `
 services:
   acme:
     url: `+bs.URL+`
@@ -73,15 +70,7 @@ bundles:
 plugins:
   envoy_ext_authz_grpc:
     addr: 127.0.0.1:0
-`), opaconfig.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg server.Config
-	if err := server.ApplyOPAConfig(&cfg, oc, nil, false); err != nil {
-		t.Fatal(err)
-	}
-	s := start(t, cfg)
+`, nil)
 	req := modelCall("spiffe://nexus.local/a", nil, "")
 
 	// Nothing downloaded yet: fail closed, not healthy.
@@ -161,7 +150,7 @@ func TestStatusService(t *testing.T) {
 		}
 	}))
 	defer svc.Close()
-	oc, err := opaconfig.Parse("config.yaml", []byte(`
+	startOPAConfig(t, `
 services:
   acme:
     url: `+svc.URL+`
@@ -176,15 +165,7 @@ labels:
 plugins:
   envoy_ext_authz_grpc:
     addr: 127.0.0.1:0
-`), opaconfig.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg server.Config
-	if err := server.ApplyOPAConfig(&cfg, oc, nil, false); err != nil {
-		t.Fatal(err)
-	}
-	start(t, cfg)
+`, nil)
 	waitFor(t, func() bool {
 		mu.Lock()
 		defer mu.Unlock()

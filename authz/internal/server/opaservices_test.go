@@ -47,7 +47,9 @@ func TestDecisionLogService(t *testing.T) {
 	}))
 	defer logs.Close()
 
-	oc, err := opaconfig.Parse("config.yaml", []byte(`
+	dir := t.TempDir()
+	writePolicy(t, dir, "package envoy.authz\nimport rego.v1\nallow := input.attributes.request.http.method == \"GET\"\n")
+	s := startOPAConfig(t, `
 services:
   logs:
     url: `+logs.URL+`
@@ -64,17 +66,7 @@ decision_logs:
     max_delay_seconds: 1
 labels:
   app: clinic
-`), opaconfig.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	writePolicy(t, dir, "package envoy.authz\nimport rego.v1\nallow := input.attributes.request.http.method == \"GET\"\n")
-	var cfg server.Config
-	if err := server.ApplyOPAConfig(&cfg, oc, []string{dir}, false); err != nil {
-		t.Fatal(err)
-	}
-	s := start(t, cfg)
+`, []string{dir})
 	req := modelCall("spiffe://nexus.local/a", nil, "")
 	resp := check(t, s, req)
 	id := resp.GetDynamicMetadata().GetFields()["decision_id"].GetStringValue()
@@ -145,4 +137,19 @@ mask contains "/result/nothing_here"
 	if len(erased) != 1 || erased[0] != "/input/attributes/request/http/headers/x-api-token" || len(masked) != 1 || masked[0] != "/input/attributes/destination/principal" {
 		t.Errorf("erased %v, masked %v", erased, masked)
 	}
+}
+
+// startOPAConfig starts the server from an opa-envoy-plugin config file and
+// policy paths, as `nexus-authz run --server` does.
+func startOPAConfig(t *testing.T, yaml string, paths []string) *running {
+	t.Helper()
+	oc, err := opaconfig.Parse("config.yaml", []byte(yaml), opaconfig.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg server.Config
+	if err := server.ApplyOPAConfig(&cfg, oc, paths, false); err != nil {
+		t.Fatal(err)
+	}
+	return start(t, cfg)
 }
