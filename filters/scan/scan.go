@@ -36,11 +36,16 @@ const (
 	CryptoWallet        Class = "CRYPTO_WALLET"
 	Fax                 Class = "FAX"
 	URL                 Class = "URL"
+	Name                Class = "NAME"
+	Address             Class = "ADDRESS"
+	Date                Class = "DATE"
+	Vehicle             Class = "VEHICLE"
+	Device              Class = "DEVICE"
 )
 
 // Classes lists every class in a stable order.
 func Classes() []Class {
-	return []Class{Email, Phone, USSSN, CreditCard, IBAN, IPAddress, DateOfBirth, MedicalRecordNumber, HealthPlanID, USPassport, DriverLicense, Secret, MACAddress, CryptoWallet, Fax, URL}
+	return []Class{Email, Phone, USSSN, CreditCard, IBAN, IPAddress, DateOfBirth, MedicalRecordNumber, HealthPlanID, USPassport, DriverLicense, Secret, MACAddress, CryptoWallet, Fax, URL, Name, Address, Date, Vehicle, Device}
 }
 
 // Finding is one match: its class, byte span [Start, End) in the scanned
@@ -73,9 +78,9 @@ func priority(c Class) int {
 		return 7
 	case USSSN:
 		return 6
-	case MedicalRecordNumber, HealthPlanID, USPassport, DriverLicense:
+	case MedicalRecordNumber, HealthPlanID, USPassport, DriverLicense, Vehicle, Device:
 		return 5
-	case DateOfBirth:
+	case DateOfBirth, Date, Address:
 		return 4
 	case IPAddress, MACAddress:
 		return 3
@@ -98,7 +103,8 @@ func (s Scanner) Scan(text []byte) []Finding {
 	// One loop: a mark is taken from the current block until none is
 	// left, then the next block is read.
 	n := len(text)
-	var prev uint64 // top bit set: the byte before the block is alphanumeric
+	var prev uint64     // top bit set: the byte before the block is alphanumeric
+	var prevHigh uint64 // top bit set: the byte before the block is not ASCII
 	var marks uint64
 	for i := -8; ; {
 		if marks == 0 {
@@ -115,7 +121,11 @@ func (s Scanner) Scan(text []byte) []Finding {
 			alnum := ^nonAlnum8(x) & highs8
 			starts := alnum &^ (alnum<<8 | prev)
 			if dismissByLetter {
-				starts &^= noStart8(x)
+				// A letter after a non-ASCII byte may continue a word
+				// that starts with a Latin capital ("Ángel"): kept.
+				afterHigh := (x&highs8)<<8 | prevHigh
+				starts &^= noStart8(x) &^ afterHigh
+				prevHigh = x >> 56 & 0x80
 			}
 			marks = starts | starters8(x)
 			prev = alnum >> 56
@@ -132,6 +142,13 @@ func (s Scanner) Scan(text []byte) []Finding {
 		if cls&classDigit != 0 {
 			matchNumeric(text, p, &out)
 			continue
+		}
+		if p >= 2 && text[p-1] >= 0x80 {
+			// A word starting with a Latin capital in UTF-8 ("Élodie"):
+			// its first ASCII letter is what was marked.
+			if e, ok := capitalAt(text, p-2); ok && e == p {
+				out.add(matchName(text, p-2))
+			}
 		}
 		if p+1 >= n {
 			continue
@@ -153,6 +170,8 @@ func (s Scanner) Scan(text []byte) []Finding {
 				k3 := (int((c|0x20)-'a')*26+int((d|0x20)-'a'))*27 + third
 				may = keywordStarts3[k3/64]&(1<<(k3%64)) != 0 && keywordPrefixAt(text, p, k3)
 			}
+		} else {
+			may = isUpper(c) // a name with a non-ASCII letter ("Müller")
 		}
 		if may {
 			matchWord(text, p, &out)
@@ -312,6 +331,7 @@ func matchWord(text []byte, i int, out *findings) {
 	c := text[i]
 	if isUpper(c) {
 		out.add(matchIBAN(text, i))
+		out.add(matchName(text, i))
 	}
 	switch c {
 	case 'A', 'G', 'g', 'x', 'e':
@@ -389,7 +409,7 @@ var pairKinds = func() (t [128 * 128 / 32]uint64) {
 			}
 			var kind uint64
 			switch {
-			case isUpper(b) && isUpper(e) || b == 'A' && e == '3' || b == 'g' && (e == 'h' || e == 'i' || e == 'l') || b == 'x' && e == 'o' || b == 'e' && e == 'y' || b == 'b' && e == 'c' || (b|0x20) == 'h' && (e|0x20) == 't':
+			case isUpper(b) && (isUpper(e) || isLower(e) || e == '\'') || b == 'A' && e == '3' || b == 'g' && (e == 'h' || e == 'i' || e == 'l') || b == 'x' && e == 'o' || b == 'e' && e == 'y' || b == 'b' && e == 'c' || (b|0x20) == 'h' && (e|0x20) == 't':
 				kind = pairAlways
 			case isAlpha(e) && keywordStart(lower(b), lower(e)):
 				kind = pairKeyword

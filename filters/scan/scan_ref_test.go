@@ -36,6 +36,11 @@ func (s Scanner) scanReference(text []byte) []Finding {
 			for i+1 < n && isAlnum(text[i+1]) {
 				i++
 			}
+		case c >= 0xC3 && c <= 0xC5:
+			// A word starting with a Latin capital in UTF-8.
+			if e, ok := capitalAt(text, i); ok && e < n && isAlpha(text[e]) {
+				out.add(matchName(text, i))
+			}
 		case c == '+' || c == '(':
 			if i+1 < n && isDigit(text[i+1]) {
 				out.add(matchPhone(text, i))
@@ -73,6 +78,8 @@ func refWordMayMatch(text []byte, i int) bool {
 	c, d := text[i], text[i+1]
 	switch {
 	case isUpper(c) && isUpper(d): // IBAN (DE89…), AWS key ids (AKIA…), MRN, SSN
+		return true
+	case isUpper(c) && (isLower(d) || d >= 0x80 || d == '\''): // a name
 		return true
 	case c == 'A' && d == '3', c == 'g' && (d == 'h' || d == 'i' || d == 'l'), c == 'x' && d == 'o', c == 'e' && d == 'y', c == 'b' && d == 'c', (c|0x20) == 'h' && (d|0x20) == 't':
 		return true // secret prefixes
