@@ -234,6 +234,10 @@ func matchNumeric(text []byte, i int, out *findings) {
 	if len(text)-i >= 6 && (text[i+1] == ' ' || text[i+1] == '.' || text[i+1] == ',' || isLetter8Day(text, i)) {
 		out.add(matchMonthDate(text, i))
 	}
+	// An age over 89 ("92-year-old", "aged 93").
+	if (text[i] == '9' || text[i] == '1') && len(text)-i >= 3 && isDigit(text[i+1]) {
+		out.add(matchAge(text, i))
+	}
 	// A byte that ends the number among the first four leaves fewer than
 	// four digits ("2 weeks", "20 mg"): most numbers in prose stop here.
 	if len(text)-i < 4 || charClass[text[i+1]]&classNumber == 0 || charClass[text[i+2]]&classNumber == 0 ||
@@ -716,8 +720,9 @@ func matchDate(text []byte, i int) (Finding, bool) {
 	if end == 0 || !endsClean(text, end) {
 		return Finding{}, false
 	}
-	if !birthDate(text, i) {
+	class := personDate(text, i)
+	if class == "" {
 		return Finding{}, false
 	}
-	return Finding{Class: DateOfBirth, Start: i, End: end, Confidence: 0.95}, true
+	return Finding{Class: class, Start: i, End: end, Confidence: 0.95}, true
 }

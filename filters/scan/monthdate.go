@@ -147,31 +147,9 @@ func matchMonthDate(text []byte, i int) (Finding, bool) {
 	if end == 0 || !validDate(year, month, day) || !endsClean(text, end) {
 		return Finding{}, false
 	}
-	if !birthDate(text, start) {
+	class := personDate(text, start)
+	if class == "" {
 		return Finding{}, false
 	}
-	return Finding{Class: DateOfBirth, Start: start, End: end, Confidence: 0.95}, true
-}
-
-// birthDate says whether the date at i is the one a birth phrase before it
-// names: the phrase is within its window and no other year stands between
-// them ("born 14 March 1958, admitted 2024-01-05" makes only the first a
-// date of birth).
-func birthDate(text []byte, i int) bool {
-	if !birthContext.before(text, i) {
-		return false
-	}
-	lo := max(i-birthContext.window, 0)
-	run := 0
-	for k := lo; k < i; k++ {
-		if isDigit(text[k]) {
-			run++
-			continue
-		}
-		if run == 4 {
-			return false
-		}
-		run = 0
-	}
-	return run != 4
+	return Finding{Class: class, Start: start, End: end, Confidence: 0.95}, true
 }

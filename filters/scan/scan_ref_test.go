@@ -128,6 +128,7 @@ func numericDigits(text []byte, i int) int {
 
 // refMatchNumeric tries every class that starts with a digit.
 func refMatchNumeric(text []byte, i int, out *findings) {
+	out.add(matchAge(text, i))
 	if !startsClean(text, i) || numericDigits(text, i) < 4 {
 		return
 	}
