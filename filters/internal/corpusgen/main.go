@@ -102,7 +102,13 @@ func main() {
 		y, m, d := 1930+r2.IntN(80), 1+r2.IntN(12), 1+r2.IntN(28)
 		months := [...]string{"January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"}
 		mdob := pick2(fmt.Sprintf("%d %s %04d", d, months[m-1], y), fmt.Sprintf("%s %d, %04d", months[m-1], d, y))
-		emit(pick2(fmt.Sprintf("Patient born %s, admitted %04d-01-05", mdob, 2020+r2.IntN(5)), "DOB: "+mdob, "date of birth "+mdob+"."), span{"DATE_OF_BIRTH", mdob})
+		admitted := fmt.Sprintf("%04d-01-05", 2020+r2.IntN(5))
+		text := pick2("Patient born "+mdob+", admitted "+admitted, "DOB: "+mdob, "date of birth "+mdob+".")
+		spans := []span{{"DATE_OF_BIRTH", mdob}}
+		if strings.HasPrefix(text, "Patient born") {
+			spans = append(spans, span{"DATE", admitted})
+		}
+		emit(text, spans...)
 
 		hex := "0123456789abcdef"
 		var mac strings.Builder
