@@ -12,17 +12,22 @@ import (
 //go:embed gazetteer.txt
 var gazetteerText string
 
+// wordFlags is what the scanner knows of a word.
+type wordFlags uint16
+
 // What the scanner knows of a word. Derived flags come from the gazetteer
 // file, the others from the hand-written lists below.
 const (
-	wordGiven    = 1 << iota // a given name
-	wordSurname              // a surname
-	wordCommon               // also an ordinary word ("rose", "will") or a city: a name only with evidence
-	wordTitle                // an honorific before a name ("Dr", "Herr", "Mme")
-	wordStop                 // never part of a name: organisation, institution, month, day
-	wordParticle             // a lower-case particle inside a name ("van", "de")
-	wordStreet               // a street type: the name run is an address
-	wordCity                 // a city
+	wordGiven       = 1 << iota // a given name
+	wordSurname                 // a surname
+	wordCommon                  // also an ordinary word ("rose", "will") or a city: a name only with evidence
+	wordTitle                   // an honorific before a name ("Dr", "Herr", "Mme")
+	wordStop                    // never part of a name: organisation, institution, month, day
+	wordParticle                // a lower-case particle inside a name ("van", "de")
+	wordStreet                  // a street type written after the street's name ("Baker Street")
+	wordCity                    // a city
+	wordStreetFirst             // a street type written before the name ("rue de la Paix", "Via Roma")
+	wordDEStreet                // a German or Dutch street word after an adjective ("Berliner Straße")
 )
 
 // Honorifics in the six languages; a dot after them is skipped.
@@ -61,6 +66,8 @@ const stopWords = `hospital hospitals clinic clinics clinique klinik kliniken kl
 	god christmas easter
 	regards sincerely cordialement thanks cheers greetings grüße saludos atentamente groeten saluti cordiali distinti dear hello hi
 	english french german spanish dutch italian european american british
+	france germany deutschland allemagne spain españa espagne italy italia italie netherlands nederland holland belgium belgique belgië switzerland suisse schweiz austria österreich
+	usa america canada england scotland wales ireland portugal mexico méxico brazil brasil china india japan australia europe africa asia
 	north south east west northern southern eastern western new saint san santa st
 	street road avenue lane drive boulevard`
 
@@ -69,34 +76,39 @@ const stopWords = `hospital hospitals clinic clinics clinique klinik kliniken kl
 const particleWords = `van der den de la le du des von zu di da del della dos das do ten ter bin ibn al el y`
 
 // Street types: a capitalised run ending in one, after a house number, is
-// an address, not a name.
-const streetWords = `street st road rd avenue ave av lane ln drive dr boulevard blvd bd court ct place pl terrace ter way
+// an address, not a name ("221B Baker Street"); streetFirstWords come
+// before the street's name ("12 rue de la Paix", "Via Roma 10");
+// deStreetWords after a German adjective ("Berliner Straße 5").
+const (
+	streetWords = `street st road rd avenue ave lane ln drive dr boulevard blvd court ct place pl terrace ter way
 	close crescent cres square sq parkway pkwy highway hwy circle cir row mews gardens grove walk hill park
-	rue avenue allée allee impasse chemin quai cours route passage square voie
 	straße strasse str weg platz allee gasse ring damm ufer
-	straat laan gracht plein kade singel dijk steeg
-	calle avenida plaza paseo carrer camino carretera ronda travesía
-	via viale piazza corso largo vicolo strada piazzale`
+	straat laan gracht plein kade singel dijk steeg`
+	streetFirstWords = `rue avenue av bd boulevard place allée allee impasse chemin quai cours route passage square voie faubourg
+	via viale piazza corso largo vicolo strada piazzale
+	calle avenida av avda plaza paseo carrer camino carretera ronda travesía`
+	deStreetWords = `straße strasse str weg platz allee gasse ring damm ufer chaussee`
+)
 
 // gazetteer is an open-addressing hash table of words and their flags,
 // built once from the lists above and only read after.
 type gazetteer struct {
 	slots []uint32 // entry index + 1; 0 is empty
 	words []string // folded words
-	flags []uint8
+	flags []wordFlags
 	mask  uint32
 }
 
 var names = newGazetteer()
 
 func newGazetteer() *gazetteer {
-	flags := map[string]uint8{}
+	flags := map[string]wordFlags{}
 	for line := range strings.SplitSeq(gazetteerText, "\n") {
 		w, f, ok := strings.Cut(line, "\t")
 		if !ok {
 			continue
 		}
-		var fl uint8
+		var fl wordFlags
 		for i := 0; i < len(f); i++ {
 			switch f[i] {
 			case 'g':
@@ -113,8 +125,9 @@ func newGazetteer() *gazetteer {
 	}
 	for _, l := range []struct {
 		words string
-		flag  uint8
-	}{{titleWords, wordTitle}, {stopWords, wordStop}, {particleWords, wordParticle}, {streetWords, wordStreet}} {
+		flag  wordFlags
+	}{{titleWords, wordTitle}, {stopWords, wordStop}, {particleWords, wordParticle}, {streetWords, wordStreet},
+		{streetFirstWords, wordStreetFirst}, {deStreetWords, wordDEStreet}} {
 		for _, w := range strings.Fields(l.words) {
 			flags[w] |= l.flag
 		}
@@ -150,7 +163,7 @@ const maxGazetteerWord = 32
 
 // lookup returns the flags of the word text[i:j], case folded (ASCII,
 // Latin-1 and Latin Extended-A capitals), or 0 if it is unknown.
-func (g *gazetteer) lookup(text []byte, i, j int) uint8 {
+func (g *gazetteer) lookup(text []byte, i, j int) wordFlags {
 	var buf [maxGazetteerWord]byte
 	w, ok := foldWord(text[i:j], &buf)
 	if !ok {

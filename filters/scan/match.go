@@ -234,6 +234,10 @@ func matchNumeric(text []byte, i int, out *findings) {
 	if len(text)-i >= 6 && (text[i+1] == ' ' || text[i+1] == '.' || text[i+1] == ',' || isLetter8Day(text, i)) {
 		out.add(matchMonthDate(text, i))
 	}
+	// A house number and its street, or a postal code and its city.
+	if h := houseNumber(text, i); h > 0 && h+1 < len(text) && (text[h] == ' ' || text[h] == ',') {
+		out.add(matchAddressNumber(text, i))
+	}
 	// An age over 89 ("92-year-old", "aged 93").
 	if (text[i] == '9' || text[i] == '1') && len(text)-i >= 3 && isDigit(text[i+1]) {
 		out.add(matchAge(text, i))

@@ -134,10 +134,10 @@ func sentenceStart(text []byte, i int) bool {
 type nameRun struct {
 	start, end  int
 	tokens      int
-	first       uint8 // flags of the first token
-	last        uint8 // flags of the last capitalised token
-	lastKnown   bool  // the last token is in the gazetteer
-	caps        bool  // every token is in capitals
+	first       wordFlags // flags of the first token
+	last        wordFlags // flags of the last capitalised token
+	lastKnown   bool      // the last token is in the gazetteer
+	caps        bool      // every token is in capitals
 	initials    int
 	stopAfter   bool // an organisation or place word follows the run
 	inverted    bool // "Dupont, Marie"
@@ -147,7 +147,7 @@ type nameRun struct {
 
 // readNameRun reads the run of name tokens starting with the token at i
 // (ending at end).
-func readNameRun(text []byte, i, end int, caps, initial bool, flags uint8) nameRun {
+func readNameRun(text []byte, i, end int, caps, initial bool, flags wordFlags) nameRun {
 	r := nameRun{start: i, end: end, tokens: 1, first: flags, last: flags, lastKnown: flags != 0, caps: caps}
 	if initial {
 		r.initials++
@@ -307,7 +307,7 @@ func matchName(text []byte, i int) (Finding, bool) {
 // tokenFlags looks a name token up, and for one with an elided prefix
 // ("O'Brien", "D'Angelo", "N'Diaye") that the gazetteer lacks, the part
 // after the apostrophe.
-func tokenFlags(text []byte, i, end int) uint8 {
+func tokenFlags(text []byte, i, end int) wordFlags {
 	f := names.lookup(text, i, end)
 	if f == 0 && end-i > 3 && text[i+1] == '\'' {
 		f = names.lookup(text, i+2, end) & (wordGiven | wordSurname)

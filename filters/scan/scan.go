@@ -332,6 +332,7 @@ func matchWord(text []byte, i int, out *findings) {
 	if isUpper(c) {
 		out.add(matchIBAN(text, i))
 		out.add(matchName(text, i))
+		out.add(matchAddressWord(text, i))
 	}
 	switch c {
 	case 'A', 'G', 'g', 'x', 'e':
@@ -409,7 +410,7 @@ var pairKinds = func() (t [128 * 128 / 32]uint64) {
 			}
 			var kind uint64
 			switch {
-			case isUpper(b) && (isUpper(e) || isLower(e) || e == '\'') || b == 'A' && e == '3' || b == 'g' && (e == 'h' || e == 'i' || e == 'l') || b == 'x' && e == 'o' || b == 'e' && e == 'y' || b == 'b' && e == 'c' || (b|0x20) == 'h' && (e|0x20) == 't':
+			case isUpper(b) && (isUpper(e) || isLower(e) || e == '\'' || e == '.') || b == 'A' && e == '3' || b == 'g' && (e == 'h' || e == 'i' || e == 'l') || b == 'x' && e == 'o' || b == 'e' && e == 'y' || b == 'b' && e == 'c' || (b|0x20) == 'h' && (e|0x20) == 't':
 				kind = pairAlways
 			case isAlpha(e) && keywordStart(lower(b), lower(e)):
 				kind = pairKeyword

@@ -79,7 +79,7 @@ func refWordMayMatch(text []byte, i int) bool {
 	switch {
 	case isUpper(c) && isUpper(d): // IBAN (DE89…), AWS key ids (AKIA…), MRN, SSN
 		return true
-	case isUpper(c) && (isLower(d) || d >= 0x80 || d == '\''): // a name
+	case isUpper(c) && (isLower(d) || d >= 0x80 || d == '\'' || d == '.'): // a name, "P.O. Box"
 		return true
 	case c == 'A' && d == '3', c == 'g' && (d == 'h' || d == 'i' || d == 'l'), c == 'x' && d == 'o', c == 'e' && d == 'y', c == 'b' && d == 'c', (c|0x20) == 'h' && (d|0x20) == 't':
 		return true // secret prefixes
@@ -129,6 +129,7 @@ func numericDigits(text []byte, i int) int {
 // refMatchNumeric tries every class that starts with a digit.
 func refMatchNumeric(text []byte, i int, out *findings) {
 	out.add(matchAge(text, i))
+	out.add(matchAddressNumber(text, i))
 	if !startsClean(text, i) || numericDigits(text, i) < 4 {
 		return
 	}
@@ -140,6 +141,8 @@ func refMatchNumeric(text []byte, i int, out *findings) {
 // FuzzScanMatchesReference: the block-at-a-time scanner finds exactly what
 // the plain one does.
 func FuzzScanMatchesReference(f *testing.F) {
+	f.Add([]byte("Dear Élodie Lefèvre, Mme de La Tour, D’Angelo; 12 rue de la Paix, 75002 Paris; Boston, MA 02115; a 92-year-old"))
+	f.Add([]byte("Hauptstraße 5, 10115 Berlin; P.O. Box 77; London NW1 6XE; admitted 2024-01-05; Dupont, Marie; Ángel Øyvind"))
 	for _, s := range []string{
 		"patient id 12345678, jane@example.com, SSN 123-45-6789, +1 (415) 555-0132",
 		"fe80::1ff:fe23:4567:890a and ::1 and a:b::c and abcde:1 and 2001:db8::7",

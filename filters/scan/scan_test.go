@@ -84,6 +84,8 @@ func FuzzScan(f *testing.F) {
 	f.Add([]byte("jane@example.com 4111-1111-1111-1111 +44 20 7946 0958 ::1 AKIAIOSFODNN7EXAMPLE"))
 	f.Add([]byte("-----BEGIN PRIVATE KEY-----"))
 	f.Add([]byte("MRN: é1234567 passport number 12345678 DOB 01/02/1990 ssn 123456789"))
+	f.Add([]byte("Dear Élodie Lefèvre, Mme de La Tour, D’Angelo; 12 rue de la Paix, 75002 Paris; Boston, MA 02115; a 92-year-old"))
+	f.Add([]byte("Hauptstraße 5, 10115 Berlin; P.O. Box 77; London NW1 6XE; admitted 2024-01-05; Dupont, Marie"))
 	f.Fuzz(func(t *testing.T, text []byte) {
 		fs := scan.Scanner{}.Scan(text)
 		prevEnd := 0
