@@ -238,6 +238,13 @@ func matchNumeric(text []byte, i int, out *findings) {
 	if h := houseNumber(text, i); h > 0 && h+1 < len(text) && (text[h] == ' ' || text[h] == ',') {
 		out.add(matchAddressNumber(text, i))
 	}
+	// A VIN, and a licence plate starting with a digit ("1234 BCD").
+	if len(text)-i >= 17 && isAlnum(text[i+16]) {
+		out.add(matchVIN(text, i))
+	}
+	if len(text)-i >= 5 {
+		out.add(matchPlate(text, i))
+	}
 	// An age over 89 ("92-year-old", "aged 93").
 	if (text[i] == '9' || text[i] == '1') && len(text)-i >= 3 && isDigit(text[i+1]) {
 		out.add(matchAge(text, i))

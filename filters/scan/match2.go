@@ -267,6 +267,8 @@ var contextRuleTable = []contextRule{
 	{MedicalRecordNumber, []string{"mrn", "medical record number", "medical record no", "medical record", "patient id", "chart number"}, 5, 15, 4, true},
 	{HealthPlanID, []string{"member id", "health plan id", "health plan", "insurance id", "subscriber id", "policy number", "medicare", "medicaid", "beneficiary id", "mbi"}, 6, 20, 4, true},
 	{USPassport, []string{"passport number", "passport no", "passport #", "passport"}, 9, 9, 8, true},
+	{Device, []string{"serial number", "serial no", "serial #", "serial", "sn", "device id", "device identifier", "device serial",
+		"imei", "seriennummer", "gerätenummer", "serienummer", "série", "serie", "matricola"}, 5, 24, 2, true},
 	{DriverLicense, []string{"driver's license", "drivers license", "driver license", "driving licence", "driver licence", "license number", "dl#", "dl #", "dl no"}, 5, 16, 4, true},
 }
 

@@ -303,6 +303,7 @@ func matchPunct(text []byte, i int, out *findings) {
 	case '+', '(':
 		if i+1 < n && isDigit(text[i+1]) && (i == 0 || !isAlnum(text[i-1])) {
 			out.add(matchPhone(text, i))
+			out.add(matchUDI(text, i))
 		}
 	case '-':
 		if (i == 0 || !isAlnum(text[i-1])) && hasPrefixAt(text, i, "-----BEGIN ") {
@@ -333,6 +334,8 @@ func matchWord(text []byte, i int, out *findings) {
 		out.add(matchIBAN(text, i))
 		out.add(matchName(text, i))
 		out.add(matchAddressWord(text, i))
+		out.add(matchVIN(text, i))
+		out.add(matchPlate(text, i))
 	}
 	switch c {
 	case 'A', 'G', 'g', 'x', 'e':
@@ -410,7 +413,7 @@ var pairKinds = func() (t [128 * 128 / 32]uint64) {
 			}
 			var kind uint64
 			switch {
-			case isUpper(b) && (isUpper(e) || isLower(e) || e == '\'' || e == '.') || b == 'A' && e == '3' || b == 'g' && (e == 'h' || e == 'i' || e == 'l') || b == 'x' && e == 'o' || b == 'e' && e == 'y' || b == 'b' && e == 'c' || (b|0x20) == 'h' && (e|0x20) == 't':
+			case isUpper(b) && (isUpper(e) || isLower(e) || isDigit(e) || e == '\'' || e == '.' || e == '-') || b == 'A' && e == '3' || b == 'g' && (e == 'h' || e == 'i' || e == 'l') || b == 'x' && e == 'o' || b == 'e' && e == 'y' || b == 'b' && e == 'c' || (b|0x20) == 'h' && (e|0x20) == 't':
 				kind = pairAlways
 			case isAlpha(e) && keywordStart(lower(b), lower(e)):
 				kind = pairKeyword

@@ -44,6 +44,7 @@ func (s Scanner) scanReference(text []byte) []Finding {
 		case c == '+' || c == '(':
 			if i+1 < n && isDigit(text[i+1]) {
 				out.add(matchPhone(text, i))
+				out.add(matchUDI(text, i))
 			}
 		case c == '-':
 			if hasPrefixAt(text, i, "-----BEGIN ") {
@@ -79,7 +80,7 @@ func refWordMayMatch(text []byte, i int) bool {
 	switch {
 	case isUpper(c) && isUpper(d): // IBAN (DE89…), AWS key ids (AKIA…), MRN, SSN
 		return true
-	case isUpper(c) && (isLower(d) || d >= 0x80 || d == '\'' || d == '.'): // a name, "P.O. Box"
+	case isUpper(c) && (isLower(d) || d >= 0x80 || isDigit(d) || d == '\'' || d == '.' || d == '-'): // a name, "P.O. Box", a VIN, a plate
 		return true
 	case c == 'A' && d == '3', c == 'g' && (d == 'h' || d == 'i' || d == 'l'), c == 'x' && d == 'o', c == 'e' && d == 'y', c == 'b' && d == 'c', (c|0x20) == 'h' && (d|0x20) == 't':
 		return true // secret prefixes
@@ -130,6 +131,8 @@ func numericDigits(text []byte, i int) int {
 func refMatchNumeric(text []byte, i int, out *findings) {
 	out.add(matchAge(text, i))
 	out.add(matchAddressNumber(text, i))
+	out.add(matchVIN(text, i))
+	out.add(matchPlate(text, i))
 	if !startsClean(text, i) || numericDigits(text, i) < 4 {
 		return
 	}
