@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"math/big"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -21,15 +20,6 @@ const (
 	generated = "../../testdata/clinical.jsonl"
 	hard      = "../../testdata/clinical_hard.jsonl"
 )
-
-// fakerDist is where @faker-js/faker's bundle is looked for;
-// CLINICALGEN_FAKER_DIST overrides it.
-var fakerDist = func() string {
-	if d := os.Getenv("CLINICALGEN_FAKER_DIST"); d != "" {
-		return d
-	}
-	return "/work/ext/npmnames/node_modules/@faker-js/faker/dist"
-}()
 
 func load(t *testing.T, file string) []example {
 	t.Helper()
@@ -495,93 +485,3 @@ func nameTokens(s string) []string {
 	}
 	return out
 }
-
-// fakerNames reads the first, middle and last name lists of faker's en,
-// fr, de, es, it and nl locales from the bundled locale chunks.
-func fakerNames(t *testing.T) map[string]bool {
-	chunks, _ := filepath.Glob(filepath.Join(fakerDist, "*.js"))
-	re := regexp.MustCompile(`^(en|fr|de|es|it|nl)-[A-Za-z0-9_-]+\.js$`)
-	str := regexp.MustCompile("`([^`]*)`")
-	out := map[string]bool{}
-	seen := 0
-	for _, c := range chunks {
-		if !re.MatchString(filepath.Base(c)) {
-			continue
-		}
-		b, err := os.ReadFile(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		src := string(b)
-		p := strings.Index(src, "person:{")
-		if p < 0 {
-			continue
-		}
-		seen++
-		for _, key := range []string{"first_name:{", "last_name:{", "middle_name:{"} {
-			i := strings.Index(src[p:], key)
-			if i < 0 {
-				continue
-			}
-			start := p + i + len(key) - 1
-			depth, end := 0, start
-			for j := start; j < len(src); j++ {
-				if src[j] == '{' {
-					depth++
-				} else if src[j] == '}' {
-					depth--
-					if depth == 0 {
-						end = j
-						break
-					}
-				}
-			}
-			for _, m := range str.FindAllStringSubmatch(src[start:end], -1) {
-				for _, n := range strings.Split(m[1], ".") {
-					for _, tok := range nameTokens(n) {
-						out[tok] = true
-					}
-				}
-			}
-		}
-	}
-	if seen < 6 {
-		return nil
-	}
-	return out
-}
-
-func TestNamesNotFromFaker(t *testing.T) {
-	faker := fakerNames(t)
-	if faker == nil {
-		t.Skip("@faker-js/faker not installed at " + fakerDist)
-	}
-	t.Logf("%d faker name tokens", len(faker))
-	if len(faker) < 5000 {
-		t.Fatalf("only %d faker name tokens parsed: has the bundle layout changed?", len(faker))
-	}
-	// A few hard cases are names that are also ordinary words on purpose
-	// ("Will Smith", "Dr. Hope"); those tokens are listed here.
-	allowHard := map[string]bool{}
-	for _, w := range hardWordNames {
-		allowHard[strings.ToLower(w)] = true
-	}
-	for _, file := range []string{generated, hard} {
-		for i, ex := range load(t, file) {
-			for _, s := range ex.Spans {
-				if s.Class != "NAME" {
-					continue
-				}
-				for _, tok := range nameTokens(s.Value) {
-					if faker[tok] && !(file == hard && allowHard[tok]) {
-						t.Errorf("%s:%d: NAME %q: token %q is in faker's name lists", file, i+1, s.Value, tok)
-					}
-				}
-			}
-		}
-	}
-}
-
-// hardWordNames: names in clinical_hard.jsonl that are English words and
-// also in faker's lists; they test context, not the gazetteer.
-var hardWordNames = []string{"Rose", "Grant", "Will", "Smith", "Hope"}
