@@ -7,7 +7,8 @@ import (
 
 // gazetteerText is the derived name and place list (scripts/gazetteer):
 // one lower-case word per line, a tab, and its flags — g given name,
-// s surname, w also an ordinary word, c a city.
+// s surname, w also an ordinary word, c a city, x an ordinary English
+// word and no name.
 //
 //go:embed gazetteer.txt
 var gazetteerText string
@@ -28,13 +29,16 @@ const (
 	wordCity                    // a city
 	wordStreetFirst             // a street type written before the name ("rue de la Paix", "Via Roma")
 	wordDEStreet                // a German or Dutch street word after an adjective ("Berliner Straße")
+	wordCue                     // right before a name: a label, salutation, relative, clinician ("Patient:", "Liebe", "wife")
+	wordPrep                    // a preposition before a two-word name ("for Ianthe Stevens")
+	wordEnglish                 // an ordinary English word that is no name ("ask", "need")
 )
 
 // Honorifics in the six languages; a dot after them is skipped.
 const titleWords = `mr mrs ms mx miss sir dame lady lord dr doctor prof professor rev
 	mme mlle madame mademoiselle monsieur docteur professeur pr
-	herr herrn frau fräulein dres
-	sr sra srta señor señora señorita doña dra
+	herr herrn frau fräulein dres med
+	sr sra srta señor señora señorita doña dña dra
 	dhr mevr mevrouw meneer heer mw drs ir
 	sig signor signora signorina sigra dott dottor dottore dottoressa dottssa ing avv`
 
@@ -49,7 +53,8 @@ const stopWords = `hospital hospitals clinic clinics clinique klinik kliniken kl
 	inc ltd llc plc gmbh ag sa sas sarl spa srl bv nv corp corporation company co group foundation fondation stiftung fundación fondazione stichting trust
 	pharmacy pharmacie apotheke farmacia apotheek laboratory laboratories labs
 	health healthcare medical medicine care services service department ministry agency authority council association
-	church cathedral chapel museum library airport station park garden river lake mount mountain island county state
+	church cathedral chapel museum library airport station park garden river lake mount mountain island county state general ward room bed unit id no nr
+	ihr ihre ihren ihrem ihrer sein seine unser unsere mein meine dein deine bitte vielen danke het zero x-ray
 	disease syndrome sign signs lymphoma sarcoma test scale score criteria procedure operation maneuver manoeuvre
 	monday tuesday wednesday thursday friday saturday sunday
 	lundi mardi mercredi jeudi vendredi samedi dimanche
@@ -71,9 +76,30 @@ const stopWords = `hospital hospitals clinic clinics clinique klinik kliniken kl
 	north south east west northern southern eastern western new saint san santa st
 	street road avenue lane drive boulevard`
 
+// Words right before a name (the last word of a longer cue: "next of
+// kin", "personne de confiance", "seen by").
+const cueWords = `patient patients patiente patientin patiënt patiënte paziente paciente name nom nombre naam nome
+	dear hi hello cher chère chers liebe lieber geehrte geehrter estimado estimada estimados querido querida beste geachte caro cara gentile
+	signed signature regards sincerely cordialement grüßen grüße gruß groeten groet saluti saludos atentamente cordiali distinti
+	wife husband son daughter mother father brother sister partner spouse friend cousin aunt uncle grandson granddaughter
+	grandmother grandfather nephew niece child guardian caregiver
+	femme mari épouse époux fils fille mère père frère sœur soeur
+	sohn tochter mutter vater bruder schwester ehefrau ehemann enkel enkelin
+	esposa esposo marido hijo hija madre padre hermano hermana nieto nieta
+	vrouw zoon dochter moeder vader broer zus echtgenote echtgenoot
+	moglie marito figlio figlia fratello sorella nipote
+	attending physician nurse surgeon by contact contacto contatto contactpersoon kin confiance resident gp intern registrar consultant
+	pharmacist therapist midwife holder titular titulaire inhaber kontoinhaber rekeninghouder intestatario bevollmächtigte bevollmächtigter
+	assuré assurée versicherte versicherter asegurado asegurada verzekerde assicurato assicurata
+	anmeldung aanmelding registrazione inscripción inscription registration
+	huisarts hausarzt hausärztin médecin medico médico arzt ärztin named called`
+
+// Prepositions before a name of two words or more.
+const prepWords = `for pour für para per voor van de di von`
+
 // Particles written in lower case inside a name ("Jan van der Berg",
 // "Ana de la Cruz", "Ludwig von Beethoven").
-const particleWords = `van der den de la le du des von zu di da del della dos das do ten ter bin ibn al el y`
+const particleWords = `van der den de la le du des von zu di da del della dos das do ten ter bin ibn al el`
 
 // Street types: a capitalised run ending in one, after a house number, is
 // an address, not a name ("221B Baker Street"); streetFirstWords come
@@ -91,62 +117,93 @@ const (
 )
 
 // gazetteer is an open-addressing hash table of words and their flags,
-// built once from the lists above and only read after.
+// built once from the lists above and only read after. A word is kept as
+// its offset and length in the embedded list (or in extra, for the
+// hand-written words the list lacks), so the table costs about seven bytes
+// a word.
 type gazetteer struct {
-	slots []uint32 // entry index + 1; 0 is empty
-	words []string // folded words
-	flags []wordFlags
-	mask  uint32
+	slots   []uint32 // entry index + 1; 0 is empty
+	entries []uint32 // offset << 8 | length, into gazetteerText then extra
+	flags   []wordFlags
+	extra   string
+	mask    uint32
 }
 
 var names = newGazetteer()
 
 func newGazetteer() *gazetteer {
-	flags := map[string]wordFlags{}
-	for line := range strings.SplitSeq(gazetteerText, "\n") {
-		w, f, ok := strings.Cut(line, "\t")
-		if !ok {
-			continue
-		}
-		var fl wordFlags
-		for i := 0; i < len(f); i++ {
-			switch f[i] {
-			case 'g':
-				fl |= wordGiven
-			case 's':
-				fl |= wordSurname
-			case 'w':
-				fl |= wordCommon
-			case 'c':
-				fl |= wordCity | wordCommon
-			}
-		}
-		flags[w] |= fl
-	}
+	hand := map[string]wordFlags{}
 	for _, l := range []struct {
 		words string
 		flag  wordFlags
 	}{{titleWords, wordTitle}, {stopWords, wordStop}, {particleWords, wordParticle}, {streetWords, wordStreet},
-		{streetFirstWords, wordStreetFirst}, {deStreetWords, wordDEStreet}} {
+		{streetFirstWords, wordStreetFirst}, {deStreetWords, wordDEStreet},
+		{cueWords, wordCue}, {prepWords, wordPrep}} {
 		for _, w := range strings.Fields(l.words) {
-			flags[w] |= l.flag
+			hand[w] |= l.flag
 		}
 	}
+	lines := strings.Count(gazetteerText, "\n") + len(hand)
 	size := uint32(1)
-	for size < uint32(len(flags))*2 {
+	for size < uint32(lines)*7/4 {
 		size <<= 1
 	}
-	g := &gazetteer{slots: make([]uint32, size), mask: size - 1}
-	for w, f := range flags {
-		h := hashFolded([]byte(w)) & g.mask
-		for g.slots[h] != 0 {
-			h = (h + 1) & g.mask
+	g := &gazetteer{slots: make([]uint32, size), mask: size - 1, entries: make([]uint32, 0, lines), flags: make([]wordFlags, 0, lines)}
+	off := 0
+	for line := range strings.SplitSeq(gazetteerText, "\n") {
+		w, f, ok := strings.Cut(line, "\t")
+		if ok && len(w) <= maxGazetteerWord {
+			var fl wordFlags
+			for i := 0; i < len(f); i++ {
+				switch f[i] {
+				case 'g':
+					fl |= wordGiven
+				case 's':
+					fl |= wordSurname
+				case 'w':
+					fl |= wordCommon
+				case 'c':
+					fl |= wordCity | wordCommon
+				case 'x':
+					fl |= wordEnglish
+				}
+			}
+			if h, ok := hand[w]; ok {
+				fl |= h
+				delete(hand, w)
+			}
+			g.insert(w, uint32(off)<<8|uint32(len(w)), fl)
 		}
-		g.words = append(g.words, w)
-		g.flags = append(g.flags, f)
-		g.slots[h] = uint32(len(g.words))
+		off += len(line) + 1
 	}
+	var extra strings.Builder
+	base := len(gazetteerText)
+	for w, f := range hand {
+		g.insert(w, uint32(base+extra.Len())<<8|uint32(len(w)), f)
+		extra.WriteString(w)
+	}
+	g.extra = extra.String()
 	return g
+}
+
+func (g *gazetteer) insert(w string, entry uint32, f wordFlags) {
+	h := hashFolded([]byte(w)) & g.mask
+	for g.slots[h] != 0 {
+		h = (h + 1) & g.mask
+	}
+	g.entries = append(g.entries, entry)
+	g.flags = append(g.flags, f)
+	g.slots[h] = uint32(len(g.entries))
+}
+
+// word returns the text of an entry.
+func (g *gazetteer) word(entry uint32) string {
+	off, n := int(entry>>8), int(entry&0xff)
+	if off < len(gazetteerText) {
+		return gazetteerText[off : off+n]
+	}
+	off -= len(gazetteerText)
+	return g.extra[off : off+n]
 }
 
 // hashFolded is FNV-1a over bytes already folded.
@@ -175,7 +232,7 @@ func (g *gazetteer) lookup(text []byte, i, j int) wordFlags {
 		if e == 0 {
 			return 0
 		}
-		if g.words[e-1] == string(w) {
+		if g.word(g.entries[e-1]) == string(w) {
 			return g.flags[e-1]
 		}
 		h = (h + 1) & g.mask

