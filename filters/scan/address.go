@@ -79,17 +79,25 @@ func streetWord(text []byte, j int) int {
 // matchAddressNumber tries an address at the number at i: a house number
 // and the street after it, or a postal code and its city.
 func matchAddressNumber(text []byte, i int) (Finding, bool) {
-	n := len(text)
 	if i > 0 && (isAlnum(text[i-1]) || text[i-1] == '.' || text[i-1] == '-' || text[i-1] == '/' || text[i-1] == '#' || text[i-1] == '$' || text[i-1] == '+') {
 		return Finding{}, false
-	}
-	if e := postalCity(text, i, true); e > 0 {
-		return Finding{Class: Address, Start: i, End: e, Confidence: 0.85}, true
 	}
 	h := houseNumber(text, i)
 	if h == 0 {
 		return Finding{}, false
 	}
+	if f, ok := houseAndStreet(text, i, h); ok {
+		return f, true
+	}
+	if e := postalCity(text, i, true); e > 0 {
+		return Finding{Class: Address, Start: i, End: e, Confidence: 0.85}, true
+	}
+	return Finding{}, false
+}
+
+// houseAndStreet reads a house number ending at h and the street after it.
+func houseAndStreet(text []byte, i, h int) (Finding, bool) {
+	n := len(text)
 	j := h
 	for _, w := range [...]string{" bis", " ter", " quater"} {
 		if hasFoldPrefixAt(text, j, w) && j+len(w) < n && !isAlpha(text[j+len(w)]) {
@@ -168,6 +176,12 @@ func streetTypeLast(text []byte, j int) int {
 			if e == 0 || ini {
 				return 0
 			}
+			if tokens == 0 && hasFoldPrefixAt(text, k, "broadway") && e-k == 8 {
+				return e // a street without a type
+			}
+			if e+2 < n && text[e] == '\'' && text[e+1] == 's' && text[e+2] == ' ' {
+				e += 2 // "Queen's Road"
+			}
 			if tokens > 0 && names.lookup(text, k, e)&wordStreet != 0 {
 				// The type: then an optional dot and direction.
 				if e < n && text[e] == '.' {
@@ -243,6 +257,20 @@ func addressTail(text []byte, e int) int {
 		}
 		break
 	}
+	// ", 5º D": a Spanish floor and door.
+	if hasPrefixAt(text, k, ", ") && k+2 < n && isDigit(text[k+2]) {
+		d := k + 2
+		for d < n && d-k < 5 && isDigit(text[d]) {
+			d++
+		}
+		if d+1 < n && text[d] == 0xC2 && (text[d+1] == 0xBA || text[d+1] == 0xAA) {
+			d += 2
+			if d+1 < n && text[d] == ' ' && isUpper(text[d+1]) && (d+2 == n || !isAlnum(text[d+2])) {
+				d += 2
+			}
+			k = d
+		}
+	}
 	// ", 75002 Paris", ", Springfield, IL 62704", ", London NW1 6XE"
 	if hasPrefixAt(text, k, ", ") || hasPrefixAt(text, k, " ") && k+1 < n && isDigit(text[k+1]) {
 		u := k + 1
@@ -317,7 +345,19 @@ func postalCity(text []byte, i int, alone bool) int {
 		return 0
 	}
 	f := names.lookup(text, k, e)
-	if alone && !dutch && f&wordCity == 0 {
+	if f&wordStop != 0 && e+1 < n && text[e] == ' ' && (hasFoldPrefixAt(text, k, "san") || hasFoldPrefixAt(text, k, "sant") || hasFoldPrefixAt(text, k, "st")) {
+		// "San Sebastián", "Santa Cruz", "St. Gallen": the saint's name
+		// is the city's.
+		if e2, _, ini2 := nameToken(text, e+1); e2 != 0 && !ini2 {
+			return e2
+		}
+	}
+	if hasPrefixAt(text, k, "'s-") {
+		if e2 := streetWord(text, k+3); e2 > 0 {
+			return e2 // "'s-Hertogenbosch"
+		}
+	}
+	if alone && !dutch && f&wordPlace == 0 {
 		return 0
 	}
 	if f&(wordStop|wordStreet|wordStreetFirst) != 0 && f&wordCity == 0 {
@@ -459,6 +499,16 @@ func matchAddressWord(text []byte, i int) (Finding, bool) {
 	}
 	f := names.lookup(text, i, e)
 	j := 0
+	if f&wordStreetAdjective != 0 && e+1 < n && text[e] == ' ' {
+		// "Nieuwe Binnenweg 160", "Lange Voorhout 138c", "Am Markt 16",
+		// "Gran Vía 84": an adjective or preposition, a street, a number.
+		if w := streetWord(text, e+1); w > 0 {
+			if _, ok := capitalAt(text, e+1); ok && names.lookup(text, e+1, w)&wordStop == 0 {
+				j = w
+				goto number
+			}
+		}
+	}
 	switch {
 	case f&wordStreetFirst != 0:
 		// "Via Roma 10", "Calle de Alcalá, 45", "Avenida de la Constitución 12"
@@ -493,6 +543,7 @@ func matchAddressWord(text []byte, i int) (Finding, bool) {
 	default:
 		return Finding{}, false
 	}
+number:
 	if j < n && text[j] == '.' {
 		j++ // "Str."
 	}

@@ -10,17 +10,21 @@ package scan
 var eventContext = newContext(40,
 	"admitted", "admission", "admit date", "discharged", "discharge", "died", "death", "deceased", "passed away", "expired",
 	"surgery", "operated", "operation", "procedure", "seen on", "visit", "visited", "appointment", "date of service", "dos",
-	"diagnosed", "transferred", "biopsy", "delivered", "dod",
+	"diagnosed", "transferred", "biopsy", "delivered", "dod", "implanted", "seen", "date of death",
 	"admis", "admise", "hospitalisé", "hospitalisée", "hospitalisation", "entrée", "sortie", "sorti", "décédé", "décédée", "décès",
 	"opéré", "opérée", "intervention", "consultation", "vu le", "vue le", "rendez-vous", "diagnostiqué", "diagnostiquée",
+	"implanté", "implantée", "visité", "visitée", "date d'admission", "date de sortie",
 	"aufgenommen", "aufnahme", "entlassen", "entlassung", "verstorben", "gestorben", "todestag", "operiert", "eingriff",
-	"termin", "untersucht", "diagnostiziert", "behandelt",
+	"termin", "untersucht", "untersuchung", "diagnostiziert", "behandelt", "gesehen", "todesdatum", "op-datum", "implantiert",
+	"aufnahmedatum", "entlassungsdatum",
 	"ingresó", "ingreso", "ingresado", "ingresada", "alta", "falleció", "fallecido", "fallecida", "defunción", "operado",
-	"operada", "cirugía", "intervenido", "intervenida", "consulta", "cita", "diagnosticado", "diagnosticada",
+	"operada", "cirugía", "intervenido", "intervenida", "consulta", "cita", "diagnosticado", "diagnosticada", "implantado",
+	"implantada", "visto", "vista", "fecha de ingreso", "fecha de alta",
 	"opgenomen", "opname", "ontslagen", "ontslag", "overleden", "overlijden", "geopereerd", "operatie", "ingreep", "afspraak",
-	"consult", "gediagnosticeerd",
+	"consult", "gediagnosticeerd", "gezien", "bezoek", "geïmplanteerd", "opnamedatum",
 	"ricoverato", "ricoverata", "ricovero", "dimesso", "dimessa", "dimissione", "deceduto", "deceduta", "decesso",
-	"operato", "operata", "intervento", "visita", "appuntamento", "diagnosticato", "diagnosticata")
+	"operato", "operata", "intervento", "visita", "visitato", "visitata", "appuntamento", "diagnosticato", "diagnosticata",
+	"impiantato", "impiantata", "data di ricovero", "data di dimissione")
 
 // personDate classes the date at i by the phrase before it: a date of
 // birth, an event's date, or neither ("").

@@ -19,19 +19,21 @@ type wordFlags uint16
 // What the scanner knows of a word. Derived flags come from the gazetteer
 // file, the others from the hand-written lists below.
 const (
-	wordGiven       = 1 << iota // a given name
-	wordSurname                 // a surname
-	wordCommon                  // also an ordinary word ("rose", "will") or a city: a name only with evidence
-	wordTitle                   // an honorific before a name ("Dr", "Herr", "Mme")
-	wordStop                    // never part of a name: organisation, institution, month, day
-	wordParticle                // a lower-case particle inside a name ("van", "de")
-	wordStreet                  // a street type written after the street's name ("Baker Street")
-	wordCity                    // a city
-	wordStreetFirst             // a street type written before the name ("rue de la Paix", "Via Roma")
-	wordDEStreet                // a German or Dutch street word after an adjective ("Berliner Straße")
-	wordCue                     // right before a name: a label, salutation, relative, clinician ("Patient:", "Liebe", "wife")
-	wordPrep                    // a preposition before a two-word name ("for Ianthe Stevens")
-	wordEnglish                 // an ordinary English word that is no name ("ask", "need")
+	wordGiven           = 1 << iota // a given name
+	wordSurname                     // a surname
+	wordCommon                      // also an ordinary word ("rose", "will") or a city: a name only with evidence
+	wordTitle                       // an honorific before a name ("Dr", "Herr", "Mme")
+	wordStop                        // never part of a name: organisation, institution, month, day
+	wordParticle                    // a lower-case particle inside a name ("van", "de")
+	wordStreet                      // a street type written after the street's name ("Baker Street")
+	wordCity                        // a city
+	wordStreetFirst                 // a street type written before the name ("rue de la Paix", "Via Roma")
+	wordDEStreet                    // a German or Dutch street word after an adjective ("Berliner Straße")
+	wordCue                         // right before a name: a label, salutation, relative, clinician ("Patient:", "Liebe", "wife")
+	wordPrep                        // a preposition before a two-word name ("for Ianthe Stevens")
+	wordEnglish                     // an ordinary English word that is no name ("ask", "need")
+	wordPlace                       // a city, whatever else the word is: after a postal code
+	wordStreetAdjective             // before a street's name: "Nieuwe", "Lange", "Am", "Gran"
 )
 
 // Honorifics in the six languages; a dot after them is skipped.
@@ -110,10 +112,13 @@ const (
 	close crescent cres square sq parkway pkwy highway hwy circle cir row mews gardens grove walk hill park
 	straße strasse str weg platz allee gasse ring damm ufer
 	straat laan gracht plein kade singel dijk steeg`
-	streetFirstWords = `rue avenue av bd boulevard place allée allee impasse chemin quai cours route passage square voie faubourg
+	streetFirstWords = `rue avenue av bd boulevard place allée allee impasse chemin quai cours route passage square voie faubourg lungarno lungomare lungotevere
 	via viale piazza corso largo vicolo strada piazzale
 	calle avenida av avda plaza paseo carrer camino carretera ronda travesía`
 	deStreetWords = `straße strasse str weg platz allee gasse ring damm ufer chaussee`
+	// Before a street's name, written with it: "Nieuwe Binnenweg",
+	// "Lange Voorhout", "Am Markt", "Gran Vía", "Alte Landstraße".
+	streetAdjectiveWords = `nieuwe oude lange korte grote kleine hoge lage neue alte große grosse obere untere am an im auf zum zur gran`
 )
 
 // gazetteer is an open-addressing hash table of words and their flags,
@@ -138,7 +143,7 @@ func newGazetteer() *gazetteer {
 		flag  wordFlags
 	}{{titleWords, wordTitle}, {stopWords, wordStop}, {particleWords, wordParticle}, {streetWords, wordStreet},
 		{streetFirstWords, wordStreetFirst}, {deStreetWords, wordDEStreet},
-		{cueWords, wordCue}, {prepWords, wordPrep}} {
+		{cueWords, wordCue}, {prepWords, wordPrep}, {streetAdjectiveWords, wordStreetAdjective}} {
 		for _, w := range strings.Fields(l.words) {
 			hand[w] |= l.flag
 		}
@@ -166,6 +171,8 @@ func newGazetteer() *gazetteer {
 					fl |= wordCity | wordCommon
 				case 'x':
 					fl |= wordEnglish
+				case 'p':
+					fl |= wordPlace
 				}
 			}
 			if h, ok := hand[w]; ok {

