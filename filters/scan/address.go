@@ -105,7 +105,8 @@ func houseAndStreet(text []byte, i, h int) (Finding, bool) {
 			break
 		}
 	}
-	if j < n && text[j] == ',' {
+	comma := j < n && text[j] == ','
+	if comma {
 		j++
 	}
 	if j+1 >= n || text[j] != ' ' || !isAlnum(text[j+1]) && text[j+1] < 0xC3 {
@@ -113,7 +114,9 @@ func houseAndStreet(text []byte, i, h int) (Finding, bool) {
 	}
 	j++
 	e := streetTypeFirst(text, j)
-	if e == 0 {
+	if e == 0 && !comma {
+		// Only a street written type first follows a comma ("12, rue
+		// de la Paix").
 		e = streetTypeLast(text, j)
 	}
 	if e == 0 {
@@ -182,8 +185,9 @@ func streetTypeLast(text []byte, j int) int {
 			if e+2 < n && text[e] == '\'' && text[e+1] == 's' && text[e+2] == ' ' {
 				e += 2 // "Queen's Road"
 			}
-			if tokens > 0 && names.lookup(text, k, e)&wordStreet != 0 {
-				// The type: then an optional dot and direction.
+			if tokens > 0 && names.lookup(text, k, e)&wordStreet != 0 && !(e+2 < n && text[e] == '.' && text[e+1] == ' ' && isUpper(text[e+2]) && names.lookup(text, k, e)&wordTitle != 0) {
+				// The type ("Dr. O'Meara" is a doctor): then an optional dot
+				// and direction.
 				if e < n && text[e] == '.' {
 					e++
 				}
@@ -339,6 +343,11 @@ func postalCity(text []byte, i int, alone bool) int {
 	if digits == 4 && k+3 < n && isUpper(text[k]) && isUpper(text[k+1]) && text[k+2] == ' ' {
 		k += 3
 		dutch = true
+	}
+	if hasPrefixAt(text, k, "'s-") {
+		if e2 := streetWord(text, k+3); e2 > 0 {
+			return e2 // "'s-Hertogenbosch"
+		}
 	}
 	e, _, ini := nameToken(text, k)
 	if e == 0 || ini {

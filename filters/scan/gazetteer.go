@@ -97,7 +97,7 @@ const cueWords = `patient patients patiente patientin patiënt patiënte pazient
 	huisarts hausarzt hausärztin médecin medico médico arzt ärztin named called`
 
 // Prepositions before a name of two words or more.
-const prepWords = `for pour für para per voor van de di von`
+const prepWords = `for pour für para per voor van de di von call bel appeler llamar chiamare`
 
 // Particles written in lower case inside a name ("Jan van der Berg",
 // "Ana de la Cruz", "Ludwig von Beethoven").

@@ -181,7 +181,7 @@ func readNameRun(text []byte, i, end int, caps, initial bool, flags wordFlags) n
 		}
 		r.end, r.tokens = e, r.tokens+1
 		r.caps = r.caps && c
-		r.words = r.words || f&(wordEnglish|wordCue) != 0 && f&(wordGiven|wordSurname) == 0
+		r.words = r.words || f&(wordEnglish|wordCue) != 0 && f&(wordGiven|wordSurname|wordParticle) == 0
 		if ini {
 			r.initials++
 		} else {
@@ -232,6 +232,12 @@ func matchName(text []byte, i int) (Finding, bool) {
 	// Witteveen", "Patiënt: van den Engel, Lester", "S. ter Hart").
 	start := particlesBefore(text, i)
 	prev, prevCapital := wordBefore(text, start)
+	if start < i && prev&(wordCue|wordTitle|wordPrep) == 0 {
+		// "van Hyltsje van den Swinkels": the particle is a preposition.
+		if p, _ := wordBefore(text, i); p&wordPrep != 0 {
+			prev, start = p, i
+		}
+	}
 	if prevCapital && prev&(wordStop|wordStreetFirst) != 0 && prev&wordCue == 0 {
 		return Finding{}, false // "San Raffaele", "Via Roma", "Hôpital Necker"
 	}
@@ -242,6 +248,11 @@ func matchName(text []byte, i int) (Finding, bool) {
 	r := readNameRun(text, i, end, caps, initial, flags)
 	if r.stopAfter || r.titleAfter && r.tokens == 1 {
 		return Finding{}, false
+	}
+	if r.tokens <= 2 && !strong && !r.caps && coordinated(text, r.end) {
+		// "Walburga und Moritz Patel", "Ana Sofia y Adrián Tran": a name
+		// joined to the next one.
+		return Finding{Class: Name, Start: start, End: r.end, Confidence: 0.8}, true
 	}
 	if r.tokens-r.initials == 1 && r.end+1 < n && text[r.end] == ' ' && isDigit(text[r.end+1]) && !strong {
 		return Finding{}, false // "Ward 3", "Room 12"
@@ -452,7 +463,8 @@ var (
 		", age", ", âgé", ", 1", ", 2", ", 3", ", 4", ", 5", ", 6", ", 7", ", 8", ", 9"}
 	verbFollowers = [...]string{" was ", " is ", " has ", " had ", " said", " reports", " denies", " presents", " presented", " complains", " lives",
 		" underwent", " wurde", " ist ", " war ", " hat ", " lebt", " est ", " a été", " a ", " vit ", " fue ", " está", " es ", " ha ", " vive",
-		" è ", " werd", " heeft", " woont", " nahm", " took", "'s ", "’s "}
+		" è ", " werd", " heeft", " woont", " nahm", " took", "'s ", "’s ",
+		" dit ", " dice ", " sagt", " zegt", " says", " told", " afferma", " explique", " erklärt", " berichtet", " meldt", " refiere", " riferisce"}
 )
 
 // followedAsPerson says whether what follows the run ending at e is what
@@ -469,6 +481,25 @@ func followedAsPerson(text []byte, e int, birthOnly bool) bool {
 	for _, f := range verbFollowers {
 		if hasFoldPrefixAt(text, e, f) {
 			return true
+		}
+	}
+	return false
+}
+
+// conjunctions join two people's names.
+var conjunctions = [...]string{" and ", " und ", " en ", " y ", " e ", " et "}
+
+// coordinated says whether a conjunction and a name follow e ("Walburga
+// und Moritz Patel").
+func coordinated(text []byte, e int) bool {
+	for _, c := range conjunctions {
+		if hasPrefixAt(text, e, c) {
+			k := e + len(c)
+			if _, ok := capitalAt(text, k); !ok {
+				return false
+			}
+			f, ok := matchName(text, k)
+			return ok && f.Start == k && f.End-f.Start > 2
 		}
 	}
 	return false
