@@ -375,8 +375,8 @@ func postalCity(text []byte, i int, alone bool) int {
 	// "Frankfurt am Main", "Aix-en-Provence" (one token), "Den Haag".
 	for m := 0; m < 2 && e+1 < n && text[e] == ' '; m++ {
 		q := e + 1
-		if p := lowerWordEnd(text, q); p > q && p-q <= 3 && p+1 < n && text[p] == ' ' && names.lookup(text, q, p)&wordParticle != 0 || hasPrefixAt(text, q, "am ") {
-			q = p + 1
+		if p := lowerWordEnd(text, q); p > q && p-q <= 4 && p+1 < n && text[p] == ' ' && (names.lookup(text, q, p)&wordParticle != 0 || cityLinker(text[q:p])) {
+			q = p + 1 // "Frankfurt am Main", "Freiburg im Breisgau", "Saint-Germain-en-Laye"
 		}
 		e2, _, ini2 := nameToken(text, q)
 		if e2 == 0 || ini2 || names.lookup(text, q, e2)&(wordStop|wordStreet|wordGiven) != 0 && names.lookup(text, q, e2)&wordCity == 0 {
@@ -632,4 +632,15 @@ func poBox(text []byte, i int) int {
 		}
 	}
 	return 0
+}
+
+// cityLinker says whether a lower-case word joins a city's name to its
+// region or river ("am Main", "im Breisgau", "an der Ruhr", "sur Mer",
+// "upon Tyne").
+func cityLinker(w []byte) bool {
+	switch string(w) {
+	case "am", "im", "an", "in", "bei", "ob", "sur", "sous", "en", "aan", "upon", "on":
+		return true
+	}
+	return false
 }

@@ -26,16 +26,52 @@ var eventContext = newContext(40,
 	"operato", "operata", "intervento", "visita", "visitato", "visitata", "appuntamento", "diagnosticato", "diagnosticata",
 	"impiantato", "impiantata", "data di ricovero", "data di dimissione")
 
-// personDate classes the date at i by the phrase before it: a date of
-// birth, an event's date, or neither ("").
-func personDate(text []byte, i int) Class {
+// personDate classes the date [i, end) by the phrase before it — or, as
+// German and Dutch put the participle last, after it ("wurde am 19.5.2019
+// aufgenommen") — as a date of birth, an event's date, or neither ("").
+func personDate(text []byte, i, end int) Class {
 	switch {
 	case phraseDate(text, i, &birthContext):
 		return DateOfBirth
 	case phraseDate(text, i, &eventContext):
 		return Date
 	}
+	switch participleAfter(text, end) {
+	case 1:
+		return DateOfBirth
+	case 2:
+		return Date
+	}
 	return ""
+}
+
+// participles close a German or Dutch clause about a date: birth first,
+// then the events.
+var participles = [...]string{"geboren", "aufgenommen", "eingeliefert", "entlassen", "verstorben", "gestorben", "operiert",
+	"untersucht", "behandelt", "gesehen", "implantiert", "opgenomen", "ontslagen", "overleden", "geopereerd", "onderzocht",
+	"gezien", "behandeld"}
+
+// participleAfter returns 1 if the clause after end closes with "geboren",
+// 2 with an event's participle, 0 otherwise: within 40 bytes, before any
+// punctuation that ends the clause.
+func participleAfter(text []byte, end int) int {
+	for j := end; j < len(text) && j < end+40; j++ {
+		c := text[j]
+		if c == '.' || c == ';' || c == ',' || c == '\n' || c == ':' {
+			return 0
+		}
+		if j > end && text[j-1] == ' ' && isLower(c) && (c == 'g' || c == 'a' || c == 'e' || c == 'v' || c == 'o' || c == 'u' || c == 'b' || c == 'i') {
+			for k, p := range participles {
+				if hasPrefixAt(text, j, p) && (j+len(p) == len(text) || !isAlpha(text[j+len(p)])) {
+					if k == 0 {
+						return 1
+					}
+					return 2
+				}
+			}
+		}
+	}
+	return 0
 }
 
 // phraseDate says whether the date at i is the one a phrase of cw before

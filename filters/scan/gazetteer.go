@@ -94,7 +94,7 @@ const cueWords = `patient patients patiente patientin patiënt patiënte pazient
 	pharmacist therapist midwife holder titular titulaire inhaber kontoinhaber rekeninghouder intestatario bevollmächtigte bevollmächtigter
 	assuré assurée versicherte versicherter asegurado asegurada verzekerde assicurato assicurata
 	anmeldung aanmelding registrazione inscripción inscription registration
-	huisarts hausarzt hausärztin médecin medico médico arzt ärztin named called`
+	huisarts hausarzt hausärztin médecin medico médico arzt ärztin named called provider prescriber clinician author`
 
 // Prepositions before a name of two words or more.
 const prepWords = `for pour für para per voor van de di von call bel appeler llamar chiamare`

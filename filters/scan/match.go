@@ -277,6 +277,9 @@ func matchNumeric(text []byte, i int, out *findings) {
 	if sh.decimal >= 10 && (sh.first == 3 || sh.first == 1 || sh.first == 10 || sh.first == 11) {
 		out.add(matchPhone(text, i))
 	}
+	if sh.decimal >= 9 && (text[i] == '0' || text[i] == '3' || text[i] >= '6') {
+		out.add(matchNationalPhone(text, i))
+	}
 	if sh.colons >= 2 {
 		out.add(matchIPv6(text, i))
 	}
@@ -747,7 +750,7 @@ func matchDate(text []byte, i int) (Finding, bool) {
 	if end == 0 || !endsClean(text, end) {
 		return Finding{}, false
 	}
-	class := personDate(text, i)
+	class := personDate(text, i, end)
 	if class == "" {
 		return Finding{}, false
 	}

@@ -268,9 +268,20 @@ var contextRuleTable = []contextRule{
 	{HealthPlanID, []string{"member id", "health plan id", "health plan", "insurance id", "subscriber id", "policy number", "medicare", "medicaid", "beneficiary id", "mbi"}, 6, 20, 4, true},
 	{USPassport, []string{"passport number", "passport no", "passport #", "passport"}, 9, 9, 8, true},
 	{Device, []string{"serial number", "serial no", "serial #", "serial", "sn", "device id", "device identifier", "device serial",
-		"imei", "seriennummer", "gerätenummer", "serienummer", "série", "serie", "matricola"}, 5, 24, 2, true},
+		"imei", "seriennummer", "gerätenummer", "serienummer", "de série", "de serie", "di serie", "matricola"}, 5, 24, 2, true},
 	{DriverLicense, []string{"driver's license", "drivers license", "driver license", "driving licence", "driver licence", "license number", "dl#", "dl #", "dl no"}, 5, 16, 4, true},
 }
+
+// deviceRule is the DEVICE rule, for "S/N", whose slash keeps it out of
+// the index of phrases.
+var deviceRule = func() contextRule {
+	for _, r := range contextRuleTable {
+		if r.class == Device {
+			return r
+		}
+	}
+	panic("scan: no DEVICE context rule")
+}()
 
 // contextIndex lists, per first two letters, the context phrases that
 // start with them, so a word is compared only with its few candidates. It
@@ -314,39 +325,49 @@ func matchContextID(text []byte, i int) (Finding, bool) {
 		return Finding{}, false
 	}
 	for _, kw := range contextIndex[int(lower(text[i])-'a')*26+int(lower(text[i+1])-'a')] {
-		r, w := contextRuleTable[kw.rule], kw.word
-		if !hasFoldPrefixAt(text, i, w) {
-			continue
+		if f, ok := idAfterPhrase(text, i, contextRuleTable[kw.rule], kw.word); ok {
+			return f, true
 		}
-		j := i + len(w)
-		if j < len(text) && isAlpha(text[j]) && w[len(w)-1] != '#' {
-			continue
-		}
-		// Skip separators and filler words.
-		for k := 0; k < 4 && j < len(text); k++ {
-			for j < len(text) && (text[j] == ' ' || text[j] == ':' || text[j] == '#' || text[j] == '=' || text[j] == '"' || text[j] == '\'' || text[j] == '.' || text[j] == '-') {
-				j++
-			}
-			if n := fillerAt(text, j); n > 0 {
-				j += n
-				continue
-			}
-			break
-		}
-		s := j
-		digits := 0
-		for j < len(text) && j-s <= r.maxLen && (isAlnum(text[j]) || text[j] == '-') {
-			if isDigit(text[j]) {
-				digits++
-			}
+	}
+	return Finding{}, false
+}
+
+// idAfterPhrase reads the id after the context phrase w of rule r at i.
+func idAfterPhrase(text []byte, i int, r contextRule, w string) (Finding, bool) {
+	if !hasFoldPrefixAt(text, i, w) {
+		return Finding{}, false
+	}
+	j := i + len(w)
+	if j < len(text) && (isAlpha(text[j]) || r.class == Device && isDigit(text[j])) && w[len(w)-1] != '#' {
+		return Finding{}, false // "SN0A77812X" is an id, not the word SN and an id
+	}
+	// Skip separators and filler words.
+	for k := 0; k < 4 && j < len(text); k++ {
+		for j < len(text) && (text[j] == ' ' || text[j] == ':' || text[j] == '#' || text[j] == '=' || text[j] == '"' || text[j] == '\'' || text[j] == '.' || text[j] == '-') {
 			j++
 		}
-		for j > s && text[j-1] == '-' {
-			j--
+		if n := fillerAt(text, j); n > 0 {
+			j += n
+			continue
 		}
-		if n := j - s; n >= r.minLen && n <= r.maxLen && digits >= r.digits && (j == len(text) || !isAlnum(text[j])) {
-			return Finding{Class: r.class, Start: s, End: j, Confidence: 0.9}, true
+		break
+	}
+	s := j
+	digits := 0
+	for j < len(text) && j-s <= r.maxLen && (isAlnum(text[j]) || text[j] == '-') {
+		if isDigit(text[j]) {
+			digits++
 		}
+		j++
+	}
+	for j > s && text[j-1] == '-' {
+		j--
+	}
+	if w == "imei" && (j-s != 15 || digits != 15 || !luhn(text[s:j])) {
+		return Finding{}, false // an IMEI is fifteen digits, the last a Luhn check
+	}
+	if n := j - s; n >= r.minLen && n <= r.maxLen && digits >= r.digits && (j == len(text) || !isAlnum(text[j])) {
+		return Finding{Class: r.class, Start: s, End: j, Confidence: 0.9}, true
 	}
 	return Finding{}, false
 }

@@ -147,7 +147,7 @@ func matchMonthDate(text []byte, i int) (Finding, bool) {
 	if end == 0 || !validDate(year, month, day) || !endsClean(text, end) {
 		return Finding{}, false
 	}
-	class := personDate(text, start)
+	class := personDate(text, start, end)
 	if class == "" {
 		return Finding{}, false
 	}

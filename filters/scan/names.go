@@ -197,7 +197,8 @@ func readNameRun(text []byte, i, end int, caps, initial bool, flags wordFlags) n
 	if j+2 < n && text[j] == ',' && text[j+1] == ' ' {
 		if e, c, ini := nameToken(text, j+2); e != 0 && !ini && (c == r.caps || !c) {
 			f := tokenFlags(text, j+2, e)
-			if f&wordGiven != 0 && f&(wordStop|wordCue|wordTitle) == 0 && ((e == n || endsLabel(text, e)) && (f&wordCommon == 0 || flags&wordSurname != 0) || flags&wordSurname != 0 && f&wordCommon == 0) {
+			sur := (flags|r.last)&wordSurname != 0
+			if f&wordGiven != 0 && f&(wordStop|wordCue|wordTitle) == 0 && ((e == n || endsLabel(text, e)) && (f&wordCommon == 0 || sur) || sur && f&wordCommon == 0) {
 				r.inverted, r.end, r.tokens, r.secondGiven = true, e, r.tokens+1, true
 			}
 		}
@@ -258,9 +259,10 @@ func matchName(text []byte, i int) (Finding, bool) {
 		return Finding{}, false // "Ward 3", "Room 12"
 	}
 	if initial && (text[i] == 'M' || text[i] == 'D') && r.tokens >= 2 && end+1 < n && text[end] == ' ' {
-		// "M. Michaël Perrier", "D. José Ruiz": Monsieur and Don before a
-		// given name.
-		if e, _, ini := nameToken(text, end+1); e != 0 && (ini || tokenFlags(text, end+1, e)&wordGiven != 0) {
+		// "M. Michaël Perrier", "D. A. Q. Nunez", "D. Ander Quiroga
+		// Goikoetxea": Monsieur and Don before a given name, initials or
+		// a name of two words.
+		if e, _, ini := nameToken(text, end+1); e != 0 && (ini || r.tokens-r.initials >= 2 || tokenFlags(text, end+1, e)&wordGiven != 0) {
 			return titledName(text, end-1)
 		}
 	}
@@ -279,7 +281,7 @@ func matchName(text []byte, i int) (Finding, bool) {
 	}
 	given := flags&wordGiven != 0
 	known := flags&(wordGiven|wordSurname) != 0 || r.last&(wordGiven|wordSurname) != 0 || r.secondGiven
-	if strong && r.tokens == 1 && r.end+2 < n && text[r.end] == ',' && text[r.end+1] == ' ' {
+	if (strong || prev&wordPrep != 0) && r.tokens == 1 && r.end+2 < n && text[r.end] == ',' && text[r.end+1] == ' ' {
 		// "Nom : Bouchet, Émilien": surname, comma, given name after a
 		// label.
 		if e, _, ini := nameToken(text, r.end+2); e != 0 && !ini && tokenFlags(text, r.end+2, e)&(wordStop|wordCue|wordTitle|wordEnglish) == 0 && (e == n || endsLabel(text, e)) {
@@ -304,14 +306,14 @@ func matchName(text []byte, i int) (Finding, bool) {
 		return Finding{Class: Name, Start: start, End: r.end, Confidence: 0.8}, true
 	case r.tokens >= 2 && given && r.last&wordSurname != 0:
 		// A given name and a surname: "Rose Grant", "JOHN SMITH".
-		return Finding{Class: Name, Start: i, End: r.end, Confidence: 0.9}, true
+		return Finding{Class: Name, Start: start, End: r.end, Confidence: 0.9}, true
 	case r.tokens >= 2 && given && !r.lastKnown && !r.caps && flags&wordCommon == 0:
 		// A given name and an unknown capitalised word: "Chiara Esposti".
-		return Finding{Class: Name, Start: i, End: r.end, Confidence: 0.8}, true
+		return Finding{Class: Name, Start: start, End: r.end, Confidence: 0.8}, true
 	case r.tokens >= 2 && flags&wordSurname != 0 && flags&wordCommon == 0 && r.secondGiven && !r.inverted:
 		// Surname first, as Vietnamese, Chinese and Hungarian names are
 		// written: "Nguyen Van An".
-		return Finding{Class: Name, Start: i, End: r.end, Confidence: 0.8}, true
+		return Finding{Class: Name, Start: start, End: r.end, Confidence: 0.8}, true
 	case r.tokens >= 2 && !r.caps && !r.words && flags&wordEnglish == 0 && (prev&wordPrep != 0 || followedAsPerson(text, r.end, false)):
 		// "for Ianthe Stevens", "Argia Fossi è stata operata", "Quintrell
 		// Aydın, born 1946-02-04".
@@ -423,7 +425,14 @@ func wordBefore(text []byte, i int) (wordFlags, bool) {
 // lowerWordBefore says whether a lower-case word ends a space before k
 // ("seine Tochter", "nuovo paziente").
 func lowerWordBefore(text []byte, k int) bool {
-	return k >= 2 && text[k-1] == ' ' && (isLower(text[k-2]) || k >= 3 && text[k-3] == 0xC3 && text[k-2] >= 0x9F)
+	if k < 2 || text[k-1] != ' ' {
+		return false
+	}
+	s := k - 1
+	for s > 0 && (isAlpha(text[s-1]) || text[s-1] >= 0x80) {
+		s--
+	}
+	return s < k-1 && isLower(text[s])
 }
 
 // particlesBefore returns where up to two lower-case particles a space
@@ -460,7 +469,8 @@ func boolInt(b bool) int {
 // follows any subject, so only a known name).
 var (
 	birthFollowers = [...]string{", born", ", geb", ", né", ", nato", ", nata", ", nacid", ", geboren", ", dob", " (dob", " (born",
-		", age", ", âgé", ", 1", ", 2", ", 3", ", 4", ", 5", ", 6", ", 7", ", 8", ", 9"}
+		", age", ", âgé", ", 1", ", 2", ", 3", ", 4", ", 5", ", 6", ", 7", ", 8", ", 9",
+		", de 1", ", de 2", ", de 3", ", de 4", ", de 5", ", de 6", ", de 7", ", de 8", ", de 9"}
 	verbFollowers = [...]string{" was ", " is ", " has ", " had ", " said", " reports", " denies", " presents", " presented", " complains", " lives",
 		" underwent", " wurde", " ist ", " war ", " hat ", " lebt", " est ", " a été", " a ", " vit ", " fue ", " está", " es ", " ha ", " vive",
 		" è ", " werd", " heeft", " woont", " nahm", " took", "'s ", "’s ",

@@ -344,6 +344,10 @@ func matchWord(text []byte, i int, out *findings) {
 		out.add(matchBech32Address(text, i))
 	case 'h', 'H':
 		out.add(matchURL(text, i))
+	case 's', 'S':
+		if i+2 < len(text) && text[i+1] == '/' && text[i+2]|0x20 == 'n' {
+			out.add(idAfterPhrase(text, i, deviceRule, "s/n")) // "S/N: …"
+		}
 	}
 	if keywordAt(text, i) {
 		out.add(matchContextID(text, i))
@@ -413,7 +417,7 @@ var pairKinds = func() (t [128 * 128 / 32]uint64) {
 			}
 			var kind uint64
 			switch {
-			case isUpper(b) && (isUpper(e) || isLower(e) || isDigit(e) || e == '\'' || e == '.' || e == '-') || b == 'A' && e == '3' || b == 'g' && (e == 'h' || e == 'i' || e == 'l') || b == 'x' && e == 'o' || b == 'e' && e == 'y' || b == 'b' && e == 'c' || (b|0x20) == 'h' && (e|0x20) == 't':
+			case isUpper(b) && (isUpper(e) || isLower(e) || isDigit(e) || e == '\'' || e == '.' || e == '-') || (b|0x20) == 's' && e == '/' || b == 'A' && e == '3' || b == 'g' && (e == 'h' || e == 'i' || e == 'l') || b == 'x' && e == 'o' || b == 'e' && e == 'y' || b == 'b' && e == 'c' || (b|0x20) == 'h' && (e|0x20) == 't':
 				kind = pairAlways
 			case isAlpha(e) && keywordStart(lower(b), lower(e)):
 				kind = pairKeyword

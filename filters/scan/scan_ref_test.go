@@ -80,7 +80,7 @@ func refWordMayMatch(text []byte, i int) bool {
 	switch {
 	case isUpper(c) && isUpper(d): // IBAN (DE89…), AWS key ids (AKIA…), MRN, SSN
 		return true
-	case isUpper(c) && (isLower(d) || d >= 0x80 || isDigit(d) || d == '\'' || d == '.' || d == '-'): // a name, "P.O. Box", a VIN, a plate
+	case isUpper(c) && (isLower(d) || d >= 0x80 || isDigit(d) || d == '\'' || d == '.' || d == '-'), (c|0x20) == 's' && d == '/': // a name, "P.O. Box", a VIN, a plate, "S/N"
 		return true
 	case c == 'A' && d == '3', c == 'g' && (d == 'h' || d == 'i' || d == 'l'), c == 'x' && d == 'o', c == 'e' && d == 'y', c == 'b' && d == 'c', (c|0x20) == 'h' && (d|0x20) == 't':
 		return true // secret prefixes
@@ -136,7 +136,7 @@ func refMatchNumeric(text []byte, i int, out *findings) {
 	if !startsClean(text, i) || numericDigits(text, i) < 4 {
 		return
 	}
-	for _, m := range [...]func([]byte, int) (Finding, bool){matchCard, matchSSN, matchIPv4, matchDate, matchPhone, matchIPv6, matchMAC} {
+	for _, m := range [...]func([]byte, int) (Finding, bool){matchCard, matchSSN, matchIPv4, matchDate, matchPhone, matchNationalPhone, matchIPv6, matchMAC} {
 		out.add(m(text, i))
 	}
 }
