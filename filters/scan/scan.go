@@ -36,11 +36,30 @@ const (
 	CryptoWallet        Class = "CRYPTO_WALLET"
 	Fax                 Class = "FAX"
 	URL                 Class = "URL"
+	USNPI               Class = "US_NPI"
+	MedicalLicense      Class = "MEDICAL_LICENSE"
+	USITIN              Class = "US_ITIN"
+	USBankNumber        Class = "US_BANK_NUMBER"
+	ABARoutingNumber    Class = "ABA_ROUTING_NUMBER"
+	UKNINO              Class = "UK_NINO"
+	UKNHS               Class = "UK_NHS"
+	FRNIR               Class = "FR_NIR"
+	DETaxID             Class = "DE_TAX_ID"
+	DEHealthInsurance   Class = "DE_HEALTH_INSURANCE"
+	ESNIF               Class = "ES_NIF"
+	ESNIE               Class = "ES_NIE"
+	NLBSN               Class = "NL_BSN"
+	ITFiscalCode        Class = "IT_FISCAL_CODE"
+	CASIN               Class = "CA_SIN"
+	AUTFN               Class = "AU_TFN"
+	AUMedicare          Class = "AU_MEDICARE"
 )
 
 // Classes lists every class in a stable order.
 func Classes() []Class {
-	return []Class{Email, Phone, USSSN, CreditCard, IBAN, IPAddress, DateOfBirth, MedicalRecordNumber, HealthPlanID, USPassport, DriverLicense, Secret, MACAddress, CryptoWallet, Fax, URL}
+	return []Class{Email, Phone, USSSN, CreditCard, IBAN, IPAddress, DateOfBirth, MedicalRecordNumber, HealthPlanID, USPassport, DriverLicense, Secret, MACAddress, CryptoWallet, Fax, URL,
+		USNPI, MedicalLicense, USITIN, USBankNumber, ABARoutingNumber, UKNINO, UKNHS, FRNIR, DETaxID,
+		DEHealthInsurance, ESNIF, ESNIE, NLBSN, ITFiscalCode, CASIN, AUTFN, AUMedicare}
 }
 
 // Finding is one match: its class, byte span [Start, End) in the scanned
@@ -73,9 +92,16 @@ func priority(c Class) int {
 		return 7
 	case USSSN:
 		return 6
+	case USNPI, USITIN, USBankNumber, ABARoutingNumber, UKNINO, UKNHS, FRNIR, DETaxID, ESNIF, ESNIE, NLBSN, ITFiscalCode, CASIN, AUTFN, AUMedicare:
+		// A checksummed or phrase-named id; a Medicare number of
+		// Australia's shape is one over the bare "medicare" health plan
+		// id, a 3-3-4 NHS number one over a phone number.
+		return 6
 	case MedicalRecordNumber, HealthPlanID, USPassport, DriverLicense:
 		return 5
-	case DateOfBirth:
+	case DateOfBirth, MedicalLicense, DEHealthInsurance:
+		// Short checks on common letter-and-digit shapes: an MRN or
+		// licence phrase before one names it better.
 		return 4
 	case IPAddress, MACAddress:
 		return 3
@@ -321,6 +347,7 @@ func matchWord(text []byte, i int, out *findings) {
 	case 'h', 'H':
 		out.add(matchURL(text, i))
 	}
+	matchIDWord(text, i, out)
 	if keywordAt(text, i) {
 		out.add(matchContextID(text, i))
 		out.add(matchAssignment(text, i))
@@ -375,7 +402,8 @@ var keywordStarts3 = func() (t [(26*26*27 + 63) / 64]uint64) {
 
 // pairKinds says, two bits per pair of a word's first two bytes (both
 // ASCII, the first a letter), whether the pair can start a finding outright
-// (pairAlways) — two capitals (IBAN, AKIA…, MRN), a secret prefix (A3T,
+// (pairAlways) — two capitals (IBAN, AKIA…, MRN), a capital and a digit
+// (a Krankenversichertennummer, a NIE), a secret prefix (A3T,
 // gh, gi for github_pat_, gl, xo, ey) — or
 // begins a keyword (pairKeyword), which then needs its third letter and
 // first bytes checked. One load per word: most words are neither.
@@ -389,7 +417,7 @@ var pairKinds = func() (t [128 * 128 / 32]uint64) {
 			}
 			var kind uint64
 			switch {
-			case isUpper(b) && isUpper(e) || b == 'A' && e == '3' || b == 'g' && (e == 'h' || e == 'i' || e == 'l') || b == 'x' && e == 'o' || b == 'e' && e == 'y' || b == 'b' && e == 'c' || (b|0x20) == 'h' && (e|0x20) == 't':
+			case isUpper(b) && (isUpper(e) || isDigit(e)) || b == 'A' && e == '3' || b == 'g' && (e == 'h' || e == 'i' || e == 'l') || b == 'x' && e == 'o' || b == 'e' && e == 'y' || b == 'b' && e == 'c' || (b|0x20) == 'h' && (e|0x20) == 't':
 				kind = pairAlways
 			case isAlpha(e) && keywordStart(lower(b), lower(e)):
 				kind = pairKeyword
