@@ -183,6 +183,8 @@ var (
 	sinPhrases      = []string{"sin", "social insurance", "assurance sociale", "nas"}
 	tfnPhrases      = []string{"tfn", "tax file"}
 	medicarePhrases = []string{"medicare", "medicare card"}
+	// Phone words of the countries that write numbers 3-3-3.
+	phonePhrases = []string{"llámame al", "llamar al", "teléfono", "telefono", "móvil", "movil", "tfno", "tlf", "telefon", "telefonu", "tel", "phone", "mobile", "cell", "komórka"}
 )
 
 // idFinding reports class over [i, end) at conf, or at the context
@@ -234,8 +236,12 @@ func matchIDNumber(text []byte, i int, sh numericShape, out *findings) {
 		case ' ':
 			out.add(matchAUMedicare(text, i))
 		}
-	case 5, 13:
-		out.add(matchNIR(text, i)) // 2A/2B (Corsica) or a key written apart
+	case 6:
+		if sh.sep == 'A' || sh.sep == 'B' {
+			out.add(matchNIR(text, i)) // Corsica's 2A and 2B
+		}
+	case 13:
+		out.add(matchNIR(text, i)) // the key written apart
 	case 8:
 		out.add(matchBankNumber(text, i))
 		out.add(matchNIF(text, i))
@@ -918,7 +924,15 @@ func validTFN(d []byte) bool {
 // they look like a phone number (a phone word or a country code before
 // them: Spanish and Polish numbers are written 3-3-3), or the phrase of
 // another nine-digit id names them.
-func matchNine(text []byte, i int, class Class, valid func([]byte) bool, phrases []string, others ...[]string) (Finding, bool) {
+func matchNine(text []byte, i int, class Class, phrases []string, others ...[]string) (Finding, bool) {
+	// A switch, not a function value: a slice passed to one escapes, and
+	// the digits would be allocated.
+	valid := func(d []byte) bool {
+		if class == CASIN {
+			return validSIN(d)
+		}
+		return validTFN(d)
+	}
 	if len(text)-i > 3 && (text[i+3] == ' ' || text[i+3] == '-') {
 		g, ok := readIDDigits(text, i, text[i+3])
 		if !ok || !g.shape("333") || !valid(g.d[:9]) || !endsClean(text, g.end) {
@@ -927,7 +941,7 @@ func matchNine(text []byte, i int, class Class, valid func([]byte) bool, phrases
 		if phraseBefore(text, i, phrases) {
 			return Finding{Class: class, Start: i, End: g.end, Confidence: idContextConfidence}, true
 		}
-		if looseStart(text, i) || phoneContext.before(text, i) {
+		if looseStart(text, i) || phoneContext.before(text, i) || phraseBefore(text, i, phonePhrases) {
 			return Finding{}, false
 		}
 		for _, o := range others {
@@ -944,11 +958,11 @@ func matchNine(text []byte, i int, class Class, valid func([]byte) bool, phrases
 }
 
 func matchSIN(text []byte, i int) (Finding, bool) {
-	return matchNine(text, i, CASIN, validSIN, sinPhrases, tfnPhrases, bsnPhrases)
+	return matchNine(text, i, CASIN, sinPhrases, tfnPhrases, bsnPhrases)
 }
 
 func matchTFN(text []byte, i int) (Finding, bool) {
-	return matchNine(text, i, AUTFN, validTFN, tfnPhrases, sinPhrases, bsnPhrases)
+	return matchNine(text, i, AUTFN, tfnPhrases, sinPhrases, bsnPhrases)
 }
 
 // --- AU_MEDICARE ---------------------------------------------------------
