@@ -104,7 +104,33 @@ func looseStart(text []byte, i int) bool {
 
 // idFillers are the words between an id's phrase and the id: "number",
 // "ist", "n°", "lautet".
-var idFillers = [...]string{"is", "ist", "est", "es", "no", "nr", "nº", "n°", "num", "number", "nummer", "numero", "numéro", "número", "id", "identifier", "lautet", "was", "of"}
+var idFillers = newIDPhrases("is", "ist", "est", "es", "no", "nr", "nº", "n°", "num", "number", "nummer", "numero", "numéro", "número", "id", "identifier", "lautet", "was", "of")
+
+// fillersByLast groups idFillers by their last bytes' low six bits, so
+// the word before a number is compared with two or three of them, not
+// all. Computed once and only read.
+var fillersByLast = func() (t [64][]string) {
+	for _, w := range idFillers.words {
+		t[w[len(w)-1]&63] = append(t[w[len(w)-1]&63], w)
+	}
+	return t
+}()
+
+// idPhrases are the phrases of an id (or the fillers), with their last
+// bytes as a bit set by their low six bits: the word before a number
+// rarely ends like any of them, and then no phrase is compared.
+type idPhrases struct {
+	last  uint64
+	words []string
+}
+
+func newIDPhrases(words ...string) idPhrases {
+	ps := idPhrases{words: words}
+	for _, w := range words {
+		ps.last |= 1 << (w[len(w)-1] & 63)
+	}
+	return ps
+}
 
 // isIDSep is what may stand between a phrase, its fillers and the id.
 func isIDSep(c byte) bool {
@@ -131,27 +157,37 @@ func endsWithWord(text []byte, j int, w string) bool {
 // phraseBefore says whether one of phrases (lower case) ends right
 // before the id at i: past separators and up to three filler words, and
 // no more than 48 bytes back.
-func phraseBefore(text []byte, i int, phrases []string) bool {
+func phraseBefore(text []byte, i int, ps *idPhrases) bool {
 	j := i
 	lo := max(i-48, 0)
-	for k := 0; k < 4; k++ {
+	for k := 0; ; k++ {
 		for j > lo && isIDSep(text[j-1]) {
 			j--
 		}
 		if j == lo {
 			return false
 		}
-		for _, p := range phrases {
-			if endsWithWord(text, j, p) {
-				return true
+		// The last two bytes are compared before a whole phrase is:
+		// every phrase and filler has two.
+		c := lower(text[j-1])
+		var c2 byte
+		if j >= 2 {
+			c2 = lower(text[j-2])
+		}
+		bit := uint64(1) << (c & 63)
+		if ps.last&bit != 0 {
+			for _, p := range ps.words {
+				if p[len(p)-1] == c && p[len(p)-2] == c2 && endsWithWord(text, j, p) {
+					return true
+				}
 			}
 		}
-		if k == 3 {
-			break
+		if k == 3 || idFillers.last&bit == 0 {
+			return false
 		}
 		f := 0
-		for _, w := range idFillers {
-			if endsWithWord(text, j, w) {
+		for _, w := range fillersByLast[c&63] {
+			if w[len(w)-1] == c && w[len(w)-2] == c2 && endsWithWord(text, j, w) {
 				f = len(w)
 				break
 			}
@@ -161,30 +197,29 @@ func phraseBefore(text []byte, i int, phrases []string) bool {
 		}
 		j -= f
 	}
-	return false
 }
 
 // The phrases naming each id, lower case. Read-only.
 var (
-	npiPhrases      = []string{"npi", "national provider", "national provider identifier"}
-	deaPhrases      = []string{"dea", "dea registration", "drug enforcement administration"}
-	itinPhrases     = []string{"itin", "taxpayer identification"}
-	bankPhrases     = []string{"account number", "account no", "account nr", "acct", "bank account", "checking account", "savings account", "a/c", "kontonummer", "rekeningnummer"}
-	abaPhrases      = []string{"routing", "aba", "rtn", "transit", "routing transit"}
-	ninoPhrases     = []string{"nino", "national insurance", "ni number", "ni no"}
-	nhsPhrases      = []string{"nhs", "national health service"}
-	nirPhrases      = []string{"nir", "insee", "sécurité sociale", "securite sociale", "social security", "sécu", "secu"}
-	deTaxPhrases    = []string{"steuer-id", "steuerid", "steuer-idnr", "idnr", "steueridentifikationsnummer", "identifikationsnummer", "tax id", "tax identification"}
-	kvnrPhrases     = []string{"kvnr", "krankenversichertennummer", "versichertennummer", "krankenversicherungsnummer", "versicherten-nr", "versichertennr", "health insurance"}
-	nifPhrases      = []string{"dni", "nif", "d.n.i", "n.i.f", "documento nacional de identidad", "documento de identidad"}
-	niePhrases      = []string{"nie", "n.i.e", "identidad de extranjero", "extranjero"}
-	bsnPhrases      = []string{"bsn", "burgerservicenummer", "sofinummer", "sofi-nummer", "sofi", "citizen service"}
-	fiscalPhrases   = []string{"codice fiscale", "cod. fiscale", "cod fiscale", "c.f", "cf", "fiscal code", "tax code"}
-	sinPhrases      = []string{"sin", "social insurance", "assurance sociale", "nas"}
-	tfnPhrases      = []string{"tfn", "tax file"}
-	medicarePhrases = []string{"medicare", "medicare card"}
+	npiPhrases      = newIDPhrases("npi", "national provider", "national provider identifier")
+	deaPhrases      = newIDPhrases("dea", "dea registration", "drug enforcement administration")
+	itinPhrases     = newIDPhrases("itin", "taxpayer identification")
+	bankPhrases     = newIDPhrases("account number", "account no", "account nr", "acct", "bank account", "checking account", "savings account", "a/c", "kontonummer", "rekeningnummer")
+	abaPhrases      = newIDPhrases("routing", "aba", "rtn", "transit", "routing transit")
+	ninoPhrases     = newIDPhrases("nino", "national insurance", "ni number", "ni no")
+	nhsPhrases      = newIDPhrases("nhs", "national health service")
+	nirPhrases      = newIDPhrases("nir", "insee", "sécurité sociale", "securite sociale", "social security", "sécu", "secu")
+	deTaxPhrases    = newIDPhrases("steuer-id", "steuerid", "steuer-idnr", "idnr", "steueridentifikationsnummer", "identifikationsnummer", "tax id", "tax identification")
+	kvnrPhrases     = newIDPhrases("kvnr", "krankenversichertennummer", "versichertennummer", "krankenversicherungsnummer", "versicherten-nr", "versichertennr", "health insurance")
+	nifPhrases      = newIDPhrases("dni", "nif", "d.n.i", "n.i.f", "documento nacional de identidad", "documento de identidad")
+	niePhrases      = newIDPhrases("nie", "n.i.e", "identidad de extranjero", "extranjero")
+	bsnPhrases      = newIDPhrases("bsn", "burgerservicenummer", "sofinummer", "sofi-nummer", "sofi", "citizen service")
+	fiscalPhrases   = newIDPhrases("codice fiscale", "cod. fiscale", "cod fiscale", "c.f", "cf", "fiscal code", "tax code")
+	sinPhrases      = newIDPhrases("sin", "social insurance", "assurance sociale", "nas")
+	tfnPhrases      = newIDPhrases("tfn", "tax file")
+	medicarePhrases = newIDPhrases("medicare", "medicare card")
 	// Phone words of the countries that write numbers 3-3-3.
-	phonePhrases = []string{"llámame al", "llamar al", "teléfono", "telefono", "móvil", "movil", "tfno", "tlf", "telefon", "telefonu", "tel", "phone", "mobile", "cell", "komórka"}
+	phonePhrases = newIDPhrases("llámame al", "llamar al", "teléfono", "telefono", "móvil", "movil", "tfno", "tlf", "telefon", "telefonu", "tel", "phone", "mobile", "cell", "komórka")
 )
 
 // idFinding reports class over [i, end) at conf, or at the context
@@ -193,7 +228,7 @@ var (
 // it, rather than a finding below the floor: a scan with a lower floor
 // would otherwise let that candidate, of a high priority, displace a
 // phone number or passport it overlaps.
-func idFinding(text []byte, class Class, i, end int, conf float64, phrases []string) (Finding, bool) {
+func idFinding(text []byte, class Class, i, end int, conf float64, phrases *idPhrases) (Finding, bool) {
 	if conf < idContextConfidence && phraseBefore(text, i, phrases) {
 		conf = idContextConfidence
 	}
@@ -201,13 +236,11 @@ func idFinding(text []byte, class Class, i, end int, conf float64, phrases []str
 }
 
 // matchIDNumber tries the identifiers that start with a digit, each only
-// when the number's shape is one of its written forms. An account number
+// when the number's shape is one of its written forms; the number has
+// eight digits at least. An account number
 // goes first: of candidates of one priority over one span the first wins,
 // and its phrase names the number where a bare checksum only fits it.
 func matchIDNumber(text []byte, i int, sh numericShape, out *findings) {
-	if sh.decimal < 8 {
-		return
-	}
 	switch sh.first {
 	case 1:
 		if sh.sep == ' ' {
@@ -218,22 +251,33 @@ func matchIDNumber(text []byte, i int, sh numericShape, out *findings) {
 			out.add(matchDETaxID(text, i))
 		}
 	case 3:
-		if sh.sep == ' ' || sh.sep == '-' {
-			if text[i] == '9' {
+		// 3-2-4 (ITIN), 3-3-4 (NHS, and most phone numbers) or 3-3-3,
+		// told apart by where the next separators are.
+		if sh.sep != ' ' && sh.sep != '-' || len(text)-i < 11 {
+			return
+		}
+		switch {
+		case text[i+7] != sh.sep:
+			if text[i] == '9' && text[i+6] == sh.sep {
 				out.add(matchITIN(text, i))
 			}
+		case len(text)-i > 11 && isDigit(text[i+11]):
 			out.add(matchNHS(text, i))
+		default:
 			out.add(matchSIN(text, i))
 			out.add(matchTFN(text, i))
 			out.add(matchBSN(text, i))
 		}
 	case 4:
-		switch sh.sep {
-		case '-':
+		// 4-4-1 (ABA), 4.2.3 (BSN), 4-5-1 (Medicare): the second
+		// separator's place sets them apart from dates, cards and IBANs.
+		switch {
+		case len(text)-i < 11:
+		case sh.sep == '-' && text[i+9] == '-':
 			out.add(matchABA(text, i))
-		case '.':
+		case sh.sep == '.' && text[i+7] == '.':
 			out.add(matchBSN(text, i))
-		case ' ':
+		case sh.sep == ' ' && text[i+10] == ' ':
 			out.add(matchAUMedicare(text, i))
 		}
 	case 6:
@@ -287,12 +331,19 @@ func matchIDWord(text []byte, i int, out *findings) {
 		}
 	case !isUpper(d):
 	case isDigit(e):
-		out.add(matchDEA(text, i))
-		out.add(matchNINO(text, i))
+		// Seven digits (DEA) or six and a letter (NINO).
+		if isDigit(text[i+8]) {
+			out.add(matchDEA(text, i))
+		} else {
+			out.add(matchNINO(text, i))
+		}
 	case e == ' ':
 		out.add(matchNINO(text, i))
 	case isUpper(e):
-		out.add(matchFiscalCode(text, i))
+		// A word of sixteen characters ending with a capital.
+		if len(text)-i >= 16 && isUpper(text[i+15]) && (len(text)-i == 16 || !isAlnum(text[i+16])) {
+			out.add(matchFiscalCode(text, i))
+		}
 	}
 }
 
@@ -331,7 +382,7 @@ func matchNPI(text []byte, i int) (Finding, bool) {
 	if text[i] >= '2' && text[i+3] >= '2' || looseStart(text, i) {
 		conf = 0
 	}
-	return idFinding(text, USNPI, i, i+10, conf, npiPhrases)
+	return idFinding(text, USNPI, i, i+10, conf, &npiPhrases)
 }
 
 // --- MEDICAL_LICENSE (DEA registration number) ---------------------------
@@ -352,7 +403,7 @@ func matchDEA(text []byte, i int) (Finding, bool) {
 	if len(text)-i < 9 || !validDEA(text[i:i+9]) || !endsClean(text, i+9) {
 		return Finding{}, false
 	}
-	return idFinding(text, MedicalLicense, i, i+9, 0.4, deaPhrases)
+	return idFinding(text, MedicalLicense, i, i+9, 0.4, &deaPhrases)
 }
 
 // --- US_ITIN -------------------------------------------------------------
@@ -375,12 +426,12 @@ func matchITIN(text []byte, i int) (Finding, bool) {
 		if text[i+3] == ' ' {
 			conf = 0.65
 		}
-		return idFinding(text, USITIN, i, g.end, conf, itinPhrases)
+		return idFinding(text, USITIN, i, g.end, conf, &itinPhrases)
 	}
 	if !bareRun(text, i, 9) || !validITIN(text[i:i+9]) {
 		return Finding{}, false
 	}
-	return idFinding(text, USITIN, i, i+9, 0, itinPhrases)
+	return idFinding(text, USITIN, i, i+9, 0, &itinPhrases)
 }
 
 // --- US_BANK_NUMBER ------------------------------------------------------
@@ -392,7 +443,7 @@ func matchBankNumber(text []byte, i int) (Finding, bool) {
 	for j < len(text) && isDigit(text[j]) && j-i <= 17 {
 		j++
 	}
-	if n := j - i; n < 8 || n > 17 || !endsClean(text, j) || !phraseBefore(text, i, bankPhrases) {
+	if n := j - i; n < 8 || n > 17 || !endsClean(text, j) || !phraseBefore(text, i, &bankPhrases) {
 		return Finding{}, false
 	}
 	return Finding{Class: USBankNumber, Start: i, End: j, Confidence: 0.85}, true
@@ -420,7 +471,7 @@ func matchABA(text []byte, i int) (Finding, bool) {
 		if !ok || !g.shape("441") || !validABA(g.d[:9]) || !endsClean(text, g.end) {
 			return Finding{}, false
 		}
-		return idFinding(text, ABARoutingNumber, i, g.end, 0.7, abaPhrases)
+		return idFinding(text, ABARoutingNumber, i, g.end, 0.7, &abaPhrases)
 	}
 	if !bareRun(text, i, 9) || !validABA(text[i:i+9]) {
 		return Finding{}, false
@@ -429,7 +480,7 @@ func matchABA(text []byte, i int) (Finding, bool) {
 	if looseStart(text, i) {
 		conf = 0 // inside an international phone number
 	}
-	return idFinding(text, ABARoutingNumber, i, i+9, conf, abaPhrases)
+	return idFinding(text, ABARoutingNumber, i, i+9, conf, &abaPhrases)
 }
 
 // --- UK_NINO -------------------------------------------------------------
@@ -481,7 +532,7 @@ func matchNINO(text []byte, i int) (Finding, bool) {
 	case spaces != 0:
 		return Finding{}, false
 	}
-	return idFinding(text, UKNINO, i, j, conf, ninoPhrases)
+	return idFinding(text, UKNINO, i, j, conf, &ninoPhrases)
 }
 
 // --- UK_NHS --------------------------------------------------------------
@@ -508,20 +559,26 @@ func validNHS(d []byte) bool {
 // alone, unless a phone word or a country code comes before it.
 func matchNHS(text []byte, i int) (Finding, bool) {
 	if len(text)-i > 3 && (text[i+3] == ' ' || text[i+3] == '-') {
-		g, ok := readIDDigits(text, i, text[i+3])
-		if !ok || !g.shape("334") || !validNHS(g.d[:10]) || !endsClean(text, g.end) {
+		// Read in place: most 3-3-4 numbers are phone numbers, and this
+		// runs for each of them.
+		sep := text[i+3]
+		if len(text)-i < 12 || text[i+7] != sep {
+			return Finding{}, false
+		}
+		d := [10]byte{text[i], text[i+1], text[i+2], text[i+4], text[i+5], text[i+6], text[i+8], text[i+9], text[i+10], text[i+11]}
+		if !validNHS(d[:]) || !endsClean(text, i+12) {
 			return Finding{}, false
 		}
 		conf := 0.6
-		if g.d[0] >= '2' && g.d[3] >= '2' || looseStart(text, i) || phoneContext.before(text, i) {
+		if d[0] >= '2' && d[3] >= '2' || looseStart(text, i) || phoneContext.before(text, i) {
 			conf = 0
 		}
-		return idFinding(text, UKNHS, i, g.end, conf, nhsPhrases)
+		return idFinding(text, UKNHS, i, i+12, conf, &nhsPhrases)
 	}
 	if !bareRun(text, i, 10) || !validNHS(text[i:i+10]) {
 		return Finding{}, false
 	}
-	return idFinding(text, UKNHS, i, i+10, 0, nhsPhrases)
+	return idFinding(text, UKNHS, i, i+10, 0, &nhsPhrases)
 }
 
 // --- FR_NIR --------------------------------------------------------------
@@ -597,7 +654,7 @@ func matchNIR(text []byte, i int) (Finding, bool) {
 	if ng != 7 {
 		conf = 0.65
 	}
-	return idFinding(text, FRNIR, i, j, conf, nirPhrases)
+	return idFinding(text, FRNIR, i, j, conf, &nirPhrases)
 }
 
 // --- DE_TAX_ID (Steuerliche Identifikationsnummer) -----------------------
@@ -659,7 +716,7 @@ func matchDETaxID(text []byte, i int) (Finding, bool) {
 		if looseStart(text, i) {
 			conf = 0
 		}
-		return idFinding(text, DETaxID, i, g.end, conf, deTaxPhrases)
+		return idFinding(text, DETaxID, i, g.end, conf, &deTaxPhrases)
 	}
 	if !bareRun(text, i, 11) || !validDETaxID(text[i:i+11]) {
 		return Finding{}, false
@@ -668,7 +725,7 @@ func matchDETaxID(text []byte, i int) (Finding, bool) {
 	if looseStart(text, i) {
 		conf = 0 // inside an international phone number
 	}
-	return idFinding(text, DETaxID, i, i+11, conf, deTaxPhrases)
+	return idFinding(text, DETaxID, i, i+11, conf, &deTaxPhrases)
 }
 
 // --- DE_HEALTH_INSURANCE (Krankenversichertennummer) ---------------------
@@ -702,7 +759,7 @@ func matchKVNR(text []byte, i int) (Finding, bool) {
 	if len(text)-i < 10 || !validKVNR(text[i:i+10]) || !endsClean(text, i+10) {
 		return Finding{}, false
 	}
-	return idFinding(text, DEHealthInsurance, i, i+10, 0.4, kvnrPhrases)
+	return idFinding(text, DEHealthInsurance, i, i+10, 0.4, &kvnrPhrases)
 }
 
 // --- ES_NIF (DNI) and ES_NIE ---------------------------------------------
@@ -766,7 +823,7 @@ func matchNIF(text []byte, i int) (Finding, bool) {
 	if spaced {
 		conf = 0.55
 	}
-	return idFinding(text, ESNIF, i, end, conf, nifPhrases)
+	return idFinding(text, ESNIF, i, end, conf, &nifPhrases)
 }
 
 func matchNIE(text []byte, i int) (Finding, bool) {
@@ -781,7 +838,7 @@ func matchNIE(text []byte, i int) (Finding, bool) {
 	if !validNIE(s[:]) {
 		return Finding{}, false
 	}
-	return idFinding(text, ESNIE, i, end, 0.8, niePhrases)
+	return idFinding(text, ESNIE, i, end, 0.8, &niePhrases)
 }
 
 // --- NL_BSN --------------------------------------------------------------
@@ -821,13 +878,15 @@ func matchBSN(text []byte, i int) (Finding, bool) {
 		g, ok = readIDDigits(text, i, text[i+3])
 		ok = ok && g.shape("333")
 	default:
-		g, ok = readIDDigits(text, i, 0)
-		ok = ok && g.nd == 9
+		if !bareRun(text, i, 9) || !validBSN(text[i:i+9]) {
+			return Finding{}, false
+		}
+		return idFinding(text, NLBSN, i, i+9, 0, &bsnPhrases)
 	}
 	if !ok || !validBSN(g.d[:9]) || !endsClean(text, g.end) {
 		return Finding{}, false
 	}
-	return idFinding(text, NLBSN, i, g.end, conf, bsnPhrases)
+	return idFinding(text, NLBSN, i, g.end, conf, &bsnPhrases)
 }
 
 // --- IT_FISCAL_CODE (codice fiscale) -------------------------------------
@@ -894,7 +953,7 @@ func matchFiscalCode(text []byte, i int) (Finding, bool) {
 	if len(text)-i < 16 || !validFiscalCode(text[i:i+16]) || i+16 < len(text) && isAlnum(text[i+16]) {
 		return Finding{}, false
 	}
-	return idFinding(text, ITFiscalCode, i, i+16, 0.85, fiscalPhrases)
+	return idFinding(text, ITFiscalCode, i, i+16, 0.85, &fiscalPhrases)
 }
 
 // --- CA_SIN and AU_TFN ---------------------------------------------------
@@ -924,7 +983,7 @@ func validTFN(d []byte) bool {
 // they look like a phone number (a phone word or a country code before
 // them: Spanish and Polish numbers are written 3-3-3), or the phrase of
 // another nine-digit id names them.
-func matchNine(text []byte, i int, class Class, phrases []string, others ...[]string) (Finding, bool) {
+func matchNine(text []byte, i int, class Class, phrases *idPhrases, others ...*idPhrases) (Finding, bool) {
 	// A switch, not a function value: a slice passed to one escapes, and
 	// the digits would be allocated.
 	valid := func(d []byte) bool {
@@ -941,7 +1000,7 @@ func matchNine(text []byte, i int, class Class, phrases []string, others ...[]st
 		if phraseBefore(text, i, phrases) {
 			return Finding{Class: class, Start: i, End: g.end, Confidence: idContextConfidence}, true
 		}
-		if looseStart(text, i) || phoneContext.before(text, i) || phraseBefore(text, i, phonePhrases) {
+		if looseStart(text, i) || phoneContext.before(text, i) || phraseBefore(text, i, &phonePhrases) {
 			return Finding{}, false
 		}
 		for _, o := range others {
@@ -958,11 +1017,11 @@ func matchNine(text []byte, i int, class Class, phrases []string, others ...[]st
 }
 
 func matchSIN(text []byte, i int) (Finding, bool) {
-	return matchNine(text, i, CASIN, sinPhrases, tfnPhrases, bsnPhrases)
+	return matchNine(text, i, CASIN, &sinPhrases, &tfnPhrases, &bsnPhrases)
 }
 
 func matchTFN(text []byte, i int) (Finding, bool) {
-	return matchNine(text, i, AUTFN, tfnPhrases, sinPhrases, bsnPhrases)
+	return matchNine(text, i, AUTFN, &tfnPhrases, &sinPhrases, &bsnPhrases)
 }
 
 // --- AU_MEDICARE ---------------------------------------------------------
@@ -1011,5 +1070,5 @@ func matchAUMedicare(text []byte, i int) (Finding, bool) {
 	if !endsClean(text, end) {
 		return Finding{}, false
 	}
-	return idFinding(text, AUMedicare, i, end, conf, medicarePhrases)
+	return idFinding(text, AUMedicare, i, end, conf, &medicarePhrases)
 }
