@@ -485,7 +485,7 @@ func matchABA(text []byte, i int) (Finding, bool) {
 
 // --- UK_NINO -------------------------------------------------------------
 
-// validNINO: "AB123456C" — prefix letters the DWP allocates, six digits,
+// validNINO: "AB123456C" — prefix letters that are allocated, six digits,
 // a suffix A–D.
 func validNINO(s []byte) bool {
 	if len(s) != 9 || !isUpper(s[0]) || !isUpper(s[1]) || !allDigits(s[2:8]) || s[8] < 'A' || s[8] > 'D' {
