@@ -117,20 +117,29 @@ var fillersByLast = func() (t [64][]string) {
 }()
 
 // idPhrases are the phrases of an id (or the fillers), with their last
-// bytes as a bit set by their low six bits: the word before a number
-// rarely ends like any of them, and then no phrase is compared.
+// two bytes as a 256-bit set (see tail2): the word before a number rarely
+// ends like any of them, and then no phrase is compared.
 type idPhrases struct {
-	last  uint64
+	tails [4]uint64
 	words []string
+}
+
+// tail2 numbers the last two bytes of a word, lower case, for
+// idPhrases.tails.
+func tail2(last, before byte) uint {
+	return (uint(last)*31 + uint(before)) & 255
 }
 
 func newIDPhrases(words ...string) idPhrases {
 	ps := idPhrases{words: words}
 	for _, w := range words {
-		ps.last |= 1 << (w[len(w)-1] & 63)
+		t := tail2(w[len(w)-1], w[len(w)-2])
+		ps.tails[t/64] |= 1 << (t % 64)
 	}
 	return ps
 }
+
+func (ps *idPhrases) mayEnd(t uint) bool { return ps.tails[t/64]&(1<<(t%64)) != 0 }
 
 // isIDSep is what may stand between a phrase, its fillers and the id.
 func isIDSep(c byte) bool {
@@ -174,15 +183,15 @@ func phraseBefore(text []byte, i int, ps *idPhrases) bool {
 		if j >= 2 {
 			c2 = lower(text[j-2])
 		}
-		bit := uint64(1) << (c & 63)
-		if ps.last&bit != 0 {
+		t := tail2(c, c2)
+		if ps.mayEnd(t) {
 			for _, p := range ps.words {
 				if p[len(p)-1] == c && p[len(p)-2] == c2 && endsWithWord(text, j, p) {
 					return true
 				}
 			}
 		}
-		if k == 3 || idFillers.last&bit == 0 {
+		if k == 3 || !idFillers.mayEnd(t) {
 			return false
 		}
 		f := 0
@@ -243,11 +252,13 @@ func idFinding(text []byte, class Class, i, end int, conf float64, phrases *idPh
 func matchIDNumber(text []byte, i int, sh numericShape, out *findings) {
 	switch sh.first {
 	case 1:
-		if sh.sep == ' ' {
+		// 1 84 12 76 451 089 46
+		if sh.sep == ' ' && len(text)-i >= 21 && text[i+4] == ' ' && text[i+7] == ' ' {
 			out.add(matchNIR(text, i))
 		}
 	case 2:
-		if sh.sep == ' ' {
+		// 12 345 678 911, not the country code of a phone number
+		if sh.sep == ' ' && len(text)-i >= 14 && text[i+6] == ' ' && text[i+10] == ' ' {
 			out.add(matchDETaxID(text, i))
 		}
 	case 3:
@@ -273,7 +284,7 @@ func matchIDNumber(text []byte, i int, sh numericShape, out *findings) {
 		// separator's place sets them apart from dates, cards and IBANs.
 		switch {
 		case len(text)-i < 11:
-		case sh.sep == '-' && text[i+9] == '-':
+		case sh.sep == '-' && text[i+9] == '-' && (len(text)-i == 11 || !isDigit(text[i+11])):
 			out.add(matchABA(text, i))
 		case sh.sep == '.' && text[i+7] == '.':
 			out.add(matchBSN(text, i))
@@ -289,26 +300,48 @@ func matchIDNumber(text []byte, i int, sh numericShape, out *findings) {
 	case 8:
 		out.add(matchBankNumber(text, i))
 		out.add(matchNIF(text, i))
+	// A bare run: its checks are made here first, as most runs fail them
+	// all and a matcher call per class would cost more than the checks.
 	case 9:
 		out.add(matchBankNumber(text, i))
-		if text[i] == '9' {
+		d := text[i : i+9]
+		if text[i] == '9' && validITIN(d) {
 			out.add(matchITIN(text, i))
 		}
-		out.add(matchABA(text, i))
-		out.add(matchBSN(text, i))
-		out.add(matchSIN(text, i))
-		out.add(matchTFN(text, i))
+		if validABA(d) {
+			out.add(matchABA(text, i))
+		}
+		if validBSN(d) {
+			out.add(matchBSN(text, i))
+		}
+		if validSIN(d) {
+			out.add(matchSIN(text, i))
+		}
+		if validTFN(d) {
+			out.add(matchTFN(text, i))
+		}
 	case 10:
 		out.add(matchBankNumber(text, i))
-		out.add(matchNPI(text, i))
-		out.add(matchNHS(text, i))
-		out.add(matchAUMedicare(text, i))
+		d := text[i : i+10]
+		if validNPI(d) {
+			out.add(matchNPI(text, i))
+		}
+		if validNHS(d) {
+			out.add(matchNHS(text, i))
+		}
+		if validAUMedicare(d) {
+			out.add(matchAUMedicare(text, i))
+		}
 	case 11:
 		out.add(matchBankNumber(text, i))
-		out.add(matchDETaxID(text, i))
+		if validDETaxID(text[i : i+11]) {
+			out.add(matchDETaxID(text, i))
+		}
 	case 15:
 		out.add(matchBankNumber(text, i))
-		out.add(matchNIR(text, i))
+		if validNIR(text[i : i+15]) {
+			out.add(matchNIR(text, i))
+		}
 	case 12, 14, 16, 17:
 		out.add(matchBankNumber(text, i))
 	}
