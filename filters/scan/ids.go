@@ -296,6 +296,7 @@ func matchIDNumber(text []byte, i int, sh numericShape, out *findings) {
 			out.add(matchNIR(text, i)) // Corsica's 2A and 2B
 		}
 	case 13:
+		out.add(matchBankNumber(text, i))
 		out.add(matchNIR(text, i)) // the key written apart
 	case 8:
 		out.add(matchBankNumber(text, i))

@@ -714,6 +714,7 @@ var idCases = []struct {
 	{"wire to checking account 12345678901234567", USBankNumber, "12345678901234567"},
 	{"a/c no. 987654321012", USBankNumber, "987654321012"},
 	{"Meine Kontonummer ist 1234567890", USBankNumber, "1234567890"},
+	{"ACCT 0000000000000", USBankNumber, "0000000000000"},
 	{"account number 1234567", "", ""},
 	{"order 12345678 shipped", "", ""},
 	{"account number 123456789012345678", "", ""},
@@ -862,6 +863,52 @@ func TestIDMatchers(t *testing.T) {
 // scanner finds what the reference scanner does — which tries every
 // matcher at every word start, so a shape test in matchIDNumber or
 // matchIDWord that dismissed an id would show here.
+// group writes s in groups of the given lengths joined by sep.
+func group(s, sep string, lens ...int) string {
+	var parts []string
+	for _, n := range lens {
+		parts = append(parts, s[:n])
+		s = s[n:]
+	}
+	return strings.Join(parts, sep)
+}
+
+// idForms are the written forms of a normalized id other than itself.
+func idForms(name, id string) []string {
+	switch name {
+	case "ITIN":
+		return []string{group(id, "-", 3, 2, 4), group(id, " ", 3, 2, 4)}
+	case "ABA":
+		return []string{group(id, "-", 4, 4, 1)}
+	case "NINO":
+		return []string{group(id, " ", 2, 2, 2, 2, 1), group(id, " ", 2, 6, 1)}
+	case "NHS":
+		return []string{group(id, " ", 3, 3, 4), group(id, "-", 3, 3, 4)}
+	case "NIR":
+		return []string{group(id, " ", 1, 2, 2, 2, 3, 3, 2), group(id, " ", 13, 2)}
+	case "DE tax id":
+		return []string{group(id, " ", 2, 3, 3, 3)}
+	case "NIF":
+		return []string{group(id, "-", 8, 1), group(id, " ", 8, 1)}
+	case "NIE":
+		return []string{group(id, "-", 8, 1)}
+	case "BSN":
+		return []string{group(id, ".", 4, 2, 3), group(id, " ", 3, 3, 3)}
+	case "SIN", "TFN":
+		return []string{group(id, " ", 3, 3, 3), group(id, "-", 3, 3, 3)}
+	case "AU Medicare":
+		return []string{group(id, " ", 4, 5, 1), group(id, " ", 4, 5, 1) + " 3", id + "/3", id + " 3"}
+	}
+	return nil
+}
+
+// idPhraseOf is a phrase naming each id.
+var idPhraseOf = map[string]string{
+	"NPI": "NPI", "DEA": "DEA", "ITIN": "ITIN", "ABA": "routing number", "NINO": "NI number", "NHS": "NHS No.",
+	"NIR": "NIR :", "DE tax id": "Steuer-ID", "KVNR": "KVNR", "NIF": "DNI", "NIE": "NIE", "BSN": "BSN",
+	"fiscal code": "codice fiscale", "SIN": "SIN", "TFN": "TFN", "AU Medicare": "Medicare",
+}
+
 func TestIDMatchersMatchReference(t *testing.T) {
 	var all [][]byte
 	for _, tt := range idCases {
@@ -870,8 +917,14 @@ func TestIDMatchersMatchReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, v := range idValidators {
 		for range 50 {
-			all = append(all, []byte("x "+v.gen(r)+" y"))
+			id := v.gen(r)
+			for _, form := range append(idForms(v.name, id), id) {
+				all = append(all, []byte("x "+form+" y"), []byte(idPhraseOf[v.name]+" "+form))
+			}
 		}
+	}
+	for n := 8; n <= 18; n++ {
+		all = append(all, []byte("acct "+randDigits(r, n)), []byte("Account No. "+randDigits(r, n)+"."))
 	}
 	for _, text := range all {
 		for _, s := range []Scanner{{}, {MinConfidence: 0.3}} {
