@@ -246,9 +246,9 @@ func idFinding(text []byte, class Class, i, end int, conf float64, phrases *idPh
 
 // matchIDNumber tries the identifiers that start with a digit, each only
 // when the number's shape is one of its written forms; the number has
-// eight digits at least. An account number
-// goes first: of candidates of one priority over one span the first wins,
-// and its phrase names the number where a bare checksum only fits it.
+// eight digits at least. An account number goes first: of candidates of
+// one priority over one span the first wins, and its phrase names the
+// number where a bare checksum only fits it.
 func matchIDNumber(text []byte, i int, sh numericShape, out *findings) {
 	switch sh.first {
 	case 1:
