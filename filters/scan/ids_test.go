@@ -830,13 +830,30 @@ var idCases = []struct {
 	{"call 415-555-0132 or +44 20 7946 0958", Phone, "415-555-0132"},
 }
 
+var idClasses = []Class{USNPI, MedicalLicense, USITIN, USBankNumber, ABARoutingNumber, UKNINO, UKNHS, FRNIR, DETaxID,
+	DEHealthInsurance, ESNIF, ESNIE, NLBSN, ITFiscalCode, CASIN, AUTFN, AUMedicare}
+
 func isIDClass(c Class) bool {
-	for _, k := range Classes()[16:] {
+	for _, k := range idClasses {
 		if k == c {
 			return true
 		}
 	}
 	return false
+}
+
+// TestIDClassesListed: every id class is in Classes, so configuration
+// accepts a mode for it, and has a priority of its own.
+func TestIDClassesListed(t *testing.T) {
+	for _, c := range idClasses {
+		found := false
+		for _, k := range Classes() {
+			found = found || k == c
+		}
+		if !found || priority(c) == 1 {
+			t.Errorf("%s: in Classes %v, priority %d", c, found, priority(c))
+		}
+	}
 }
 
 func TestIDMatchers(t *testing.T) {
