@@ -93,9 +93,10 @@ func priority(c Class) int {
 	case USSSN:
 		return 6
 	case USNPI, USITIN, USBankNumber, ABARoutingNumber, UKNINO, UKNHS, FRNIR, DETaxID, ESNIF, ESNIE, NLBSN, ITFiscalCode, CASIN, AUTFN, AUMedicare:
-		// A checksummed or phrase-named id; a Medicare number of
-		// Australia's shape is one over the bare "medicare" health plan
-		// id, a 3-3-4 NHS number one over a phone number.
+		// Above the context ids and phone numbers: a checksum-valid
+		// Australian Medicare number wins over the HEALTH_PLAN_ID that
+		// "medicare" alone gives it, an NHS number over the phone number
+		// its 3-3-4 grouping also reads as.
 		return 6
 	case MedicalRecordNumber, HealthPlanID, USPassport, DriverLicense:
 		return 5
