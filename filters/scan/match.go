@@ -286,6 +286,9 @@ func matchNumeric(text []byte, i int, out *findings) {
 	if sh.first == 2 && (sh.sep == ':' || sh.sep == '-') || sh.first <= 4 && sh.digits >= 12 {
 		out.add(matchMAC(text, i))
 	}
+	if sh.decimal >= 8 {
+		matchIDNumber(text, i, sh, out)
+	}
 }
 
 // The context words each matcher looks for before a number, and how far

@@ -52,7 +52,9 @@ func matchNationalPhone(text []byte, i int) (Finding, bool) {
 	trunk := text[i] == '0' && i+1 < n && text[i+1] != '0'
 	switch {
 	case trunk && digits >= 9 && digits <= 12 && first <= 5:
-		if groups >= 2 && sep != '.' || groups == 5 && sep == '.' {
+		// Dashes join two groups ("020-1234567", "06-12345678"), dots
+		// five (French "06.12.34.56.78"), spaces any.
+		if sep == ' ' && groups >= 2 || sep == '-' && groups == 2 || sep == '/' && groups == 2 || sep == '.' && groups == 5 {
 			conf := 0.8
 			if nationalPhoneContext.before(text, i) {
 				conf = 0.95

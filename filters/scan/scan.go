@@ -36,6 +36,23 @@ const (
 	CryptoWallet        Class = "CRYPTO_WALLET"
 	Fax                 Class = "FAX"
 	URL                 Class = "URL"
+	USNPI               Class = "US_NPI"
+	MedicalLicense      Class = "MEDICAL_LICENSE"
+	USITIN              Class = "US_ITIN"
+	USBankNumber        Class = "US_BANK_NUMBER"
+	ABARoutingNumber    Class = "ABA_ROUTING_NUMBER"
+	UKNINO              Class = "UK_NINO"
+	UKNHS               Class = "UK_NHS"
+	FRNIR               Class = "FR_NIR"
+	DETaxID             Class = "DE_TAX_ID"
+	DEHealthInsurance   Class = "DE_HEALTH_INSURANCE"
+	ESNIF               Class = "ES_NIF"
+	ESNIE               Class = "ES_NIE"
+	NLBSN               Class = "NL_BSN"
+	ITFiscalCode        Class = "IT_FISCAL_CODE"
+	CASIN               Class = "CA_SIN"
+	AUTFN               Class = "AU_TFN"
+	AUMedicare          Class = "AU_MEDICARE"
 	Name                Class = "NAME"
 	Address             Class = "ADDRESS"
 	Date                Class = "DATE"
@@ -45,7 +62,10 @@ const (
 
 // Classes lists every class in a stable order.
 func Classes() []Class {
-	return []Class{Email, Phone, USSSN, CreditCard, IBAN, IPAddress, DateOfBirth, MedicalRecordNumber, HealthPlanID, USPassport, DriverLicense, Secret, MACAddress, CryptoWallet, Fax, URL, Name, Address, Date, Vehicle, Device}
+	return []Class{Email, Phone, USSSN, CreditCard, IBAN, IPAddress, DateOfBirth, MedicalRecordNumber, HealthPlanID, USPassport, DriverLicense, Secret, MACAddress, CryptoWallet, Fax, URL,
+		USNPI, MedicalLicense, USITIN, USBankNumber, ABARoutingNumber, UKNINO, UKNHS, FRNIR, DETaxID,
+		DEHealthInsurance, ESNIF, ESNIE, NLBSN, ITFiscalCode, CASIN, AUTFN, AUMedicare,
+		Name, Address, Date, Vehicle, Device}
 }
 
 // Finding is one match: its class, byte span [Start, End) in the scanned
@@ -78,9 +98,17 @@ func priority(c Class) int {
 		return 7
 	case USSSN:
 		return 6
+	case USNPI, USITIN, USBankNumber, ABARoutingNumber, UKNINO, UKNHS, FRNIR, DETaxID, ESNIF, ESNIE, NLBSN, ITFiscalCode, CASIN, AUTFN, AUMedicare:
+		// Above the context ids and phone numbers: a checksum-valid
+		// Australian Medicare number wins over the HEALTH_PLAN_ID that
+		// "medicare" alone gives it, an NHS number over the phone number
+		// its 3-3-4 grouping also reads as.
+		return 6
 	case MedicalRecordNumber, HealthPlanID, USPassport, DriverLicense, Vehicle, Device:
 		return 5
-	case DateOfBirth, Date, Address:
+	case DateOfBirth, Date, Address, MedicalLicense, DEHealthInsurance:
+		// Short checks on common letter-and-digit shapes: an MRN or
+		// licence phrase before one names it better.
 		return 4
 	case IPAddress, MACAddress:
 		return 3
@@ -349,6 +377,7 @@ func matchWord(text []byte, i int, out *findings) {
 			out.add(idAfterPhrase(text, i, deviceRule, "s/n")) // "S/N: …"
 		}
 	}
+	matchIDWord(text, i, out)
 	if keywordAt(text, i) {
 		out.add(matchContextID(text, i))
 		out.add(matchAssignment(text, i))
@@ -403,7 +432,8 @@ var keywordStarts3 = func() (t [(26*26*27 + 63) / 64]uint64) {
 
 // pairKinds says, two bits per pair of a word's first two bytes (both
 // ASCII, the first a letter), whether the pair can start a finding outright
-// (pairAlways) — two capitals (IBAN, AKIA…, MRN), a secret prefix (A3T,
+// (pairAlways) — two capitals (IBAN, AKIA…, MRN), a capital and a digit
+// (a Krankenversichertennummer, a NIE), a secret prefix (A3T,
 // gh, gi for github_pat_, gl, xo, ey) — or
 // begins a keyword (pairKeyword), which then needs its third letter and
 // first bytes checked. One load per word: most words are neither.

@@ -63,6 +63,9 @@ func (s Scanner) scanReference(text []byte) []Finding {
 // letter so most words cost one switch.
 func refMatchWord(text []byte, i int, out *findings) {
 	matchWord(text, i, out)
+	for _, m := range [...]func([]byte, int) (Finding, bool){matchDEA, matchNINO, matchKVNR, matchNIE, matchFiscalCode} {
+		out.add(m(text, i))
+	}
 	// The plain scanner tried IPv6 at the word, not at its ':'.
 	if isHex(text[i]) && hexThenColon(text, i) {
 		out.add(matchIPv6(text, i))
@@ -136,7 +139,8 @@ func refMatchNumeric(text []byte, i int, out *findings) {
 	if !startsClean(text, i) || numericDigits(text, i) < 4 {
 		return
 	}
-	for _, m := range [...]func([]byte, int) (Finding, bool){matchCard, matchSSN, matchIPv4, matchDate, matchPhone, matchNationalPhone, matchIPv6, matchMAC} {
+	for _, m := range [...]func([]byte, int) (Finding, bool){matchCard, matchSSN, matchIPv4, matchDate, matchPhone, matchNationalPhone, matchIPv6, matchMAC,
+		matchNPI, matchITIN, matchBankNumber, matchABA, matchNHS, matchNIR, matchDETaxID, matchNIF, matchBSN, matchSIN, matchTFN, matchAUMedicare} {
 		out.add(m(text, i))
 	}
 }
@@ -156,6 +160,9 @@ func FuzzScanMatchesReference(f *testing.F) {
 		"\xff\xfeé patient\x00id 4111 1111 1111 1111 192.168.0.1",
 		"born 14 March 1958, DOB: March 14, 1958; geboren am 14. März 1958",
 		"mac 00:1A:2B:3C:4D:5E, aa-bb-cc-dd-ee-ff, 001a.2b3c.4d5e, ab:cd:ef:01:23:45",
+		"NPI 1234567893, DEA AB1234563, ITIN 912-70-1234, acct 12345678, routing 021000021, 0210-0002-1, NINO AB 12 34 56 C, NHS 943 476 5919",
+		"NIR 1 84 12 76 451 089 46, Steuer-ID 86095742719, KVNR A123456780, DNI 12345678Z, NIE X1234567L, BSN 1112.22.333",
+		"CF RSSMRA85T10A562S, SIN 130 692 544, TFN 123 456 782, Medicare 2123 45670 1, 2123456701/1",
 		"pay 1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa or 3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy or bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
 	} {
 		f.Add([]byte(s))

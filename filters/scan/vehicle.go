@@ -63,7 +63,7 @@ func matchVIN(text []byte, i int) (Finding, bool) {
 }
 
 // plateContext are the words before a licence plate.
-var plateContext = newContext(32, "plate", "license plate", "licence plate", "number plate", "registration", "reg no",
+var plateContext = newContext(32, "plate", "license plate", "licence plate", "number plate", "vehicle registration", "car registration", "registration plate", "registration mark", "reg no", "reg. no",
 	"immatriculation", "immatriculée", "immatriculé", "plaque", "kennzeichen", "kfz", "matrícula", "matricula",
 	"kenteken", "targa", "vehicle", "véhicule", "fahrzeug", "vehículo", "voertuig", "veicolo")
 

@@ -31,6 +31,9 @@ var piiClasses = []string{
 	"EMAIL", "PHONE", "US_SSN", "CREDIT_CARD", "IBAN", "IP_ADDRESS",
 	"DATE_OF_BIRTH", "MEDICAL_RECORD_NUMBER", "HEALTH_PLAN_ID", "US_PASSPORT",
 	"DRIVER_LICENSE", "SECRET", "MAC_ADDRESS", "CRYPTO_WALLET", "FAX", "URL",
+	"US_NPI", "MEDICAL_LICENSE", "US_ITIN", "US_BANK_NUMBER", "ABA_ROUTING_NUMBER",
+	"UK_NINO", "UK_NHS", "FR_NIR", "DE_TAX_ID", "DE_HEALTH_INSURANCE", "ES_NIF",
+	"ES_NIE", "NL_BSN", "IT_FISCAL_CODE", "CA_SIN", "AU_TFN", "AU_MEDICARE",
 }
 
 // PIIClasses returns the data classes piiguard knows, in a stable order.
