@@ -12,6 +12,10 @@ var nationalPhoneContext = newContext(32, "phone", "tel", "tél", "téléphone",
 	"contact", "whatsapp", "portable", "telefono", "telefonico", "cellulare", "móvil", "movil", "teléfono", "telefoon", "mobiel",
 	"handy", "telefon", "rufnummer", "bel", "appeler", "llamar", "chiamare", "ring", "numéro", "número", "numero", "nummer")
 
+// nationalIDContext are the id words before a number grouped like a phone
+// number that make it no phone number.
+var nationalIDContext = newContext(16, "sin", "nhs", "bsn", "tfn", "nir", "ssn", "itin", "npi", "insee", "sécu", "account", "acct")
+
 // matchNationalPhone reads a national phone number at i.
 func matchNationalPhone(text []byte, i int) (Finding, bool) {
 	n := len(text)
@@ -58,6 +62,8 @@ func matchNationalPhone(text []byte, i int) (Finding, bool) {
 			conf := 0.8
 			if nationalPhoneContext.before(text, i) {
 				conf = 0.95
+			} else if nationalIDContext.before(text, i) {
+				return Finding{}, false // "SIN 046 454 286": an id, if an invalid one
 			}
 			return Finding{Class: phoneClass(text, i), Start: i, End: j, Confidence: conf}, true
 		}
