@@ -1,6 +1,6 @@
 # SecureAI Nexus — the front door. `make help` lists the targets.
 SHELL := /usr/bin/env bash
-MODULES := controlplane authz filters inference-backend e2e
+MODULES := controlplane authz filters filters/peer inference-backend e2e
 GO ?= go
 BIN := $(CURDIR)/bin
 STATICCHECK_VERSION := v0.8.2
@@ -95,6 +95,11 @@ bench.versus: ## nexus-authz against opa-envoy-plugin (OPA_ENVOY_BIN) on the sam
 filters.corpus: ## Regenerate the scanner's labeled corpus (filters/testdata/corpus.jsonl)
 	cd filters && $(GO) run ./internal/corpusgen > testdata/corpus.jsonl
 
+peer.update: ## Regenerate filters/peer's fixtures: Presidio's recognizer test cases (PRESIDIO_DIR=a Presidio checkout) and gitleaks' rule examples (the gitleaks version filters/peer/go.mod requires)
+	@test -n "$(PRESIDIO_DIR)" || { echo "set PRESIDIO_DIR to a checkout of github.com/microsoft/presidio (outside this repository)"; exit 2; }
+	python3 filters/peer/presidio/extract.py $(PRESIDIO_DIR) filters/peer/testdata/presidio.jsonl filters/peer/testdata/presidio.source.json
+	cd filters/peer && $(GO) run ./gitleaks/extract -o testdata/gitleaks.jsonl
+
 golden: ## Regenerate translation golden files (review the diff!)
 	cd controlplane && $(GO) test ./internal/translate/ -run TestGolden -update
 
@@ -115,4 +120,4 @@ clean: ## Remove binaries and local state
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} /^[a-zA-Z_.-]+:.*?##/ { printf "  %-18s %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)
 
-.PHONY: run test wasm build bench e2e e2e-spire lint go.test.unit go.test.fuzz golden compat.live bench.versus filters.corpus lint.gofmt lint.govet lint.staticcheck clean help
+.PHONY: run test wasm build bench e2e e2e-spire lint go.test.unit go.test.fuzz golden compat.live bench.versus filters.corpus peer.update lint.gofmt lint.govet lint.staticcheck clean help

@@ -1,0 +1,540 @@
+package peer_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+	"text/tabwriter"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/secureai-nexus/nexus/filters/scan"
+)
+
+// presidioClass maps a Presidio entity to the Nexus class that answers for
+// it. Classes not yet in scan.Classes() are skipped with a log line, so the
+// table can name them before they land.
+var presidioClass = map[string]scan.Class{
+	"CREDIT_CARD":        scan.CreditCard,
+	"EMAIL_ADDRESS":      scan.Email,
+	"PHONE_NUMBER":       scan.Phone,
+	"US_SSN":             scan.USSSN,
+	"IBAN_CODE":          scan.IBAN,
+	"IP_ADDRESS":         scan.IPAddress,
+	"URL":                scan.URL,
+	"CRYPTO":             scan.CryptoWallet,
+	"MAC_ADDRESS":        scan.MACAddress,
+	"US_PASSPORT":        scan.USPassport,
+	"US_DRIVER_LICENSE":  scan.DriverLicense,
+	"MEDICAL_LICENSE":    "MEDICAL_LICENSE",
+	"US_ITIN":            "US_ITIN",
+	"US_BANK_NUMBER":     "US_BANK_NUMBER",
+	"ABA_ROUTING_NUMBER": "ABA_ROUTING_NUMBER",
+	"UK_NHS":             "UK_NHS",
+	"UK_NINO":            "UK_NINO",
+	"ES_NIF":             "ES_NIF",
+	"ES_NIE":             "ES_NIE",
+	"IT_FISCAL_CODE":     "IT_FISCAL_CODE",
+	"AU_TFN":             "AU_TFN",
+	"AU_MEDICARE":        "AU_MEDICARE",
+	// Presidio's dates are any dates ("Today is 5-20-2021"), not birth
+	// dates: they are scored against DATE, and a DATE_OF_BIRTH finding
+	// (alsoCounts) is a date too.
+	"DATE_TIME": "DATE",
+	"PERSON":    "NAME",
+}
+
+// alsoCounts lists, per mapped class, narrower classes whose findings
+// answer for it as well.
+var alsoCounts = map[scan.Class][]scan.Class{
+	"DATE": {scan.DateOfBirth},
+}
+
+// presidioFloors are the figures measured when each entity was added,
+// rounded down: a regression fails, an improvement should raise them. The
+// targets are recall ≥ 0.95 and precision ≥ 0.97 overall.
+var presidioFloors = map[string]struct{ recall, precision float64 }{
+	"CREDIT_CARD":       {0.73, 1.00},
+	"CRYPTO":            {1.00, 1.00},
+	"EMAIL_ADDRESS":     {0.85, 1.00},
+	"IBAN_CODE":         {0.98, 1.00},
+	"IP_ADDRESS":        {0.74, 0.80},
+	"MAC_ADDRESS":       {0.93, 1.00},
+	"PHONE_NUMBER":      {0.88, 1.00},
+	"URL":               {0.00, 1.00},
+	"US_DRIVER_LICENSE": {0.00, 1.00},
+	"US_PASSPORT":       {0.20, 1.00},
+	"US_SSN":            {0.42, 1.00},
+}
+
+// presidioOverallFloor is the floor on all scored entities together.
+var presidioOverallFloor = struct{ recall, precision float64 }{0.82, 0.94}
+
+type presidioCase struct {
+	Recognizer  string          `json:"recognizer"`
+	Entity      string          `json:"entity"`
+	File        string          `json:"file"`
+	Test        string          `json:"test"`
+	Text        string          `json:"text"`
+	Spans       [][2]int        `json:"spans"`
+	ExpectedLen *int            `json:"expected_len"`
+	Entities    []string        `json:"entities"`
+	Params      json.RawMessage `json:"params"`
+}
+
+func readJSONL[T any](t *testing.T, path string, skipHeader bool) []T {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []T
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for first := true; sc.Scan(); first = false {
+		if first && skipHeader {
+			continue
+		}
+		var v T
+		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		out = append(out, v)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// runeToByte turns Presidio's positions, which index Python str code
+// points, into byte offsets into the UTF-8 text the scanner sees.
+func runeToByte(s string, r int) int {
+	i := 0
+	for n := 0; n < r && i < len(s); n++ {
+		_, w := utf8.DecodeRuneInString(s[i:])
+		i += w
+	}
+	return i
+}
+
+// sameEntity is the span rule: a finding answers for an expected span when
+// both cover the same letters and digits — they may differ only in
+// punctuation and spaces at their edges. Presidio takes "(415) 555-0132"
+// with its parentheses, a trailing '/' on a URL, a ':' after an IPv6 group;
+// which side of such marks a span ends on says nothing about whether the
+// value was found, while a span that loses or gains a letter or digit is a
+// different value.
+func sameEntity(text string, fs, fe, es, ee int) bool {
+	lo, hi := min(fs, es), max(fe, ee)
+	if max(fs, es) >= min(fe, ee) {
+		return false
+	}
+	for i, r := range text[lo:hi] {
+		p := lo + i
+		inF, inE := p >= fs && p < fe, p >= es && p < ee
+		if inF != inE && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			return false
+		}
+	}
+	return true
+}
+
+type tally struct {
+	cases, expected, recalled, findings, truePos int
+}
+
+func (t tally) recall() float64 {
+	if t.expected == 0 {
+		return 1
+	}
+	return float64(t.recalled) / float64(t.expected)
+}
+
+func (t tally) precision() float64 {
+	if t.findings == 0 {
+		return 1
+	}
+	return float64(t.truePos) / float64(t.findings)
+}
+
+type miss struct{ entity, text, why string }
+
+// TestPresidioCases scores the scanner on Presidio's own recognizer test
+// cases (testdata/presidio.jsonl, from make peer.update), per Presidio
+// entity mapped to a Nexus class.
+func TestPresidioCases(t *testing.T) {
+	cases := readJSONL[presidioCase](t, "testdata/presidio.jsonl", false)
+	have := map[scan.Class]bool{}
+	for _, c := range scan.Classes() {
+		have[c] = true
+	}
+	per := map[string]*tally{}
+	var misses, falsePos []miss
+	skipped := map[string]int{}
+	notYet := map[string]int{}
+	for _, c := range cases {
+		class, ok := presidioClass[c.Entity]
+		if !ok {
+			skipped["entity without a Nexus class"]++
+			continue
+		}
+		if !have[class] {
+			notYet[c.Entity+" → "+string(class)]++
+			continue
+		}
+		switch {
+		case c.ExpectedLen != nil:
+			// Presidio checks only how many results it gets here, so
+			// there is no span to compare with.
+			skipped["count-only cases"]++
+			continue
+		case len(c.Params) > 0:
+			// Options of the recognizer (phone leniency) change what it
+			// should find; the scanner has none of them.
+			skipped["cases with recognizer options"]++
+			continue
+		case len(c.Entities) > 0:
+			skipped["cases mixing entities"]++
+			continue
+		}
+		ty := per[c.Entity]
+		if ty == nil {
+			ty = &tally{}
+			per[c.Entity] = ty
+		}
+		ty.cases++
+		counts := map[scan.Class]bool{class: true}
+		for _, a := range alsoCounts[class] {
+			counts[a] = true
+		}
+		var got []scan.Finding
+		for _, f := range (scan.Scanner{}).Scan([]byte(c.Text)) {
+			if counts[f.Class] {
+				got = append(got, f)
+			}
+		}
+		used := make([]bool, len(got))
+		for _, sp := range c.Spans {
+			es, ee := runeToByte(c.Text, sp[0]), runeToByte(c.Text, sp[1])
+			ty.expected++
+			found := false
+			for i, f := range got {
+				if sameEntity(c.Text, f.Start, f.End, es, ee) {
+					found, used[i] = true, true
+				}
+			}
+			if found {
+				ty.recalled++
+				continue
+			}
+			why := "nothing of the class"
+			if len(got) > 0 {
+				why = fmt.Sprintf("other span %q", c.Text[got[0].Start:got[0].End])
+			}
+			misses = append(misses, miss{c.Entity, c.Text + "  ⟨" + c.Text[es:ee] + "⟩", why})
+		}
+		for i, f := range got {
+			ty.findings++
+			if used[i] {
+				ty.truePos++
+			} else {
+				falsePos = append(falsePos, miss{c.Entity, c.Text, fmt.Sprintf("%s %q", f.Class, c.Text[f.Start:f.End])})
+			}
+		}
+	}
+
+	entities := make([]string, 0, len(per))
+	for e := range per {
+		entities = append(entities, e)
+	}
+	sort.Strings(entities)
+	var all tally
+	var tw strings.Builder
+	w := tabwriter.NewWriter(&tw, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "entity\tclass\tcases\tspans\trecall\tprecision")
+	for _, e := range entities {
+		ty := per[e]
+		all.cases += ty.cases
+		all.expected += ty.expected
+		all.recalled += ty.recalled
+		all.findings += ty.findings
+		all.truePos += ty.truePos
+		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%.3f\t%.3f\n", e, presidioClass[e], ty.cases, ty.expected, ty.recall(), ty.precision())
+	}
+	fmt.Fprintf(w, "all\t\t%d\t%d\t%.3f\t%.3f\n", all.cases, all.expected, all.recall(), all.precision())
+	w.Flush()
+	t.Logf("Presidio recognizer cases, scored per entity:\n%s", tw.String())
+	for k, n := range skipped {
+		t.Logf("not scored: %d %s", n, k)
+	}
+	for _, k := range sortedKeys(notYet) {
+		t.Logf("not scored until its class is in scan.Classes(): %s (%d cases)", k, notYet[k])
+	}
+	if testing.Verbose() {
+		for _, m := range misses {
+			t.Logf("miss %s: %q (%s)", m.entity, m.text, m.why)
+		}
+		for _, m := range falsePos {
+			t.Logf("false positive %s: %q (%s)", m.entity, m.text, m.why)
+		}
+	}
+
+	for _, e := range entities {
+		fl, ok := presidioFloors[e]
+		if !ok {
+			t.Errorf("%s is scored but has no floor in presidioFloors: add its measured figures", e)
+			continue
+		}
+		ty := per[e]
+		if r := ty.recall(); r < fl.recall {
+			t.Errorf("%s recall %.3f below its floor %.2f", e, r, fl.recall)
+		}
+		if p := ty.precision(); p < fl.precision {
+			t.Errorf("%s precision %.3f below its floor %.2f", e, p, fl.precision)
+		}
+	}
+	if r := all.recall(); r < presidioOverallFloor.recall {
+		t.Errorf("overall recall %.3f below its floor %.2f", r, presidioOverallFloor.recall)
+	}
+	if p := all.precision(); p < presidioOverallFloor.precision {
+		t.Errorf("overall precision %.3f below its floor %.2f", p, presidioOverallFloor.precision)
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+type gitleaksExample struct {
+	Rule          string   `json:"rule"`
+	Text          string   `json:"text"`
+	Positive      bool     `json:"positive"`
+	Secret        string   `json:"secret"`
+	Path          string   `json:"path"`
+	Gitleaks      bool     `json:"gitleaks"`
+	GitleaksRules []string `json:"gitleaks_rules"`
+}
+
+// gitleaksFamily groups gitleaks rules into the families the scanner's
+// documentation (docs/pii.md, SECRET) names, with claimed set where it
+// claims them. Rules outside the table fall into a family named by the
+// rule id's first word, unclaimed.
+var gitleaksFamilies = []struct {
+	family  string
+	claimed bool
+	rules   []string // exact ids, or a prefix ending in '*'
+}{
+	{"aws-access-key-id", true, []string{"aws-access-token"}},
+	{"github", true, []string{"github-pat", "github-oauth", "github-app-token", "github-refresh-token", "github-fine-grained-pat"}},
+	{"gitlab-session-cookie", false, []string{"gitlab-session-cookie"}},
+	{"gitlab", true, []string{"gitlab-*"}},
+	{"slack-app-token", false, []string{"slack-app-token"}},
+	{"slack-webhook", false, []string{"slack-webhook-url"}},
+	{"slack-xox", true, []string{"slack-*"}},
+	{"jwt", true, []string{"jwt"}},
+	{"jwt-base64", false, []string{"jwt-base64"}},
+	{"private-key", true, []string{"private-key"}},
+	{"generic-api-key", true, []string{"generic-api-key"}},
+	{"openai", false, []string{"openai-api-key"}},
+	{"anthropic", false, []string{"anthropic-api-key", "anthropic-admin-api-key"}},
+	{"stripe", false, []string{"stripe-access-token"}},
+	{"gcp-api-key", false, []string{"gcp-api-key"}},
+	{"huggingface", false, []string{"huggingface-access-token", "huggingface-organization-api-token"}},
+	{"npm", false, []string{"npm-access-token"}},
+	{"pypi", false, []string{"pypi-upload-token"}},
+}
+
+func familyOf(rule string) (string, bool) {
+	for _, f := range gitleaksFamilies {
+		for _, r := range f.rules {
+			if r == rule || strings.HasSuffix(r, "*") && strings.HasPrefix(rule, strings.TrimSuffix(r, "*")) {
+				return f.family, f.claimed
+			}
+		}
+	}
+	first, _, _ := strings.Cut(rule, "-")
+	return first + " (other)", false
+}
+
+// gitleaksShortfall lists claimed families where the scanner's recall is
+// still below gitleaks' own, with the scanner's recall measured then
+// (rounded down) as a floor: the bar (≥ gitleaks) is logged as unmet
+// rather than failed until the scanner meets it, and a family leaves this
+// table once it does.
+var gitleaksShortfall = map[string]float64{
+	"generic-api-key": 0.04,
+	"gitlab":          0.84,
+	"jwt":             0.50,
+	"private-key":     0.66,
+	"slack-xox":       0.86,
+}
+
+// TestGitleaksExamples scores the scanner on gitleaks' rule examples
+// (testdata/gitleaks.jsonl, from make peer.update): per family, the
+// scanner's recall on the true positives (a SECRET finding covering the
+// secret gitleaks extracts), its findings on the false-positive examples,
+// and gitleaks' own recall with its default configuration.
+func TestGitleaksExamples(t *testing.T) {
+	exs := readJSONL[gitleaksExample](t, "testdata/gitleaks.jsonl", true)
+	type fam struct {
+		claimed                                bool
+		rules                                  map[string]bool
+		pos, scanHit, glHit, neg, scanFP, glFP int
+		missed                                 []string
+		rulePos, ruleHit                       map[string]int
+	}
+	fams := map[string]*fam{}
+	withPath := 0
+	for _, ex := range exs {
+		if ex.Path != "" {
+			// The rule needs a file name too (pkcs12-file, kubernetes-secret-yaml):
+			// the scanner sees only text.
+			withPath++
+			continue
+		}
+		name, claimed := familyOf(ex.Rule)
+		f := fams[name]
+		if f == nil {
+			f = &fam{claimed: claimed, rules: map[string]bool{}, rulePos: map[string]int{}, ruleHit: map[string]int{}}
+			fams[name] = f
+		}
+		f.rules[ex.Rule] = true
+		var secrets []scan.Finding
+		for _, fd := range (scan.Scanner{}).Scan([]byte(ex.Text)) {
+			if fd.Class == scan.Secret {
+				secrets = append(secrets, fd)
+			}
+		}
+		if !ex.Positive {
+			f.neg++
+			if len(secrets) > 0 {
+				f.scanFP++
+			}
+			if ex.Gitleaks {
+				f.glFP++
+			}
+			continue
+		}
+		f.pos++
+		f.rulePos[ex.Rule]++
+		if ex.Gitleaks {
+			f.glHit++
+		}
+		if covers(ex.Text, ex.Secret, secrets) {
+			f.scanHit++
+			f.ruleHit[ex.Rule]++
+		} else if len(f.missed) < 3 {
+			f.missed = append(f.missed, ex.Text)
+		}
+	}
+
+	names := sortedKeys(fams)
+	sort.SliceStable(names, func(i, j int) bool { return fams[names[i]].claimed && !fams[names[j]].claimed })
+	var tw strings.Builder
+	w := tabwriter.NewWriter(&tw, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "family\tclaimed\tpositives\tscanner recall\tgitleaks recall\tnegatives\tscanner FP\tgitleaks FP")
+	var unclaimed []string
+	for _, n := range names {
+		f := fams[n]
+		if !f.claimed {
+			if strings.HasSuffix(n, " (other)") {
+				continue
+			}
+			unclaimed = append(unclaimed, n)
+		}
+		fmt.Fprintf(w, "%s\t%v\t%d\t%.3f\t%.3f\t%d\t%d\t%d\n", n, f.claimed, f.pos, ratio(f.scanHit, f.pos), ratio(f.glHit, f.pos), f.neg, f.scanFP, f.glFP)
+	}
+	w.Flush()
+	t.Logf("gitleaks rule examples, per family:\n%s", tw.String())
+	var other struct{ rules, pos, scanHit, glHit int }
+	for _, n := range names {
+		if f := fams[n]; strings.HasSuffix(n, " (other)") {
+			other.rules += len(f.rules)
+			other.pos += f.pos
+			other.scanHit += f.scanHit
+			other.glHit += f.glHit
+		}
+	}
+	t.Logf("the other %d gitleaks rules (no family the scanner names): %d positives, scanner recall %.3f, gitleaks %.3f",
+		other.rules, other.pos, ratio(other.scanHit, other.pos), ratio(other.glHit, other.pos))
+	t.Logf("families not claimed by the scanner (not asserted): %s", strings.Join(unclaimed, ", "))
+	if withPath > 0 {
+		t.Logf("not scored: %d examples whose rule also needs a file name", withPath)
+	}
+
+	for _, n := range names {
+		f := fams[n]
+		if !f.claimed {
+			continue
+		}
+		if f.pos == 0 {
+			t.Errorf("%s: no positive examples in the fixtures (renamed rules?)", n)
+			continue
+		}
+		sr, gr := ratio(f.scanHit, f.pos), ratio(f.glHit, f.pos)
+		if testing.Verbose() {
+			for _, r := range sortedKeys(f.rulePos) {
+				if f.ruleHit[r] < f.rulePos[r] {
+					t.Logf("%s: rule %s: scanner recall %d/%d", n, r, f.ruleHit[r], f.rulePos[r])
+				}
+			}
+			for _, m := range f.missed {
+				t.Logf("%s: missed %q", n, m)
+			}
+		}
+		if floor, ok := gitleaksShortfall[n]; ok {
+			if sr >= gr {
+				t.Errorf("%s: scanner recall %.3f now meets gitleaks' %.3f: remove it from gitleaksShortfall", n, sr, gr)
+			} else if sr < floor {
+				t.Errorf("%s: scanner recall %.3f below its floor %.2f", n, sr, floor)
+			} else {
+				t.Logf("%s: bar unmet: scanner recall %.3f, gitleaks %.3f", n, sr, gr)
+			}
+			continue
+		}
+		if sr < gr {
+			t.Errorf("%s: scanner recall %.3f below gitleaks' own %.3f", n, sr, gr)
+		}
+	}
+}
+
+// covers reports whether one SECRET finding spans an occurrence of the
+// secret gitleaks extracted; a finding on part of it leaves the rest in
+// the clear, so it does not count.
+func covers(text, secret string, fs []scan.Finding) bool {
+	if secret == "" {
+		return len(fs) > 0
+	}
+	for off := 0; ; {
+		i := strings.Index(text[off:], secret)
+		if i < 0 {
+			return false
+		}
+		s, e := off+i, off+i+len(secret)
+		for _, f := range fs {
+			if f.Start <= s && f.End >= e {
+				return true
+			}
+		}
+		off = s + 1
+	}
+}
+
+func ratio(a, b int) float64 {
+	if b == 0 {
+		return math.NaN()
+	}
+	return float64(a) / float64(b)
+}
