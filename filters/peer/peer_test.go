@@ -17,8 +17,7 @@ import (
 )
 
 // presidioClass maps a Presidio entity to the Nexus class that answers for
-// it. Classes not yet in scan.Classes() are skipped with a log line, so the
-// table can name them before they land.
+// it.
 var presidioClass = map[string]scan.Class{
 	"CREDIT_CARD":        scan.CreditCard,
 	"EMAIL_ADDRESS":      scan.Email,
@@ -31,49 +30,57 @@ var presidioClass = map[string]scan.Class{
 	"MAC_ADDRESS":        scan.MACAddress,
 	"US_PASSPORT":        scan.USPassport,
 	"US_DRIVER_LICENSE":  scan.DriverLicense,
-	"MEDICAL_LICENSE":    "MEDICAL_LICENSE",
-	"US_ITIN":            "US_ITIN",
-	"US_BANK_NUMBER":     "US_BANK_NUMBER",
-	"ABA_ROUTING_NUMBER": "ABA_ROUTING_NUMBER",
-	"UK_NHS":             "UK_NHS",
-	"UK_NINO":            "UK_NINO",
-	"ES_NIF":             "ES_NIF",
-	"ES_NIE":             "ES_NIE",
-	"IT_FISCAL_CODE":     "IT_FISCAL_CODE",
-	"AU_TFN":             "AU_TFN",
-	"AU_MEDICARE":        "AU_MEDICARE",
-	// Presidio's dates are any dates ("Today is 5-20-2021"), not birth
-	// dates: they are scored against DATE, and a DATE_OF_BIRTH finding
-	// (alsoCounts) is a date too.
-	"DATE_TIME": "DATE",
-	"PERSON":    "NAME",
+	"MEDICAL_LICENSE":    scan.MedicalLicense,
+	"US_ITIN":            scan.USITIN,
+	"US_BANK_NUMBER":     scan.USBankNumber,
+	"ABA_ROUTING_NUMBER": scan.ABARoutingNumber,
+	"UK_NHS":             scan.UKNHS,
+	"UK_NINO":            scan.UKNINO,
+	"ES_NIF":             scan.ESNIF,
+	"ES_NIE":             scan.ESNIE,
+	"IT_FISCAL_CODE":     scan.ITFiscalCode,
+	"AU_TFN":             scan.AUTFN,
+	"AU_MEDICARE":        scan.AUMedicare,
+	"PERSON":             scan.Name,
+	"DATE_TIME":          scan.Date,
+}
+
+// otherSemantics are the entities whose Nexus class means something
+// narrower on purpose: Presidio's DATE_TIME is any date ("Today is
+// 5-20-2021"), Nexus's DATE a date tied to a person (admission, death);
+// Presidio's URL is any URL or domain, Nexus's URL one that carries an
+// identifier or a credential. They are reported apart, not in the totals.
+var otherSemantics = map[string]string{
+	"DATE_TIME": "any date; DATE is a date tied to a person",
+	"URL":       "any URL or domain; URL is one carrying an identifier or credential",
 }
 
 // alsoCounts lists, per mapped class, narrower classes whose findings
 // answer for it as well.
 var alsoCounts = map[scan.Class][]scan.Class{
-	"DATE": {scan.DateOfBirth},
+	scan.Date: {scan.DateOfBirth},
 }
 
-// presidioFloors are the figures measured when each entity was added,
-// rounded down: a regression fails, an improvement should raise them. The
-// targets are recall ≥ 0.95 and precision ≥ 0.97 overall.
-var presidioFloors = map[string]struct{ recall, precision float64 }{
-	"CREDIT_CARD":       {0.73, 1.00},
-	"CRYPTO":            {1.00, 1.00},
-	"EMAIL_ADDRESS":     {0.85, 1.00},
-	"IBAN_CODE":         {0.98, 1.00},
-	"IP_ADDRESS":        {0.74, 0.80},
-	"MAC_ADDRESS":       {0.93, 1.00},
-	"PHONE_NUMBER":      {0.88, 1.00},
-	"URL":               {0.00, 1.00},
-	"US_DRIVER_LICENSE": {0.00, 1.00},
-	"US_PASSPORT":       {0.20, 1.00},
-	"US_SSN":            {0.42, 1.00},
-}
+// Two operating points. At Nexus's default floor (0.5) the spans scored
+// are those Presidio's own test scores at 0.5 or more — what Presidio
+// reports at that threshold; its weaker guesses (a bare nine-digit number
+// as an SSN, scored 0.3 or less by its test) are neither counted found
+// nor missed. With weak guesses, every span is scored and the scanner runs
+// with its floor at weakFloor, where its own below-floor tier (0.25–0.5)
+// answers for Presidio's.
+const (
+	presidioThreshold = 0.5
+	weakFloor         = 0.25
+)
 
-// presidioOverallFloor is the floor on all scored entities together.
-var presidioOverallFloor = struct{ recall, precision float64 }{0.82, 0.94}
+// presidioFloors are the figures measured per entity at the default
+// floor, rounded down: a regression fails, an improvement should raise
+// them.
+var presidioFloors = map[string]struct{ recall, precision float64 }{}
+
+// presidioOverallFloor is the floor on all scored entities together, at
+// the default floor and with weak guesses.
+var presidioOverallFloor = struct{ recall, precision, weakRecall, weakPrecision float64 }{}
 
 type presidioCase struct {
 	Recognizer  string          `json:"recognizer"`
@@ -85,6 +92,7 @@ type presidioCase struct {
 	ExpectedLen *int            `json:"expected_len"`
 	Entities    []string        `json:"entities"`
 	Params      json.RawMessage `json:"params"`
+	Scores      []float64       `json:"scores"`
 }
 
 func readJSONL[T any](t *testing.T, path string, skipHeader bool) []T {
@@ -168,25 +176,16 @@ type miss struct{ entity, text, why string }
 
 // TestPresidioCases scores the scanner on Presidio's own recognizer test
 // cases (testdata/presidio.jsonl, from make peer.update), per Presidio
-// entity mapped to a Nexus class.
+// entity mapped to a Nexus class, at the two operating points above.
 func TestPresidioCases(t *testing.T) {
 	cases := readJSONL[presidioCase](t, "testdata/presidio.jsonl", false)
-	have := map[scan.Class]bool{}
-	for _, c := range scan.Classes() {
-		have[c] = true
-	}
-	per := map[string]*tally{}
+	strict, weak := map[string]*tally{}, map[string]*tally{}
 	var misses, falsePos []miss
 	skipped := map[string]int{}
-	notYet := map[string]int{}
 	for _, c := range cases {
 		class, ok := presidioClass[c.Entity]
 		if !ok {
 			skipped["entity without a Nexus class"]++
-			continue
-		}
-		if !have[class] {
-			notYet[c.Entity+" → "+string(class)]++
 			continue
 		}
 		switch {
@@ -204,78 +203,42 @@ func TestPresidioCases(t *testing.T) {
 			skipped["cases mixing entities"]++
 			continue
 		}
-		ty := per[c.Entity]
-		if ty == nil {
-			ty = &tally{}
-			per[c.Entity] = ty
-		}
-		ty.cases++
 		counts := map[scan.Class]bool{class: true}
 		for _, a := range alsoCounts[class] {
 			counts[a] = true
 		}
-		var got []scan.Finding
-		for _, f := range (scan.Scanner{}).Scan([]byte(c.Text)) {
-			if counts[f.Class] {
-				got = append(got, f)
-			}
-		}
-		used := make([]bool, len(got))
-		for _, sp := range c.Spans {
-			es, ee := runeToByte(c.Text, sp[0]), runeToByte(c.Text, sp[1])
-			ty.expected++
-			found := false
-			for i, f := range got {
-				if sameEntity(c.Text, f.Start, f.End, es, ee) {
-					found, used[i] = true, true
-				}
-			}
-			if found {
-				ty.recalled++
-				continue
-			}
-			why := "nothing of the class"
-			if len(got) > 0 {
-				why = fmt.Sprintf("other span %q", c.Text[got[0].Start:got[0].End])
-			}
-			misses = append(misses, miss{c.Entity, c.Text + "  ⟨" + c.Text[es:ee] + "⟩", why})
-		}
-		for i, f := range got {
-			ty.findings++
-			if used[i] {
-				ty.truePos++
-			} else {
-				falsePos = append(falsePos, miss{c.Entity, c.Text, fmt.Sprintf("%s %q", f.Class, c.Text[f.Start:f.End])})
-			}
-		}
+		m, fp := scorePresidioCase(c, counts, scan.Scanner{}, presidioThreshold, tallyOf(strict, c.Entity))
+		misses, falsePos = append(misses, m...), append(falsePos, fp...)
+		scorePresidioCase(c, counts, scan.Scanner{MinConfidence: weakFloor}, 0, tallyOf(weak, c.Entity))
 	}
 
-	entities := make([]string, 0, len(per))
-	for e := range per {
+	entities := make([]string, 0, len(strict))
+	for e := range strict {
 		entities = append(entities, e)
 	}
 	sort.Strings(entities)
-	var all tally
+	var all, allWeak tally
 	var tw strings.Builder
 	w := tabwriter.NewWriter(&tw, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "entity\tclass\tcases\tspans\trecall\tprecision")
+	fmt.Fprintln(w, "entity\tclass\tcases\tspans ≥ 0.5\trecall\tprecision\tall spans\trecall\tprecision (weak guesses)")
 	for _, e := range entities {
-		ty := per[e]
-		all.cases += ty.cases
-		all.expected += ty.expected
-		all.recalled += ty.recalled
-		all.findings += ty.findings
-		all.truePos += ty.truePos
-		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%.3f\t%.3f\n", e, presidioClass[e], ty.cases, ty.expected, ty.recall(), ty.precision())
+		ty, wy := strict[e], weak[e]
+		if _, other := otherSemantics[e]; !other {
+			all.add(ty)
+			allWeak.add(wy)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%.3f\t%.3f\t%d\t%.3f\t%.3f\n", e, presidioClass[e], ty.cases, ty.expected, ty.recall(), ty.precision(),
+			wy.expected, wy.recall(), wy.precision())
 	}
-	fmt.Fprintf(w, "all\t\t%d\t%d\t%.3f\t%.3f\n", all.cases, all.expected, all.recall(), all.precision())
+	fmt.Fprintf(w, "all but %s\t\t%d\t%d\t%.3f\t%.3f\t%d\t%.3f\t%.3f\n", strings.Join(sortedKeys(otherSemantics), ", "), all.cases, all.expected,
+		all.recall(), all.precision(), allWeak.expected, allWeak.recall(), allWeak.precision())
 	w.Flush()
 	t.Logf("Presidio recognizer cases, scored per entity:\n%s", tw.String())
+	for _, e := range sortedKeys(otherSemantics) {
+		t.Logf("%s: not in the totals: Presidio's means %s", e, otherSemantics[e])
+	}
 	for k, n := range skipped {
 		t.Logf("not scored: %d %s", n, k)
-	}
-	for _, k := range sortedKeys(notYet) {
-		t.Logf("not scored until its class is in scan.Classes(): %s (%d cases)", k, notYet[k])
 	}
 	if testing.Verbose() {
 		for _, m := range misses {
@@ -287,12 +250,15 @@ func TestPresidioCases(t *testing.T) {
 	}
 
 	for _, e := range entities {
+		if _, other := otherSemantics[e]; other {
+			continue
+		}
 		fl, ok := presidioFloors[e]
 		if !ok {
 			t.Errorf("%s is scored but has no floor in presidioFloors: add its measured figures", e)
 			continue
 		}
-		ty := per[e]
+		ty := strict[e]
 		if r := ty.recall(); r < fl.recall {
 			t.Errorf("%s recall %.3f below its floor %.2f", e, r, fl.recall)
 		}
@@ -300,12 +266,84 @@ func TestPresidioCases(t *testing.T) {
 			t.Errorf("%s precision %.3f below its floor %.2f", e, p, fl.precision)
 		}
 	}
-	if r := all.recall(); r < presidioOverallFloor.recall {
-		t.Errorf("overall recall %.3f below its floor %.2f", r, presidioOverallFloor.recall)
+	fl := presidioOverallFloor
+	if all.recall() < fl.recall || all.precision() < fl.precision || allWeak.recall() < fl.weakRecall || allWeak.precision() < fl.weakPrecision {
+		t.Errorf("overall %.3f/%.3f, with weak guesses %.3f/%.3f: below the floors %.2f/%.2f, %.2f/%.2f", all.recall(), all.precision(),
+			allWeak.recall(), allWeak.precision(), fl.recall, fl.precision, fl.weakRecall, fl.weakPrecision)
 	}
-	if p := all.precision(); p < presidioOverallFloor.precision {
-		t.Errorf("overall precision %.3f below its floor %.2f", p, presidioOverallFloor.precision)
+}
+
+func tallyOf(m map[string]*tally, entity string) *tally {
+	ty := m[entity]
+	if ty == nil {
+		ty = &tally{}
+		m[entity] = ty
 	}
+	return ty
+}
+
+func (t *tally) add(o *tally) {
+	t.cases += o.cases
+	t.expected += o.expected
+	t.recalled += o.recalled
+	t.findings += o.findings
+	t.truePos += o.truePos
+}
+
+// scorePresidioCase scores one case into ty: its expected spans whose
+// Presidio score may reach threshold, and the scanner's findings of the
+// counted classes. A finding on a span below the threshold is neither a
+// hit nor a false positive.
+func scorePresidioCase(c presidioCase, counts map[scan.Class]bool, s scan.Scanner, threshold float64, ty *tally) (misses, falsePos []miss) {
+	ty.cases++
+	var got []scan.Finding
+	for _, f := range s.Scan([]byte(c.Text)) {
+		if counts[f.Class] {
+			got = append(got, f)
+		}
+	}
+	used := make([]bool, len(got))
+	ignored := make([]bool, len(got))
+	for k, sp := range c.Spans {
+		es, ee := runeToByte(c.Text, sp[0]), runeToByte(c.Text, sp[1])
+		weakSpan := k < len(c.Scores) && c.Scores[k] < threshold
+		found := false
+		for i, f := range got {
+			if sameEntity(c.Text, f.Start, f.End, es, ee) {
+				found = true
+				if weakSpan {
+					ignored[i] = true
+				} else {
+					used[i] = true
+				}
+			}
+		}
+		if weakSpan {
+			continue
+		}
+		ty.expected++
+		if found {
+			ty.recalled++
+			continue
+		}
+		why := "nothing of the class"
+		if len(got) > 0 {
+			why = fmt.Sprintf("other span %q", c.Text[got[0].Start:got[0].End])
+		}
+		misses = append(misses, miss{c.Entity, c.Text + "  ⟨" + c.Text[es:ee] + "⟩", why})
+	}
+	for i, f := range got {
+		if ignored[i] && !used[i] {
+			continue
+		}
+		ty.findings++
+		if used[i] {
+			ty.truePos++
+		} else {
+			falsePos = append(falsePos, miss{c.Entity, c.Text, fmt.Sprintf("%s %q", f.Class, c.Text[f.Start:f.End])})
+		}
+	}
+	return misses, falsePos
 }
 
 func sortedKeys[V any](m map[string]V) []string {

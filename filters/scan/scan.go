@@ -77,6 +77,11 @@ type Finding struct {
 	Confidence float64 `json:"confidence"`
 }
 
+// defaultMinConfidence is the floor of a Scanner whose MinConfidence is
+// zero. Below it are the weak guesses (a bare nine-digit number as a
+// passport number) that only a lowered floor reports.
+const defaultMinConfidence = 0.5
+
 // Scanner holds the settings of a scan. The zero value reports findings
 // of every class at confidence ≥ 0.5.
 type Scanner struct {
@@ -302,7 +307,7 @@ func (fs *findings) result() []Finding {
 func (s Scanner) findings() findings {
 	min := s.MinConfidence
 	if min == 0 {
-		min = 0.5
+		min = defaultMinConfidence
 	}
 	return findings{min: min}
 }
@@ -623,6 +628,15 @@ func pick(run []Finding) []Finding {
 	var scratch [16]Finding
 	c := append(scratch[:0], run...)
 	slices.SortStableFunc(c, func(a, b Finding) int {
+		// A guess below the default floor (reported only when the floor
+		// is lowered) loses to any finding at or above it, whatever its
+		// class.
+		if ga, gb := a.Confidence < defaultMinConfidence, b.Confidence < defaultMinConfidence; ga != gb {
+			if ga {
+				return 1
+			}
+			return -1
+		}
 		if pa, pb := priority(a.Class), priority(b.Class); pa != pb {
 			return pb - pa
 		}

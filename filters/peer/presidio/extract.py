@@ -162,6 +162,30 @@ def as_spans(v):
     return spans
 
 
+def expected_top_scores(row, n):
+    """The highest score Presidio's test accepts for each expected span: the
+    top of expected_score_ranges, or expected_score(s) itself. None when the
+    case says nothing of scores."""
+    def top(v):
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return float(v)
+        if isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v):
+            return float(max(v))
+        return None
+    r = row.get("expected_score_ranges")
+    if isinstance(r, (list, tuple)) and len(r) == n and n > 0:
+        tops = [top(x) for x in r]
+        if all(t is not None for t in tops):
+            return tops
+    for key in ("expected_score", "expected_scores", "score"):
+        v = row.get(key)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and n > 0:
+            return [float(v)] * n
+        if isinstance(v, (list, tuple)) and len(v) == n and n > 0 and all(isinstance(x, (int, float)) for x in v):
+            return [float(x) for x in v]
+    return None
+
+
 def cases_of(path, fname, presidio_entities):
     src = open(path, encoding="utf-8").read()
     tree = ast.parse(src, filename=path)
@@ -220,6 +244,14 @@ def cases_of(path, fname, presidio_entities):
             if isinstance(n, int) and n != len(spans):
                 # Presidio checks only how many results there are, not where.
                 case["expected_len"] = n
+            top = expected_top_scores(row, len(spans))
+            if top is not None:
+                case["scores"] = top
+            en = row.get("entity_num")
+            if isinstance(en, int) and isinstance(ents, list) and 0 <= en < len(ents):
+                # The spaCy and transformer tests name the entity by its
+                # index in the file's entities fixture.
+                case["entity"] = ents[en]
             ents_row = row.get("entities")
             if isinstance(ents_row, list) and ents_row and len(set(ents_row)) == 1:
                 case["entity"] = ents_row[0]
