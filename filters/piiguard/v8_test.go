@@ -30,11 +30,12 @@ import (
 var (
 	v8Dump = flag.String("v8.dump", "", "write the V8 benchmark's inputs, expected outputs and native Apply timings to this directory")
 	v8N    = flag.Int("v8.n", 2000, "native Apply runs per body size for -v8.dump")
-	// With -v8.serve, after writing the inputs the test times one native
-	// Apply per request read from the FIFO DIR/native.req (a case's index,
-	// one byte) and answers its µs (float64, little-endian) on
-	// DIR/native.resp, until EOF: bench.mjs alternates these with its V8
-	// requests, so both are timed in the same moments of a shared machine.
+	// With -v8.serve, after writing the inputs the test times native
+	// Applies as asked on the FIFO DIR/native.req (two bytes: a case's
+	// index and a count) and answers each one's µs (float64,
+	// little-endian) on DIR/native.resp, until EOF: bench.mjs alternates
+	// these blocks with blocks of V8 requests, so both are timed in the
+	// same moments of a shared machine.
 	v8Serve = flag.Bool("v8.serve", false, "with -v8.dump: serve paired native Apply timings on DIR/native.req and native.resp (FIFOs)")
 )
 
@@ -282,7 +283,7 @@ func serveNative(t *testing.T, dir string, policy *transform.Policy, cases []v8C
 		t.Fatal(err)
 	}
 	defer resp.Close()
-	in, out := make([]byte, 1), make([]byte, 8)
+	in, out := make([]byte, 2), make([]byte, 8*255)
 	for {
 		if _, err := io.ReadFull(req, in); err != nil {
 			return // bench.mjs is done
@@ -291,12 +292,14 @@ func serveNative(t *testing.T, dir string, policy *transform.Policy, cases []v8C
 			t.Fatalf("native.req: no case %d", in[0])
 		}
 		body := cases[in[0]].body
-		t0 := time.Now()
-		if _, err := transform.Apply(policy, body, true); err != nil {
-			t.Fatal(err)
+		for i := range int(in[1]) {
+			t0 := time.Now()
+			if _, err := transform.Apply(policy, body, true); err != nil {
+				t.Fatal(err)
+			}
+			binary.LittleEndian.PutUint64(out[8*i:], math.Float64bits(float64(time.Since(t0).Nanoseconds())/1000))
 		}
-		binary.LittleEndian.PutUint64(out, math.Float64bits(float64(time.Since(t0).Nanoseconds())/1000))
-		if _, err := resp.Write(out); err != nil {
+		if _, err := resp.Write(out[:8*int(in[1])]); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -8,10 +8,11 @@
 // Flags: --n N (timed requests per size, 2000), --warmup N (500),
 // --soak N (16 KiB requests for the memory check, 50000; 0 skips it),
 // --wazero FILE (GuestOwnHost output of the same run, for its column),
-// --wasm PATH (filters/piiguard.wasm), --paired (native Apply timed
-// alongside each request by TestV8Inputs -v8.serve), --check (run each
-// case once and write DIR/NAME.got and NAME.got.json for
-// TestGuestUnderV8; no timing). make bench.v8 runs it all.
+// --wasm PATH (filters/piiguard.wasm), --paired (native Apply timed by
+// TestV8Inputs -v8.serve in blocks of --block N, 20, between blocks of V8
+// requests), --check (run each case once and write DIR/NAME.got and
+// NAME.got.json for TestGuestUnderV8; no timing). make bench.v8 runs it
+// all.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -20,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { ProxyWasmHost } from './host.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const opts = { n: 2000, warmup: 500, soak: 50000, wazero: '', wasm: path.join(here, '../../piiguard.wasm'), check: false, paired: false };
+const opts = { n: 2000, warmup: 500, soak: 50000, wazero: '', wasm: path.join(here, '../../piiguard.wasm'), check: false, paired: false, block: 20 };
 const rest = [];
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i];
@@ -34,6 +35,7 @@ for (let i = 2; i < process.argv.length; i++) {
 }
 if (rest.length !== 1) fail('usage: bench.mjs [--check] [--paired] [--n N] [--warmup N] [--soak N] [--wazero FILE] [--wasm PATH] DIR');
 const dir = rest[0];
+if (!(opts.block >= 1 && opts.block <= 255)) fail('--block must be 1 to 255');
 
 function fail(msg) {
   process.stderr.write(`bench.mjs: ${msg}\n`);
@@ -109,24 +111,29 @@ function summarize(lat) {
   return { p50: sorted[sorted.length >> 1], p99: sorted[Math.floor(sorted.length * 99 / 100)], mean: sum / sorted.length };
 }
 
-// With --paired, the Go side (TestV8Inputs -v8.serve) times one native
-// Apply of the same body before and after each V8 request, as
-// GuestOwnHost's paired run does: on a shared machine whole stretches
-// run several times slower, so a ratio is only sound between figures
-// timed in the same moments, and a V8 request whose native neighbours
-// both ran near their median was not slowed by the machine ("calm").
-let nativeApply = null;
+// With --paired, the Go side (TestV8Inputs -v8.serve) times native
+// Applies of the same body in blocks alternating with blocks of V8
+// requests: on a shared machine whole stretches run several times slower,
+// so a ratio is only sound between figures timed in the same moments.
+// Blocks rather than single requests, because each switch between the two
+// processes leaves the next request's caches cold, which would slow the
+// native side most. A V8 block whose native neighbours both had their
+// median within 1.5× the overall one was not slowed by the machine
+// ("calm"), as in GuestOwnHost's paired run.
+let nativeBlock = null;
 if (opts.paired) {
-  const out = Buffer.alloc(1), back = Buffer.alloc(8);
-  nativeApply = (index) => {
-    out[0] = index;
-    fs.writeSync(reqFd, out);
-    for (let got = 0; got < 8;) {
-      const n = fs.readSync(respFd, back, got, 8 - got, null);
+  const ask = Buffer.alloc(2);
+  nativeBlock = (index, into, at, count) => {
+    ask[0] = index;
+    ask[1] = count;
+    fs.writeSync(reqFd, ask);
+    const back = Buffer.alloc(8 * count);
+    for (let got = 0; got < back.length;) {
+      const n = fs.readSync(respFd, back, got, back.length - got, null);
       if (n === 0) fail('native.resp: the Go side stopped');
       got += n;
     }
-    return back.readDoubleLE(0);
+    for (let i = 0; i < count; i++) into[at + i] = back.readDoubleLE(8 * i);
   };
 }
 
@@ -148,23 +155,29 @@ const times = new Float64Array(4);
 const results = [];
 for (const c of benchCases) {
   const index = manifest.cases.indexOf(c);
-  const req = new Float64Array(opts.n), stream = new Float64Array(opts.n), native = new Float64Array(opts.n + 1);
-  if (nativeApply) native[0] = nativeApply(index);
-  for (let i = 0; i < opts.n; i++) {
-    const s = host.request(c.headers, c.bodyBytes, times);
-    if (nativeApply) native[i + 1] = nativeApply(index);
-    req[i] = (times[2] - times[1]) * 1000;
-    stream[i] = (times[3] - times[0]) * 1000;
-    verify(c, s);
+  const B = opts.block, blocks = Math.ceil(opts.n / B), n = blocks * B;
+  const req = new Float64Array(n), stream = new Float64Array(n), native = new Float64Array(n + B);
+  if (nativeBlock) nativeBlock(index, native, 0, B);
+  for (let j = 0; j < blocks; j++) {
+    for (let i = j * B; i < (j + 1) * B; i++) {
+      const s = host.request(c.headers, c.bodyBytes, times);
+      req[i] = (times[2] - times[1]) * 1000;
+      stream[i] = (times[3] - times[0]) * 1000;
+      verify(c, s);
+    }
+    if (nativeBlock) nativeBlock(index, native, (j + 1) * B, B);
   }
-  const r = { name: c.name, firstMs: firstMs[c.name], req: summarize(req), stream: summarize(stream), calm: null, calmPct: NaN };
-  if (nativeApply) {
+  const r = { name: c.name, n, firstMs: firstMs[c.name], req: summarize(req), stream: summarize(stream), calm: null, calmPct: NaN };
+  if (nativeBlock) {
     r.native = summarize(native);
     const calmBelow = 1.5 * r.native.p50;
+    const blockP50 = (j) => summarize(native.subarray(j * B, (j + 1) * B)).p50;
     const calm = [];
-    for (let i = 0; i < opts.n; i++) if (native[i] <= calmBelow && native[i + 1] <= calmBelow) calm.push(req[i]);
+    for (let j = 0; j < blocks; j++) {
+      if (blockP50(j) <= calmBelow && blockP50(j + 1) <= calmBelow) calm.push(...req.subarray(j * B, (j + 1) * B));
+    }
     if (calm.length) r.calm = summarize(calm);
-    r.calmPct = (100 * calm.length) / opts.n;
+    r.calmPct = (100 * calm.length) / n;
   } else {
     r.native = { p50: c.native.p50_us, p99: c.native.p99_us, mean: c.native.mean_us };
   }
@@ -220,7 +233,7 @@ for (const r of results) {
     ` ${f(z.p50)} / ${f(z.p99)} µs | ${z.p50 ? (z.p50 / z.native).toFixed(2) + '×' : '—'} | ${r.firstMs.toFixed(1)} ms |`);
 }
 console.log(opts.paired
-  ? 'native Apply: timed by the Go side right before and after each V8 request (paired); calm: the V8 requests whose two native neighbours both ran within 1.5× their median'
+  ? `native Apply: timed by the Go side in blocks of ${opts.block} alternating with blocks of V8 requests (paired); calm: the V8 blocks whose two native neighbours both had their median within 1.5× the overall one`
   : 'native Apply: timed by TestV8Inputs before this run (run with --paired for figures timed alongside)');
 if (memory) {
   console.log('');
