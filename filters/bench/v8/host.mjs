@@ -171,13 +171,18 @@ export class ProxyWasmHost {
     return this.dv;
   }
 
+  // Wasm passes i32 arguments to JavaScript as signed numbers; addresses
+  // and lengths are unsigned (>>> 0).
+
   // bytes returns a copy: the guest may reuse the memory after the call.
   #bytes(ptr, len) {
-    return this.#mem().slice(ptr, ptr + len);
+    ptr >>>= 0;
+    return this.#mem().slice(ptr, ptr + (len >>> 0));
   }
 
   #string(ptr, len) {
-    return latin1(this.#mem().subarray(ptr, ptr + len));
+    ptr >>>= 0;
+    return latin1(this.#mem().subarray(ptr, ptr + (len >>> 0)));
   }
 
   // give hands data to the guest as Envoy does: in a block the guest
@@ -188,8 +193,8 @@ export class ProxyWasmHost {
     if (p === 0 && n > 0) return Status.InvalidMemoryAccess;
     this.#mem().set(data, p); // after the call: allocating may grow memory
     const dv = this.#view();
-    dv.setUint32(retPtr, p, true);
-    dv.setUint32(retLen, n, true);
+    dv.setUint32(retPtr >>> 0, p, true);
+    dv.setUint32(retLen >>> 0, n, true);
     return Status.OK;
   }
 
@@ -244,6 +249,8 @@ export class ProxyWasmHost {
         return Status.OK;
       },
       proxy_get_buffer_bytes(type, start, max, retPtr, retLen) {
+        start >>>= 0;
+        max >>>= 0;
         const b = host.#buffer(type);
         if (!b) return Status.NotFound;
         if (start > b.byteLength) return Status.BadArgument;
@@ -253,6 +260,9 @@ export class ProxyWasmHost {
       // Replaces len bytes at start with the data: start 0 and a length at
       // least the buffer's replace it whole, as in Envoy.
       proxy_set_buffer_bytes(type, start, len, ptr, size) {
+        start >>>= 0;
+        len >>>= 0;
+        size >>>= 0;
         const b = host.#buffer(type);
         if (!b) return Status.NotFound;
         if (start > b.byteLength) return Status.BadArgument;
