@@ -92,6 +92,18 @@ bench.versus: ## nexus-authz against opa-envoy-plugin (OPA_ENVOY_BIN) on the sam
 	@test -n "$(OPA_ENVOY_BIN)" || { echo "set OPA_ENVOY_BIN to an opa-envoy-plugin binary"; exit 2; }
 	cd authz && OPA_ENVOY_BIN=$(OPA_ENVOY_BIN) $(GO) test -run '^$$' -bench VersusOPAEnvoy -benchtime 1x -count 3 ./internal/server/
 
+bench.v8: wasm ## Run piiguard.wasm under V8 (node --no-liftoff), as Envoy runs it: p50/p99 per body size beside native Apply (paired) and wazero of the same run, guest memory over 50,000 requests
+	@node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' 2>/dev/null || { echo "bench.v8 needs node 20 or later on PATH"; exit 2; }
+	@set -e; dir=$$(mktemp -d); trap 'rm -rf "$$dir"' EXIT; \
+	  (cd filters && $(GO) test -c -o $$dir/piiguard.test ./piiguard/); \
+	  echo "== wazero (GuestOwnHost)"; \
+	  (cd filters/piiguard && $$dir/piiguard.test -test.run '^$$' -test.bench 'GuestOwnHost/(wasm|native-apply)/' -test.benchtime 2000x) | tee $$dir/wazero.txt; \
+	  echo "== V8, native Apply timed alongside by TestV8Inputs"; \
+	  mkfifo $$dir/native.req $$dir/native.resp; \
+	  (cd filters/piiguard && exec $$dir/piiguard.test -test.run '^TestV8Inputs$$' -v8.dump=$$dir -v8.serve >$$dir/native.log 2>&1) & native=$$!; \
+	  node --no-liftoff --no-warnings filters/bench/v8/bench.mjs --paired --wazero $$dir/wazero.txt $(V8ARGS) $$dir || { kill $$native 2>/dev/null; cat $$dir/native.log; exit 1; }; \
+	  wait $$native || { cat $$dir/native.log; exit 1; }
+
 filters.corpus: ## Regenerate the scanner's labeled corpus (filters/testdata/corpus.jsonl)
 	cd filters && $(GO) run ./internal/corpusgen > testdata/corpus.jsonl
 
@@ -118,6 +130,6 @@ clean: ## Remove binaries and local state
 	rm -rf $(BIN) .data
 
 help: ## Show this help
-	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} /^[a-zA-Z_.-]+:.*?##/ { printf "  %-18s %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} /^[a-zA-Z0-9_.-]+:.*?##/ { printf "  %-18s %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)
 
-.PHONY: run test wasm build bench e2e e2e-spire lint go.test.unit go.test.fuzz golden compat.live bench.versus filters.corpus peer.update lint.gofmt lint.govet lint.staticcheck clean help
+.PHONY: run test wasm build bench e2e e2e-spire lint go.test.unit go.test.fuzz golden compat.live bench.versus bench.v8 filters.corpus peer.update lint.gofmt lint.govet lint.staticcheck clean help
