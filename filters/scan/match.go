@@ -47,9 +47,12 @@ func matchEmail(text []byte, at int) (Finding, bool) {
 	if lastDot <= 0 || len(dom)-lastDot-1 < 2 {
 		return Finding{}, false
 	}
-	for _, c := range dom[lastDot+1:] {
-		if !isAlpha(c) {
-			return Finding{}, false
+	tld := dom[lastDot+1:]
+	if !hasPrefixAt(tld, 0, "xn--") { // a punycode TLD ("xn--p1ai") has digits and dashes
+		for _, c := range tld {
+			if !isAlpha(c) {
+				return Finding{}, false
+			}
 		}
 	}
 	return Finding{Class: Email, Start: s, End: e, Confidence: 0.95}, true
@@ -341,6 +344,12 @@ func cardPrefix(d []byte) bool {
 		return true
 	case p2 == 35 || p2 == 36 || p2 == 38 || p2 == 30 || p2 == 62: // JCB, Diners, UnionPay
 		return true
+	case p4 == 5019 || p4 == 4571: // Dankort
+		return true
+	case p4 == 5018 || p4 == 5020 || p4 == 5038 || p4 == 5893 || p4 == 6304 || p4 == 6759 || p4 == 6761 || p4 == 6762 || p4 == 6763: // Maestro
+		return true
+	case d[0] == '1': // UATP
+		return true
 	}
 	return false
 }
@@ -359,6 +368,10 @@ func cardLength(d []byte) bool {
 		return n == 16
 	case p2 == 30 || p2 == 36 || p2 == 38: // Diners
 		return n >= 14 && n <= 19
+	case d[0] == '1': // UATP
+		return n == 15
+	case p2 == 50 || p2 == 58 || p2 == 63 || p2 == 67: // Maestro, Dankort
+		return n >= 12 && n <= 19
 	}
 	return n >= 16 && n <= 19 // Discover, JCB, UnionPay
 }
@@ -395,6 +408,9 @@ func matchCard(text []byte, i int) (Finding, bool) {
 		end = k
 		d = d[:digitsIn(text[i:end])]
 		nsep = bytesIn(text[i:end], " -")
+	}
+	if d[0] == '1' && nsep > 0 && !(nsep == 2 && end-i == 17 && text[i+4] == text[i+10]) {
+		return Finding{}, false // UATP is printed whole or 4-5-6; "1 25 12 28 …" is another number
 	}
 	conf := 0.85
 	if nsep > 0 {
@@ -640,6 +656,7 @@ func matchIPv4(text []byte, i int) (Finding, bool) {
 	if j < len(text) && (isAlnum(text[j]) || text[j] == '.' && j+1 < len(text) && isDigit(text[j+1])) {
 		return Finding{}, false
 	}
+	j = prefixLength(text, j, 32) // "10.0.0.0/8": the network is the finding
 	// An address word wins over a version word; the context is read
 	// only as far as it decides.
 	conf := 0.9
@@ -652,6 +669,23 @@ func matchIPv4(text []byte, i int) (Finding, bool) {
 }
 
 var doubleColon = []byte("::")
+
+// prefixLength extends an address ending at j over a CIDR prefix length
+// ("/24", at most max) and returns the new end.
+func prefixLength(text []byte, j, max int) int {
+	if j+1 >= len(text) || text[j] != '/' || !isDigit(text[j+1]) {
+		return j
+	}
+	k, v := j+1, 0
+	for k < len(text) && k-j <= 3 && isDigit(text[k]) {
+		v = v*10 + int(text[k]-'0')
+		k++
+	}
+	if v > max || k < len(text) && (isAlnum(text[k]) || text[k] == '/' || text[k] == '.' && k+1 < len(text) && isDigit(text[k+1])) {
+		return j
+	}
+	return k
+}
 
 func matchIPv6(text []byte, i int) (Finding, bool) {
 	// A group after a ':' is inside a longer run of groups, which is the
@@ -674,7 +708,18 @@ func matchIPv6(text []byte, i int) (Finding, bool) {
 	for j > i && text[j-1] == '.' {
 		j--
 	}
-	if j < len(text) && isAlnum(text[j]) {
+	end := j
+	if j < len(text) && text[j] == '%' {
+		// A zone: "fe80::1%eth0".
+		k := j + 1
+		for k < len(text) && k-j <= 16 && (isAlnum(text[k]) || text[k] == '.' || text[k] == '_' || text[k] == '-') {
+			k++
+		}
+		if k > j+1 {
+			end = k
+		}
+	}
+	if end < len(text) && isAlnum(text[end]) {
 		return Finding{}, false
 	}
 	// Without "::" an address has seven colons, six before an IPv4 tail:
@@ -686,11 +731,12 @@ func matchIPv6(text []byte, i int) (Finding, bool) {
 	if err != nil || !a.Is6() {
 		return Finding{}, false
 	}
-	// "::" alone or times like 12:30:45 are not addresses worth reporting.
-	if a.IsUnspecified() {
+	// "::" (the unspecified address) only standing alone: not in "a::b"
+	// code or "[::2]" slices.
+	if a.IsUnspecified() && (i > 0 && (isAlnum(text[i-1]) || text[i-1] == '[' || text[i-1] == ':') || end < len(text) && (text[end] == ']' || isAlnum(text[end]))) {
 		return Finding{}, false
 	}
-	return Finding{Class: IPAddress, Start: i, End: j, Confidence: 0.9}, true
+	return Finding{Class: IPAddress, Start: i, End: prefixLength(text, end, 128), Confidence: 0.9}, true
 }
 
 // --- DATE_OF_BIRTH -----------------------------------------------------

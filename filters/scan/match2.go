@@ -5,34 +5,24 @@ package scan
 // ibanLengths are the lengths of the commonest countries' IBANs; others
 // are accepted at 15..34 characters.
 func ibanLength(cc string) int {
-	switch cc {
-	case "DE":
-		return 22
-	case "GB", "IE":
-		return 22
-	case "FR", "IT", "MC":
-		return 27
-	case "ES", "SE":
-		return 24
-	case "NL":
-		return 18
-	case "BE":
-		return 16
-	case "CH", "LI":
-		return 21
-	case "AT", "LU":
-		return 20
-	case "PL":
-		return 28
-	case "PT":
-		return 25
-	case "NO":
-		return 15
-	case "DK", "FI":
-		return 18
+	if len(cc) != 2 {
+		return 0
+	}
+	for k := 0; k+4 <= len(ibanLengths); k += 5 {
+		if ibanLengths[k] == cc[0] && ibanLengths[k+1] == cc[1] {
+			return int(ibanLengths[k+2]-'0')*10 + int(ibanLengths[k+3]-'0')
+		}
 	}
 	return 0
 }
+
+// ibanLengths are the IBAN lengths of the countries in SWIFT's IBAN
+// registry, as "CCnn ".
+const ibanLengths = "AD24 AE23 AL28 AT20 AZ28 BA20 BE16 BG22 BH22 BI27 BR29 BY28 CH21 CR22 CY28 CZ24 DE22 DJ27 DK18 DO28 " +
+	"EE20 EG29 ES24 FI18 FK18 FO18 FR27 GB22 GE22 GI23 GL18 GR27 GT28 HR21 HU28 IE22 IL23 IQ23 IS26 IT27 " +
+	"JO30 KW30 KZ20 LB28 LC32 LI21 LT20 LU20 LV21 LY25 MC27 MD24 ME22 MK19 MN20 MR27 MT31 MU30 NI28 NL18 " +
+	"NO15 OM23 PK24 PL28 PS29 PT25 QA29 RO24 RS22 RU33 SA24 SC31 SD18 SE24 SI19 SK24 SM27 SO23 ST25 SV28 " +
+	"TL23 TN24 TR26 UA29 VA22 VG24 XK20 YE30 "
 
 func mod97(s []byte) bool {
 	// Move the first four characters to the end, letters become 10..35.
@@ -63,27 +53,48 @@ func matchIBAN(text []byte, i int) (Finding, bool) {
 	if len(text)-i < 15 || !isUpper(text[i+1]) || !isDigit(text[i+2]) || !isDigit(text[i+3]) {
 		return Finding{}, false
 	}
-	var buf [34]byte
+	var buf [40]byte
 	s := buf[:0]
 	j := i
-	for j < len(text) && len(s) < 34 {
+	var sep byte
+	// Where each group ended (length of s, end in text): a printed IBAN
+	// followed by a capitalised word ("… 8901 X", "… ALL CAPS") reads one
+	// group too far, and is the longest run of whole groups of the
+	// country's length.
+	var ends [10][2]int
+	nends := 0
+	for j < len(text) && len(s) < len(buf) {
 		c := text[j]
 		if isDigit(c) || isUpper(c) {
 			s = append(s, c)
 			j++
 			continue
 		}
-		// Printed IBANs group by four with single spaces.
-		if c == ' ' && len(s)%4 == 0 && j+1 < len(text) && (isDigit(text[j+1]) || isUpper(text[j+1])) {
+		// Printed IBANs group by four with single spaces (or dashes).
+		if (c == ' ' || c == '-') && (sep == 0 || sep == c) && len(s)%4 == 0 && j+1 < len(text) && (isDigit(text[j+1]) || isUpper(text[j+1])) {
+			sep = c
+			if nends < len(ends) {
+				ends[nends] = [2]int{len(s), j}
+				nends++
+			}
 			j++
 			continue
 		}
 		break
 	}
+	want := ibanLength(string(s[:2]))
+	if (j < len(text) && isAlnum(text[j]) || want != 0 && len(s) != want || want == 0 && !mod97(s)) && nends > 0 {
+		for k := nends - 1; k >= 0; k-- {
+			if ends[k][0] == want || want == 0 && ends[k][0] >= 15 && mod97(s[:ends[k][0]]) {
+				s, j = s[:ends[k][0]], ends[k][1]
+				break
+			}
+		}
+	}
 	if j < len(text) && isAlnum(text[j]) {
 		return Finding{}, false
 	}
-	if want := ibanLength(string(s[:2])); want != 0 && len(s) != want || len(s) < 15 {
+	if want != 0 && len(s) != want || len(s) < 15 || len(s) > 34 {
 		return Finding{}, false
 	}
 	if !mod97(s) {

@@ -307,8 +307,9 @@ func matchName(text []byte, i int) (Finding, bool) {
 	case r.tokens >= 2 && given && r.last&wordSurname != 0:
 		// A given name and a surname: "Rose Grant", "JOHN SMITH".
 		return Finding{Class: Name, Start: start, End: r.end, Confidence: 0.9}, true
-	case r.tokens >= 2 && given && !r.lastKnown && !r.caps && flags&wordCommon == 0:
-		// A given name and an unknown capitalised word: "Chiara Esposti".
+	case r.tokens >= 2 && given && !r.caps && flags&wordCommon == 0 && r.last&^wordEnglish == 0:
+		// A given name and an unknown capitalised word, or an ordinary
+		// word written as a surname: "Chiara Esposti", "Dan Tailor".
 		return Finding{Class: Name, Start: start, End: r.end, Confidence: 0.8}, true
 	case r.tokens >= 2 && flags&wordSurname != 0 && flags&wordCommon == 0 && r.secondGiven && !r.inverted:
 		// Surname first, as Vietnamese, Chinese and Hungarian names are

@@ -58,7 +58,7 @@ func matchNationalPhone(text []byte, i int) (Finding, bool) {
 	case trunk && digits >= 9 && digits <= 12 && first <= 5:
 		// Dashes join two groups ("020-1234567", "06-12345678"), dots
 		// five (French "06.12.34.56.78"), spaces any.
-		if sep == ' ' && groups >= 2 || sep == '-' && groups == 2 || sep == '/' && groups == 2 || sep == '.' && groups == 5 {
+		if sep == ' ' && groups >= 2 || sep == '-' && (groups == 2 || groups == 3 && digits >= 10 && first >= 2) || sep == '/' && groups == 2 || sep == '.' && groups == 5 {
 			conf := 0.8
 			if nationalPhoneContext.before(text, i) {
 				conf = 0.95
