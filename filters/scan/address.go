@@ -1,5 +1,7 @@
 package scan
 
+import "strings"
+
 // ADDRESS: street addresses as the seven countries write them — the house
 // number first ("221B Baker Street", "12 rue de la Paix") or after the
 // street ("Via Roma 10", "Hauptstraße 5", "Berliner Str. 12a") — with an
@@ -125,9 +127,29 @@ func houseAndStreet(text []byte, i, h int) (Finding, bool) {
 	return Finding{Class: Address, Start: i, End: addressTail(text, e), Confidence: 0.9}, true
 }
 
+// streetFirstPairs marks the first two letters of every street type
+// written first. Computed once and only read.
+var streetFirstPairs = func() (t [(26*26 + 63) / 64]uint64) {
+	for _, w := range strings.Fields(streetFirstWords) {
+		if len(w) >= 2 && isLower(w[0]) && isLower(w[1]) {
+			k := int(w[0]-'a')*26 + int(w[1]-'a')
+			t[k/64] |= 1 << (k % 64)
+		}
+	}
+	return t
+}()
+
 // streetTypeFirst reads a street written type first ("rue de la Paix",
 // "avenue Foch") at j and returns its end, or 0.
 func streetTypeFirst(text []byte, j int) int {
+	// The first two letters rule out most words ("500 mg", "3 times")
+	// before a lookup.
+	if j+1 >= len(text) || !isAlpha(text[j]) || !isAlpha(text[j+1]) {
+		return 0
+	}
+	if k := int(lower(text[j])-'a')*26 + int(lower(text[j+1])-'a'); streetFirstPairs[k/64]&(1<<(k%64)) == 0 {
+		return 0
+	}
 	e := streetWord(text, j)
 	if e == 0 || names.lookup(text, j, e)&wordStreetFirst == 0 {
 		return 0
@@ -243,8 +265,7 @@ func addressTail(text []byte, e int) int {
 		if w == 0 {
 			continue
 		}
-		switch string(foldASCII(text[u:w])) {
-		case "apt", "apartment", "suite", "ste", "unit", "flat", "app", "appt", "piso", "scala", "interno", "int", "bus", "wohnung":
+		if foldedOneOf(text[u:w], "apt", "apartment", "suite", "ste", "unit", "flat", "app", "appt", "piso", "scala", "interno", "int", "bus", "wohnung") {
 			a := w
 			if a < n && text[a] == '.' {
 				a++
@@ -305,22 +326,16 @@ func unitID(text []byte, a int) int {
 	return b
 }
 
-// foldASCII lowers ASCII letters of a short word into a new slice only
-// when it has a capital; most words are returned as they are.
-func foldASCII(b []byte) []byte {
-	for k := 0; k < len(b); k++ {
-		if isUpper(b[k]) {
-			var buf [16]byte
-			if len(b) > len(buf) {
-				return b
-			}
-			for m := 0; m < len(b); m++ {
-				buf[m] = lower(b[m])
-			}
-			return buf[:len(b)]
+// foldedOneOf says whether the word b, ASCII case folded, is one of ws
+// (lower case): a comparison, where folding into a buffer would move the
+// buffer to the heap.
+func foldedOneOf(b []byte, ws ...string) bool {
+	for _, w := range ws {
+		if len(w) == len(b) && hasFoldPrefixAt(b, 0, w) {
+			return true
 		}
 	}
-	return b
+	return false
 }
 
 // postalCity reads a postal code and the city after it at i: five digits
@@ -481,32 +496,59 @@ func ukPostcode(text []byte, k int) int {
 // matchAddressWord tries an address at the capitalised word at i: a
 // street written type first or a German or Dutch street word, then the
 // house number; a PO box; "Boston, MA 02115" at the state; a UK postcode.
-func matchAddressWord(text []byte, i int) (Finding, bool) {
+func matchAddressWord(text []byte, i, tokenEnd int, f wordFlags) (Finding, bool) {
 	n := len(text)
-	e := streetWord(text, i)
-	if e == 0 {
+	if i+1 >= n {
 		return Finding{}, false
 	}
-	// "MA 02115" after "Boston, ": the finding starts at the city.
-	if e-i == 2 && usState(text, i) && i >= 4 && text[i-1] == ' ' && text[i-2] == ',' {
-		if z := zipAt(text, e); z > 0 {
-			if s := cityBefore(text, i-2); s >= 0 {
-				return Finding{Class: Address, Start: s, End: z, Confidence: 0.85}, true
+	// The forms that need no gazetteer are tried first, each only when its
+	// first bytes fit: most capitalised words end here.
+	c, d := text[i], text[i+1]
+	if isUpper(d) && (i+2 == n || !isAlnum(text[i+2])) {
+		// "MA 02115" after "Boston, ": the finding starts at the city.
+		if usState(text, i) && i >= 4 && text[i-1] == ' ' && text[i-2] == ',' {
+			if z := zipAt(text, i+2); z > 0 {
+				if s := cityBefore(text, i-2); s >= 0 {
+					return Finding{Class: Address, Start: s, End: z, Confidence: 0.85}, true
+				}
 			}
 		}
+	}
+	if isDigit(d) || isUpper(d) && i+2 < n && isDigit(text[i+2]) {
+		if p := ukPostcode(text, i); p > 0 {
+			start := i
+			if s := cityBefore(text, i-1); s >= 0 && text[i-1] == ' ' {
+				start = s
+			}
+			return Finding{Class: Address, Start: start, End: p, Confidence: 0.75}, true
+		}
+	}
+	if c == 'P' || c == 'B' || c == 'A' || c == 'C' {
+		if end := poBox(text, i); end > 0 {
+			return Finding{Class: Address, Start: i, End: addressTail(text, end), Confidence: 0.9}, true
+		}
+	}
+	var e int
+	if f&(wordStreetFirst|wordStreetAdjective) == 0 {
+		// Only a one-word street ("Hauptstraße 5") or an adjective and a
+		// street word ("Berliner Straße 5") is left: the word is followed
+		// by a house number or by another capitalised word.
+		if e = tokenEnd; e == 0 || e+2 >= n || text[e] != ' ' && text[e] != '.' && text[e] != ',' {
+			return Finding{}, false
+		}
+		k := e
+		if text[k] == '.' {
+			k++
+		}
+		if k < n && text[k] == ',' {
+			k++
+		}
+		if !(k+1 < n && text[k] == ' ' && isDigit(text[k+1])) && !(text[e] == ' ' && e-i > 4 && hasPrefixAt(text, e-2, "er") && isUpper(text[e+1])) {
+			return Finding{}, false
+		}
+	} else if e = streetWord(text, i); e == 0 {
 		return Finding{}, false
 	}
-	if p := ukPostcode(text, i); p > 0 {
-		start := i
-		if s := cityBefore(text, i-1); s >= 0 && text[i-1] == ' ' {
-			start = s
-		}
-		return Finding{Class: Address, Start: start, End: p, Confidence: 0.75}, true
-	}
-	if end := poBox(text, i); end > 0 {
-		return Finding{Class: Address, Start: i, End: addressTail(text, end), Confidence: 0.9}, true
-	}
-	f := names.lookup(text, i, e)
 	j := 0
 	if f&wordStreetAdjective != 0 && e+1 < n && text[e] == ' ' {
 		// "Nieuwe Binnenweg 160", "Lange Voorhout 138c", "Am Markt 16",

@@ -2,6 +2,7 @@ package scan
 
 import (
 	_ "embed"
+	"encoding/binary"
 	"strings"
 )
 
@@ -213,13 +214,24 @@ func (g *gazetteer) word(entry uint32) string {
 	return g.extra[off : off+n]
 }
 
-// hashFolded is FNV-1a over bytes already folded.
+// hashFolded hashes a folded word eight bytes at a time (little endian,
+// the last chunk zero-padded), so a lookup of an ASCII word folds and
+// hashes it in a word or two without copying it.
 func hashFolded(b []byte) uint32 {
-	h := uint32(2166136261)
-	for _, c := range b {
-		h = (h ^ uint32(c)) * 16777619
+	h := uint64(len(b)) * 0x9E3779B97F4A7C15
+	for len(b) >= 8 {
+		h = hashChunk(h, binary.LittleEndian.Uint64(b))
+		b = b[8:]
 	}
-	return h
+	if len(b) > 0 {
+		h = hashChunk(h, tail8(b))
+	}
+	return uint32(h >> 32)
+}
+
+func hashChunk(h, c uint64) uint64 {
+	h = (h ^ c) * 0x9E3779B97F4A7C15
+	return h ^ h>>29
 }
 
 // maxGazetteerWord bounds the words looked up; longer ones are no names.
@@ -228,22 +240,68 @@ const maxGazetteerWord = 32
 // lookup returns the flags of the word text[i:j], case folded (ASCII,
 // Latin-1 and Latin Extended-A capitals), or 0 if it is unknown.
 func (g *gazetteer) lookup(text []byte, i, j int) wordFlags {
+	n := j - i
+	if n <= 0 || n > maxGazetteerWord {
+		return 0
+	}
+	// ASCII words of up to sixteen bytes, nearly all of them: folded and
+	// hashed in place.
+	if n <= 16 {
+		var lo, hi uint64
+		if len(text)-i >= 16 {
+			lo, hi = binary.LittleEndian.Uint64(text[i:]), binary.LittleEndian.Uint64(text[i+8:])
+		} else {
+			var b [16]byte
+			copy(b[:], text[i:])
+			lo, hi = binary.LittleEndian.Uint64(b[:]), binary.LittleEndian.Uint64(b[8:])
+		}
+		if n < 8 {
+			lo &= 1<<(8*n) - 1
+			hi = 0
+		} else if n < 16 {
+			hi &= 1<<(8*(n-8)) - 1
+		}
+		if (lo|hi)&highs8 == 0 {
+			lo, hi = fold8(lo), fold8(hi)
+			h := hashChunk(uint64(n)*0x9E3779B97F4A7C15, lo)
+			if n > 8 {
+				h = hashChunk(h, hi)
+			}
+			return g.probe(uint32(h>>32), text[i:j])
+		}
+	}
 	var buf [maxGazetteerWord]byte
 	w, ok := foldWord(text[i:j], &buf)
 	if !ok {
 		return 0
 	}
-	h := hashFolded(w) & g.mask
+	return g.probe(hashFolded(w), w)
+}
+
+// probe finds the entry of hash h whose word is w, ASCII case folded.
+func (g *gazetteer) probe(h uint32, w []byte) wordFlags {
+	h &= g.mask
 	for {
 		e := g.slots[h]
 		if e == 0 {
 			return 0
 		}
-		if g.word(g.entries[e-1]) == string(w) {
+		if entry := g.entries[e-1]; int(entry&0xff) == len(w) && foldEqual(g.word(entry), w) {
 			return g.flags[e-1]
 		}
 		h = (h + 1) & g.mask
 	}
+}
+
+// foldEqual says whether w, its ASCII capitals lowered, is the folded
+// word k.
+func foldEqual(k string, w []byte) bool {
+	for m := 0; m < len(w); m++ {
+		if k[m] != lower(w[m]) {
+			return false
+		}
+	}
+	return true
 }
 
 // foldWord lowers a word's capitals into buf: ASCII, Latin-1 (U+00C0–DE)

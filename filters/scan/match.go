@@ -242,10 +242,12 @@ func matchNumeric(text []byte, i int, out *findings) {
 		out.add(matchAddressNumber(text, i))
 	}
 	// A VIN, and a licence plate starting with a digit ("1234 BCD").
-	if len(text)-i >= 17 && isAlnum(text[i+16]) {
+	// A VIN has a letter among its first three characters (the maker's
+	// code); a plate starting with a digit, within its first six.
+	if len(text)-i >= 17 && isAlnum(text[i+16]) && (isUpper(text[i+1]) || isUpper(text[i+2])) {
 		out.add(matchVIN(text, i))
 	}
-	if len(text)-i >= 5 {
+	if len(text)-i >= 6 && (isUpper(text[i+1]) || isUpper(text[i+2]) || isUpper(text[i+3]) || isUpper(text[i+4]) || isUpper(text[i+5])) {
 		out.add(matchPlate(text, i))
 	}
 	// An age over 89 ("92-year-old", "aged 93").

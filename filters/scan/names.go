@@ -208,17 +208,23 @@ func readNameRun(text []byte, i, end int, caps, initial bool, flags wordFlags) n
 
 // matchName tries a name at the capitalised word at i.
 func matchName(text []byte, i int) (Finding, bool) {
+	end, caps, initial := nameToken(text, i)
+	if end == 0 {
+		return Finding{}, false
+	}
+	return matchNameToken(text, i, end, caps, initial, tokenFlags(text, i, end))
+}
+
+// matchNameToken tries a name at the capitalised token [i, end) whose
+// flags the caller looked up (matchWord shares them with the address
+// matcher).
+func matchNameToken(text []byte, i, end int, caps, initial bool, flags wordFlags) (Finding, bool) {
 	if i > 0 && (isAlnum(text[i-1]) || text[i-1] >= 0x80 && !afterSpaceLike(text, i)) {
 		return Finding{}, false
 	}
 	if i >= 2 && (text[i-1] == '\'' || text[i-1] == '-') && (isAlpha(text[i-2]) || text[i-2] >= 0x80) {
 		return Finding{}, false // inside "D'Angelo", "Jean-Pierre", "Saint-Étienne"
 	}
-	end, caps, initial := nameToken(text, i)
-	if end == 0 {
-		return Finding{}, false
-	}
-	flags := tokenFlags(text, i, end)
 	n := len(text)
 	if flags&wordTitle != 0 && !caps && !initial {
 		return titledName(text, end)
@@ -536,8 +542,7 @@ func camelCase(text []byte, i, end int) bool {
 		if !isUpper(text[k]) || isUpper(text[k-1]) || text[k-1] == '-' || text[k-1] == '\'' || text[k-1] >= 0x80 {
 			continue
 		}
-		switch string(foldASCII(text[i:k])) {
-		case "mc", "mac", "de", "di", "da", "le", "la", "van", "von", "du", "fitz", "o":
+		if foldedOneOf(text[i:k], "mc", "mac", "de", "di", "da", "le", "la", "van", "von", "du", "fitz", "o") {
 			continue
 		}
 		return true

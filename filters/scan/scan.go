@@ -190,24 +190,25 @@ func (s Scanner) Scan(text []byte) []Finding {
 		// finding (one two-bit lookup), then its first three letters
 		// and bytes if they can only start a keyword.
 		d := text[p+1]
-		var may bool
+		var may, keyword bool
 		if c|d < 0x80 { // no keyword or prefix has a non-ASCII byte
 			k := uint(c)<<7 | uint(d)
 			pair := pairKinds[k/32] >> (k % 32 * 2) & 3
-			may = pair == pairAlways
-			if pair == pairKeyword {
+			may = pair&pairAlways != 0
+			if pair&pairKeyword != 0 {
 				third := 26
 				if p+2 < n && charClass[text[p+2]]&(classUpper|classLower) != 0 {
 					third = int((text[p+2] | 0x20) - 'a')
 				}
 				k3 := (int((c|0x20)-'a')*26+int((d|0x20)-'a'))*27 + third
-				may = keywordStarts3[k3/64]&(1<<(k3%64)) != 0 && keywordPrefixAt(text, p, k3)
+				keyword = keywordStarts3[k3/64]&(1<<(k3%64)) != 0 && keywordPrefixAt(text, p, k3)
+				may = may || keyword
 			}
 		} else {
 			may = isUpper(c) // a name with a non-ASCII letter ("Müller")
 		}
 		if may {
-			matchWord(text, p, &out)
+			matchWord(text, p, keyword, &out)
 		}
 	}
 	return out.result()
@@ -361,14 +362,25 @@ func matchPunct(text []byte, i int, out *findings) {
 
 // matchWord tries the classes that start with a letter, filtered by the
 // letter so most words cost one switch.
-func matchWord(text []byte, i int, out *findings) {
+func matchWord(text []byte, i int, keyword bool, out *findings) {
 	c := text[i]
 	if isUpper(c) {
-		out.add(matchIBAN(text, i))
-		out.add(matchName(text, i))
-		out.add(matchAddressWord(text, i))
-		out.add(matchVIN(text, i))
-		out.add(matchPlate(text, i))
+		// A capital and a small letter ("Maria", "The") starts no IBAN,
+		// VIN, plate or national id: only a name or an address.
+		if i+1 < len(text) && !isLower(text[i+1]) {
+			out.add(matchIBAN(text, i))
+			out.add(matchVIN(text, i))
+			out.add(matchPlate(text, i))
+			matchIDWord(text, i, out)
+		}
+		// One gazetteer lookup for the name and address matchers.
+		var flags wordFlags
+		end, caps, initial := nameToken(text, i)
+		if end != 0 {
+			flags = tokenFlags(text, i, end)
+			out.add(matchNameToken(text, i, end, caps, initial, flags))
+		}
+		out.add(matchAddressWord(text, i, end, flags))
 	}
 	switch c {
 	case 'A', 'G', 'g', 'x', 'e':
@@ -382,8 +394,7 @@ func matchWord(text []byte, i int, out *findings) {
 			out.add(idAfterPhrase(text, i, deviceRule, "s/n")) // "S/N: …"
 		}
 	}
-	matchIDWord(text, i, out)
-	if keywordAt(text, i) {
+	if keyword {
 		out.add(matchContextID(text, i))
 		out.add(matchAssignment(text, i))
 	}
@@ -451,11 +462,11 @@ var pairKinds = func() (t [128 * 128 / 32]uint64) {
 				continue
 			}
 			var kind uint64
-			switch {
-			case isUpper(b) && (isUpper(e) || isLower(e) || isDigit(e) || e == '\'' || e == '.' || e == '-') || (b|0x20) == 's' && e == '/' || b == 'A' && e == '3' || b == 'g' && (e == 'h' || e == 'i' || e == 'l') || b == 'x' && e == 'o' || b == 'e' && e == 'y' || b == 'b' && e == 'c' || (b|0x20) == 'h' && (e|0x20) == 't':
-				kind = pairAlways
-			case isAlpha(e) && keywordStart(lower(b), lower(e)):
-				kind = pairKeyword
+			if isAlpha(e) && keywordStart(lower(b), lower(e)) {
+				kind |= pairKeyword
+			}
+			if isUpper(b) && (isUpper(e) || isLower(e) || isDigit(e) || e == '\'' || e == '.' || e == '-') || (b|0x20) == 's' && e == '/' || b == 'A' && e == '3' || b == 'g' && (e == 'h' || e == 'i' || e == 'l') || b == 'x' && e == 'o' || b == 'e' && e == 'y' || b == 'b' && e == 'c' || (b|0x20) == 'h' && (e|0x20) == 't' {
+				kind |= pairAlways
 			}
 			k := c<<7 | d
 			t[k/32] |= kind << (k % 32 * 2)

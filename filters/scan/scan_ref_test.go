@@ -62,7 +62,7 @@ func (s Scanner) scanReference(text []byte) []Finding {
 // matchWord tries the classes that start with a letter, filtered by the
 // letter so most words cost one switch.
 func refMatchWord(text []byte, i int, out *findings) {
-	matchWord(text, i, out)
+	matchWord(text, i, keywordAt(text, i), out)
 	for _, m := range [...]func([]byte, int) (Finding, bool){matchDEA, matchNINO, matchKVNR, matchNIE, matchFiscalCode} {
 		out.add(m(text, i))
 	}

@@ -51,7 +51,9 @@ func validVIN(v []byte) bool {
 	if sum%11 == 10 {
 		check = 'X'
 	}
-	return letters > 0 && v[8] == check
+	// The maker's code (the first three characters) has a letter in
+	// every VIN issued.
+	return letters > 0 && v[8] == check && (isUpper(v[0]) || isUpper(v[1]) || isUpper(v[2]))
 }
 
 // matchVIN reads a VIN at i.
@@ -75,6 +77,17 @@ func matchPlate(text []byte, i int) (Finding, bool) {
 	n := len(text)
 	if i > 0 && (isAlnum(text[i-1]) || text[i-1] == '-') {
 		return Finding{}, false
+	}
+	if isDigit(text[i]) {
+		// A plate starting with a digit has a letter within its first six
+		// bytes ("1234 BCD", "12-ABC-3"): other numbers stop here.
+		k := i + 1
+		for k < n && k < i+6 && !isUpper(text[k]) {
+			k++
+		}
+		if k >= n || k == i+6 {
+			return Finding{}, false
+		}
 	}
 	j, chars, letters, digits, groups := i, 0, 0, 0, 1
 	for j < n {

@@ -63,7 +63,8 @@ func FuzzVehicleValidators(f *testing.F) {
 				}
 				sum += v * vinWeights[k]
 			}
-			want := ok && hasLetter && (sum%11 == 10 && b[8] == 'X' || sum%11 < 10 && int(b[8]-'0') == sum%11 && b[8] >= '0' && b[8] <= '9')
+			maker := b[0] >= 'A' && b[0] <= 'Z' || b[1] >= 'A' && b[1] <= 'Z' || b[2] >= 'A' && b[2] <= 'Z'
+			want := ok && hasLetter && maker && (sum%11 == 10 && b[8] == 'X' || sum%11 < 10 && int(b[8]-'0') == sum%11 && b[8] >= '0' && b[8] <= '9')
 			if got := validVIN(b); got != want {
 				t.Fatalf("validVIN(%q) = %v, want %v", b, got, want)
 			}
