@@ -291,7 +291,8 @@ func matchNumeric(text []byte, i int, out *findings) {
 	}
 	if sh.decimal >= 8 {
 		matchIDNumber(text, i, sh, weak, out)
-	} else if sh.first == 7 && sh.sep != '.' && sh.sep != '/' {
+	}
+	if sh.first == 7 && sh.sep != '.' && sh.sep != '/' {
 		out.add(matchNIF(text, i)) // the older seven-digit DNI
 	}
 }
