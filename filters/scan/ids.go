@@ -233,10 +233,7 @@ var (
 
 // idFinding reports class over [i, end) at conf, or at the context
 // confidence when one of phrases names it; conf 0 is a form reported only
-// with its phrase. A form that needs its phrase yields nothing without
-// it, rather than a finding below the floor: a scan with a lower floor
-// would otherwise let that candidate, of a high priority, displace a
-// phone number or passport it overlaps.
+// with its phrase.
 func idFinding(text []byte, class Class, i, end int, conf float64, phrases *idPhrases) (Finding, bool) {
 	if conf < idContextConfidence && phraseBefore(text, i, phrases) {
 		conf = idContextConfidence
@@ -249,7 +246,8 @@ func idFinding(text []byte, class Class, i, end int, conf float64, phrases *idPh
 // eight digits at least. An account number goes first: of candidates of
 // one priority over one span the first wins, and its phrase names the
 // number where a bare checksum only fits it.
-func matchIDNumber(text []byte, i int, sh numericShape, out *findings) {
+// weak says the floor is lowered to report the weak tier's forms.
+func matchIDNumber(text []byte, i int, sh numericShape, weak bool, out *findings) {
 	switch sh.first {
 	case 1:
 		// 1 84 12 76 451 089 46
@@ -264,12 +262,18 @@ func matchIDNumber(text []byte, i int, sh numericShape, out *findings) {
 	case 3:
 		// 3-2-4 (ITIN), 3-3-4 (NHS, and most phone numbers) or 3-3-3,
 		// told apart by where the next separators are.
-		if sh.sep != ' ' && sh.sep != '-' || len(text)-i < 11 {
+		if sh.sep != ' ' && sh.sep != '-' {
+			return
+		}
+		if len(text)-i < 11 {
+			if weak && text[i] == '9' && sh.sep == '-' {
+				out.add(matchITIN(text, i)) // 3-6
+			}
 			return
 		}
 		switch {
 		case text[i+7] != sh.sep:
-			if text[i] == '9' && text[i+6] == sh.sep {
+			if text[i] == '9' && (text[i+6] == sh.sep || weak && sh.sep == '-') {
 				out.add(matchITIN(text, i))
 			}
 		case len(text)-i > 11 && isDigit(text[i+11]):
@@ -291,6 +295,10 @@ func matchIDNumber(text []byte, i int, sh numericShape, out *findings) {
 		case sh.sep == ' ' && text[i+10] == ' ':
 			out.add(matchAUMedicare(text, i))
 		}
+	case 5:
+		if weak && text[i] == '9' && sh.sep == '-' {
+			out.add(matchITIN(text, i)) // 5-4
+		}
 	case 6:
 		if sh.sep == 'A' || sh.sep == 'B' {
 			out.add(matchNIR(text, i)) // Corsica's 2A and 2B
@@ -298,6 +306,9 @@ func matchIDNumber(text []byte, i int, sh numericShape, out *findings) {
 	case 13:
 		out.add(matchBankNumber(text, i))
 		out.add(matchNIR(text, i)) // the key written apart
+		if weak {
+			out.add(matchLicenseGuess(text, i))
+		}
 	case 8:
 		out.add(matchBankNumber(text, i))
 		out.add(matchNIF(text, i))
@@ -321,6 +332,10 @@ func matchIDNumber(text []byte, i int, sh numericShape, out *findings) {
 		if validTFN(d) {
 			out.add(matchTFN(text, i))
 		}
+		if weak {
+			out.add(matchPassportGuess(text, i))
+			out.add(matchLicenseGuess(text, i))
+		}
 	case 10:
 		out.add(matchBankNumber(text, i))
 		d := text[i : i+10]
@@ -333,27 +348,54 @@ func matchIDNumber(text []byte, i int, sh numericShape, out *findings) {
 		if validAUMedicare(d) {
 			out.add(matchAUMedicare(text, i))
 		}
+		if weak {
+			out.add(matchLicenseGuess(text, i))
+		}
 	case 11:
 		out.add(matchBankNumber(text, i))
 		if validDETaxID(text[i : i+11]) {
 			out.add(matchDETaxID(text, i))
+		}
+		if weak {
+			out.add(matchLicenseGuess(text, i))
 		}
 	case 15:
 		out.add(matchBankNumber(text, i))
 		if validNIR(text[i : i+15]) {
 			out.add(matchNIR(text, i))
 		}
-	case 12, 14, 16, 17:
+	case 12:
+		out.add(matchBankNumber(text, i))
+		if weak {
+			out.add(matchLicenseGuess(text, i))
+		}
+	case 14, 16, 17:
 		out.add(matchBankNumber(text, i))
 	}
 }
 
-// matchIDWord tries the identifiers that start with a capital letter.
+// matchIDWord tries the identifiers that start with a capital letter,
+// and the NIE in lower case.
 func matchIDWord(text []byte, i int, out *findings) {
-	if len(text)-i < 9 || !isUpper(text[i]) {
+	if len(text)-i < 8 {
 		return
 	}
-	c, d, e := text[i], text[i+1], text[i+2]
+	c, d := text[i], text[i+1]
+	if c == 'x' {
+		out.add(matchNIE(text, i))
+		return
+	}
+	if !isUpper(c) {
+		return
+	}
+	if isDigit(d) && out.min < defaultMinConfidence {
+		out.add(matchPassportGuess(text, i))
+		out.add(matchLicenseGuess(text, i))
+	}
+	if len(text)-i < 9 {
+		return
+	}
+	e := text[i+2]
 	switch {
 	case isDigit(d):
 		out.add(matchKVNR(text, i))
@@ -442,15 +484,32 @@ func matchDEA(text []byte, i int) (Finding, bool) {
 
 // --- US_ITIN -------------------------------------------------------------
 
+// validITIN: nine digits starting 9, the middle group one the IRS
+// issues (50–65, 70–88, 90–92, 94–99).
 func validITIN(d []byte) bool {
 	if len(d) != 9 || d[0] != '9' || !allDigits(d) {
 		return false
 	}
 	g := int(d[3]-'0')*10 + int(d[4]-'0')
-	return g >= 70 && g <= 88 || g >= 90 && g <= 92 || g >= 94 && g <= 99
+	return g >= 50 && g <= 65 || g >= 70 && g <= 88 || g >= 90 && g <= 92 || g >= 94 && g <= 99
 }
 
+// matchITIN reads 3-2-4 (dashes or spaces), and as weak guesses nine
+// bare digits and the half-grouped 3-6 and 5-4.
 func matchITIN(text []byte, i int) (Finding, bool) {
+	if len(text)-i >= 10 && (text[i+3] == '-' && isDigit(text[i+6]) || text[i+5] == '-' && isDigit(text[i+3])) {
+		h := 3
+		if text[i+3] != '-' {
+			h = 5
+		}
+		var d [9]byte
+		copy(d[:], text[i:i+h])
+		copy(d[h:], text[i+h+1:i+10])
+		if !validITIN(d[:]) || !endsClean(text, i+10) {
+			return Finding{}, false
+		}
+		return Finding{Class: USITIN, Start: i, End: i + 10, Confidence: weakPartial}, true
+	}
 	if len(text)-i >= 11 && (text[i+3] == '-' || text[i+3] == ' ') {
 		g, ok := readIDDigits(text, i, text[i+3])
 		if !ok || !g.shape("324") || !validITIN(g.d[:9]) || !endsClean(text, g.end) {
@@ -465,22 +524,27 @@ func matchITIN(text []byte, i int) (Finding, bool) {
 	if !bareRun(text, i, 9) || !validITIN(text[i:i+9]) {
 		return Finding{}, false
 	}
-	return idFinding(text, USITIN, i, i+9, 0, &itinPhrases)
+	return idFinding(text, USITIN, i, i+9, weakExact, &itinPhrases)
 }
 
 // --- US_BANK_NUMBER ------------------------------------------------------
 
 // matchBankNumber: an account number has no check and any length from 8
-// to 17 digits, so only its phrase makes one.
+// to 17 digits, so only its phrase makes one; without it the number is
+// the widest of the weak guesses.
 func matchBankNumber(text []byte, i int) (Finding, bool) {
 	j := i
 	for j < len(text) && isDigit(text[j]) && j-i <= 17 {
 		j++
 	}
-	if n := j - i; n < 8 || n > 17 || !endsClean(text, j) || !phraseBefore(text, i, &bankPhrases) {
+	if n := j - i; n < 8 || n > 17 || !endsClean(text, j) {
 		return Finding{}, false
 	}
-	return Finding{Class: USBankNumber, Start: i, End: j, Confidence: 0.85}, true
+	conf := weakWide
+	if phraseBefore(text, i, &bankPhrases) {
+		conf = 0.85
+	}
+	return Finding{Class: USBankNumber, Start: i, End: j, Confidence: conf}, true
 }
 
 // --- ABA_ROUTING_NUMBER --------------------------------------------------
@@ -535,9 +599,11 @@ func validNINO(s []byte) bool {
 	return true
 }
 
-// matchNINO reads "AB123456C", "AB 12 34 56 C" or "AB 123456 C". The
-// number has no check, so alone it is reported below the phrase's
-// confidence, grouped higher than compact.
+// matchNINO reads "AB123456C", "AB 12 34 56 C", "AB 123456 C" or "AB
+// 123456C". The number has no check, so alone it is reported below the
+// phrase's confidence, grouped higher than compact. Only capitals are
+// read: a lower-case pair of letters starts one prose word in three, and
+// the scan loop lets few of them reach a matcher.
 func matchNINO(text []byte, i int) (Finding, bool) {
 	var s [9]byte
 	j, n, spaces := i, 0, 0
@@ -563,6 +629,7 @@ func matchNINO(text []byte, i int) (Finding, bool) {
 	switch {
 	case spaces == 4 || spaces == 2 && text[i+2] == ' ' && text[i+9] == ' ':
 		conf = 0.8
+	case spaces == 1 && text[i+2] == ' ':
 	case spaces != 0:
 		return Finding{}, false
 	}
@@ -589,8 +656,9 @@ func validNHS(d []byte) bool {
 // matchNHS reads 3-3-4 (spaces or dashes) or ten bare digits. Bare, or
 // grouped the way a North American phone number is (area code and
 // exchange from 2), one in eleven phone numbers passes the check: those
-// forms need the phrase. A 3-3-4 number no phone can be is reported
-// alone, unless a phone word or a country code comes before it.
+// forms are weak guesses without the phrase. A 3-3-4 number no phone can
+// be is reported alone, unless a phone word or a country code comes
+// before it.
 func matchNHS(text []byte, i int) (Finding, bool) {
 	if len(text)-i > 3 && (text[i+3] == ' ' || text[i+3] == '-') {
 		// Read in place: most 3-3-4 numbers are phone numbers, and this
@@ -605,14 +673,14 @@ func matchNHS(text []byte, i int) (Finding, bool) {
 		}
 		conf := 0.6
 		if d[0] >= '2' && d[3] >= '2' || looseStart(text, i) || phoneContext.before(text, i) {
-			conf = 0
+			conf = weakChecked
 		}
 		return idFinding(text, UKNHS, i, i+12, conf, &nhsPhrases)
 	}
 	if !bareRun(text, i, 10) || !validNHS(text[i:i+10]) {
 		return Finding{}, false
 	}
-	return idFinding(text, UKNHS, i, i+10, 0, &nhsPhrases)
+	return idFinding(text, UKNHS, i, i+10, weakChecked, &nhsPhrases)
 }
 
 // --- FR_NIR --------------------------------------------------------------
@@ -826,53 +894,76 @@ func validNIE(s []byte) bool {
 }
 
 // letterAfter reads the control letter after the digits ending at j,
-// optionally after a '-' or a space, and returns it with the id's end.
-func letterAfter(text []byte, j int) (c byte, end int, spaced bool) {
+// optionally after a '-' or a space, and returns it in upper case with
+// the id's end; lower says it was written in lower case.
+func letterAfter(text []byte, j int) (c byte, end int, spaced, lower bool) {
 	if j < len(text) && (text[j] == '-' || text[j] == ' ') {
 		spaced = text[j] == ' '
 		j++
 	}
-	if j >= len(text) || !isUpper(text[j]) || j+1 < len(text) && isAlnum(text[j+1]) {
-		return 0, 0, false
+	if j >= len(text) || !isAlpha(text[j]) || j+1 < len(text) && isAlnum(text[j+1]) {
+		return 0, 0, false, false
 	}
-	return text[j], j + 1, spaced
+	return text[j] &^ 0x20, j + 1, spaced, isLower(text[j])
 }
 
-// matchNIF reads "12345678Z", "12345678-Z" or "12345678 Z": the letter
+// matchNIF reads "12345678Z", "12345678-Z" or "12345678 Z", and the
+// older seven-digit DNI ("1111111G", read as zero-padded): the letter
 // checks the number one in 23, firm enough alone unless a space sets it
-// apart like a word.
+// apart like a word. A lower-case letter is how a word or a code ends as
+// often: alone it is a weak guess.
 func matchNIF(text []byte, i int) (Finding, bool) {
-	if len(text)-i < 9 || !allDigits(text[i:i+8]) {
+	var s [9]byte
+	s[0] = '0'
+	nd := 8
+	if len(text)-i >= 8 && !isDigit(text[i+7]) {
+		nd = 7
+	}
+	if len(text)-i < nd+1 || !allDigits(text[i:i+nd]) {
 		return Finding{}, false
 	}
-	c, end, spaced := letterAfter(text, i+8)
+	copy(s[8-nd:8], text[i:i+nd])
+	c, end, spaced, low := letterAfter(text, i+nd)
 	if end == 0 {
 		return Finding{}, false
 	}
-	s := [9]byte{text[i], text[i+1], text[i+2], text[i+3], text[i+4], text[i+5], text[i+6], text[i+7], c}
+	s[8] = c
 	if !validNIF(s[:]) {
 		return Finding{}, false
 	}
 	conf := 0.75
-	if spaced {
+	switch {
+	case low, spaced && nd == 7:
+		conf = weakChecked
+	case spaced:
 		conf = 0.55
+	case nd == 7:
+		conf = 0.6 // seven digits and a letter are also a part number's shape
 	}
 	return idFinding(text, ESNIF, i, end, conf, &nifPhrases)
 }
 
+// matchNIE reads "X1234567L", "X1234567-L", and the lower-case
+// "x1234567l" as a weak guess. Lower case starting y or z is not read:
+// the .wasm build dismisses words starting with those letters before any
+// matcher (noStart8), and both builds find the same.
 func matchNIE(text []byte, i int) (Finding, bool) {
-	if len(text)-i < 9 || !allDigits(text[i+1:i+8]) {
+	if len(text)-i < 9 || !allDigits(text[i+1:i+8]) || text[i] != 'x' && (text[i] < 'X' || text[i] > 'Z') {
 		return Finding{}, false
 	}
-	c, end, _ := letterAfter(text, i+8)
+	c, end, _, low := letterAfter(text, i+8)
 	if end == 0 {
 		return Finding{}, false
 	}
-	s := [9]byte{text[i], text[i+1], text[i+2], text[i+3], text[i+4], text[i+5], text[i+6], text[i+7], c}
+	s := [9]byte{text[i] &^ 0x20, text[i+1], text[i+2], text[i+3], text[i+4], text[i+5], text[i+6], text[i+7], c}
 	if !validNIE(s[:]) {
 		return Finding{}, false
 	}
-	return idFinding(text, ESNIE, i, end, 0.8, &niePhrases)
+	conf := 0.8
+	if low || text[i] == 'x' {
+		conf = weakChecked
+	}
+	return idFinding(text, ESNIE, i, end, conf, &niePhrases)
 }
 
 // --- NL_BSN --------------------------------------------------------------
@@ -945,10 +1036,10 @@ func omocodeDigit(c byte) int {
 	return -1
 }
 
-// validFiscalCode: three letters of the surname, three of the name, the
+// fiscalShape: three letters of the surname, three of the name, the
 // year, a month letter, the day (+40 for women), the place and a check
-// letter over the fifteen before it.
-func validFiscalCode(s []byte) bool {
+// letter.
+func fiscalShape(s []byte) bool {
 	if len(s) != 16 {
 		return false
 	}
@@ -966,9 +1057,12 @@ func validFiscalCode(s []byte) bool {
 		return false
 	}
 	day := omocodeDigit(s[9])*10 + omocodeDigit(s[10])
-	if !(day >= 1 && day <= 31 || day >= 41 && day <= 71) {
-		return false
-	}
+	return day >= 1 && day <= 31 || day >= 41 && day <= 71
+}
+
+// fiscalCheck is the check letter of a well-shaped code's first fifteen
+// characters.
+func fiscalCheck(s []byte) byte {
 	sum := 0
 	for k, c := range s[:15] {
 		v := int(c - 'A')
@@ -980,12 +1074,22 @@ func validFiscalCode(s []byte) bool {
 		}
 		sum += v
 	}
-	return s[15] == byte('A'+sum%26)
+	return byte('A' + sum%26)
 }
 
+func validFiscalCode(s []byte) bool {
+	return fiscalShape(s) && s[15] == fiscalCheck(s)
+}
+
+// matchFiscalCode: a code whose check letter is wrong is still the
+// shape only a codice fiscale has, most likely one mistyped: a weak
+// guess, which its phrase does not raise.
 func matchFiscalCode(text []byte, i int) (Finding, bool) {
-	if len(text)-i < 16 || !validFiscalCode(text[i:i+16]) || i+16 < len(text) && isAlnum(text[i+16]) {
+	if len(text)-i < 16 || !fiscalShape(text[i:i+16]) || i+16 < len(text) && isAlnum(text[i+16]) {
 		return Finding{}, false
+	}
+	if text[i+15] != fiscalCheck(text[i:i+16]) {
+		return Finding{Class: ITFiscalCode, Start: i, End: i + 16, Confidence: weakPartial}, true
 	}
 	return idFinding(text, ITFiscalCode, i, i+16, 0.85, &fiscalPhrases)
 }
@@ -1013,7 +1117,7 @@ func validTFN(d []byte) bool {
 
 // matchNine reads a SIN or TFN: 3-3-3 (spaces or dashes) or nine bare
 // digits. Bare, nine digits are too common for a one-in-ten check: only
-// the phrase makes an id of them. Grouped, they are reported alone unless
+// the phrase makes an id of them, and without it they are a weak guess. Grouped, they are reported alone unless
 // they look like a phone number (a phone word or a country code before
 // them: Spanish and Polish numbers are written 3-3-3), or the phrase of
 // another nine-digit id names them.
@@ -1047,7 +1151,7 @@ func matchNine(text []byte, i int, class Class, phrases *idPhrases, others ...*i
 	if !bareRun(text, i, 9) || !valid(text[i:i+9]) {
 		return Finding{}, false
 	}
-	return idFinding(text, class, i, i+9, 0, phrases)
+	return idFinding(text, class, i, i+9, weakChecked, phrases)
 }
 
 func matchSIN(text []byte, i int) (Finding, bool) {
@@ -1076,12 +1180,12 @@ func validAUMedicare(d []byte) bool {
 
 // matchAUMedicare reads "2123 45670 1" or ten bare digits, and the
 // person's reference number after a space or '/' if one follows. Bare,
-// ten digits need "Medicare" before them; the 4-5-1 grouping is the
-// card's own and is reported alone.
+// ten digits need "Medicare" before them (alone they are a weak guess);
+// the 4-5-1 grouping is the card's own and is reported alone.
 func matchAUMedicare(text []byte, i int) (Finding, bool) {
 	var g idDigits
 	var ok bool
-	conf, irn := 0.0, false
+	conf, irn := weakChecked, false
 	if len(text)-i > 4 && text[i+4] == ' ' {
 		g, ok = readIDDigits(text, i, ' ')
 		irn = ok && g.shape("4511") && g.d[10] != '0'

@@ -70,7 +70,7 @@ func refITIN(s string) bool {
 		return false
 	}
 	g := atoi(s[3:5])
-	return (g >= 70 && g <= 88) || (g >= 90 && g <= 92) || (g >= 94 && g <= 99)
+	return (g >= 50 && g <= 65) || (g >= 70 && g <= 88) || (g >= 90 && g <= 92) || (g >= 94 && g <= 99)
 }
 
 func refABA(s string) bool {
@@ -375,7 +375,7 @@ var idValidators = []idValidator{
 		return s + strconv.Itoa((d(1)+d(3)+d(5)+2*(d(2)+d(4)+d(6)))%10)
 	}, false},
 	{"ITIN", validITIN, refITIN, func(r *rand.Rand) string {
-		groups := []int{70, 75, 88, 90, 92, 94, 99}
+		groups := []int{50, 53, 65, 70, 75, 88, 90, 92, 94, 99}
 		return "9" + randDigits(r, 2) + strconv.Itoa(groups[r.IntN(len(groups))]) + randDigits(r, 4)
 	}, false},
 	{"ABA", validABA, refABA, func(r *rand.Rand) string {
@@ -644,22 +644,24 @@ func TestIDValidatorsDoNotAllocate(t *testing.T) {
 		}
 	}
 	text := []byte("SIN 130 692 544, TFN 123 456 782, NIR 1 84 12 76 451 089 46, CF RSSMRA85T10A562S, acct 12345678")
-	var out findings
-	out.min = 0.5
-	out.list = make([]Finding, 0, 64)
-	if n := testing.AllocsPerRun(100, func() {
-		out.list = out.list[:0]
-		for i := range text {
-			if i == 0 || !isAlnum(text[i-1]) {
-				if sh := shapeAt(text, i); isDigit(text[i]) && sh.decimal >= 8 {
-					matchIDNumber(text, i, sh, &out)
-				} else if !isDigit(text[i]) {
-					matchIDWord(text, i, &out)
+	for _, min := range []float64{defaultMinConfidence, 0.25} {
+		var out findings
+		out.min = min
+		out.list = make([]Finding, 0, 64)
+		if n := testing.AllocsPerRun(100, func() {
+			out.list = out.list[:0]
+			for i := range text {
+				if i == 0 || !isAlnum(text[i-1]) {
+					if sh := shapeAt(text, i); isDigit(text[i]) && sh.decimal >= 8 {
+						matchIDNumber(text, i, sh, min < defaultMinConfidence, &out)
+					} else if !isDigit(text[i]) {
+						matchIDWord(text, i, &out)
+					}
 				}
 			}
+		}); n != 0 {
+			t.Errorf("matchers at floor %v: %v allocations", min, n)
 		}
-	}); n != 0 {
-		t.Errorf("matchers: %v allocations", n)
 	}
 }
 
@@ -944,7 +946,7 @@ func TestIDMatchersMatchReference(t *testing.T) {
 		all = append(all, []byte("acct "+randDigits(r, n)), []byte("Account No. "+randDigits(r, n)+"."))
 	}
 	for _, text := range all {
-		for _, s := range []Scanner{{}, {MinConfidence: 0.3}} {
+		for _, s := range []Scanner{{}, {MinConfidence: 0.25}} {
 			got, want := s.Scan(bytes.Clone(text)), s.scanReference(bytes.Clone(text))
 			if fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Errorf("%q (floor %v): Scan %v, reference %v", text, s.MinConfidence, got, want)
@@ -955,7 +957,7 @@ func TestIDMatchersMatchReference(t *testing.T) {
 
 // TestIDBareForms: the forms reported below the default floor, found
 // with a lower one; a bare NPI that could be a phone number is not
-// reported at all.
+// reported at all, and a bare BSN needs its phrase.
 func TestIDBareForms(t *testing.T) {
 	tests := []struct {
 		text  string
@@ -963,13 +965,14 @@ func TestIDBareForms(t *testing.T) {
 		conf  float64
 	}{
 		{"1234567893", USNPI, 0.4},
-		{"2125550139", "", 0},
+		{"2125550139", AUMedicare, 0.4}, // no phone number bare
+		{"2125550149", "", 0},           // the check digit wrong
 		{"021000021", ABARoutingNumber, 0.4},
 		{"AB1234563", MedicalLicense, 0.4},
 		{"A123456780", DEHealthInsurance, 0.4},
 		{"86095742719", DETaxID, 0.4},
 		{"+49 86095742719", "", 0},
-		{"9434765919", "", 0},
+		{"9434765919", UKNHS, 0.4},
 		{"111222333", "", 0},
 	}
 	for _, tt := range tests {
@@ -982,6 +985,78 @@ func TestIDBareForms(t *testing.T) {
 		}
 		if tt.class == "" && len(ids) > 0 || tt.class != "" && (len(ids) != 1 || ids[0].Class != tt.class || ids[0].Confidence != tt.conf) {
 			t.Errorf("%q: %v, want %s at %v", tt.text, fs, tt.class, tt.conf)
+		}
+	}
+}
+
+// TestIDWeakTier: each weak form is found at a lowered floor with its
+// class and at its confidence, not at the default floor; the forms at or
+// above it are found at both; look-alikes at neither.
+func TestIDWeakTier(t *testing.T) {
+	tests := []struct {
+		text, value string
+		class       Class
+		conf        float64
+	}{
+		{"911-701234", "911-701234", USITIN, weakPartial},
+		{"91170-1234", "91170-1234", USITIN, weakPartial},
+		{"911701234", "911701234", USITIN, weakExact},
+		{"ITIN 911701234", "911701234", USITIN, idContextConfidence},
+		{"911-53-1234", "911-53-1234", USITIN, 0.85},
+		{"911-64-1234", "911-64-1234", USITIN, 0.85},
+		{"911-66-1234", "", "", 0},
+		{"911-89-1234", "", "", 0},
+		{"911-7012345", "", "", 0},
+		{"945456787654", "945456787654", DriverLicense, weakPartial}, // the narrower guess
+		{"94545678", "94545678", USBankNumber, weakWide},
+		{"94545678901234", "94545678901234", USBankNumber, weakWide},
+		{"1234567", "", "", 0},
+		{"876543210", "876543210", AUTFN, weakChecked},
+		{"876543211", "876543211", USSSN, weakExact}, // the check fails: a bare SSN's shape
+		{"2123456701", "2123456701", AUMedicare, weakChecked},
+		{"2123258701", "2123258701", DriverLicense, weakPartial},
+		{"0032698674", "0032698674", UKNHS, weakChecked},
+		{"401-023-2137", "401-023-2137", UKNHS, 0.6},
+		{"1111111-G", "1111111-G", ESNIF, 0.6},
+		{"1111111G", "1111111G", ESNIF, 0.6},
+		{"1111111 G", "1111111 G", ESNIF, weakChecked},
+		{"DNI 1111111 G", "1111111 G", ESNIF, idContextConfidence},
+		{"1111111H", "", "", 0},
+		{"55555555k", "55555555k", ESNIF, weakChecked},
+		{"12345678z", "12345678z", ESNIF, weakChecked},
+		{"DNI 12345678z", "12345678z", ESNIF, idContextConfidence},
+		{"12345678a", "", "", 0},
+		{"x9613851n", "x9613851n", ESNIE, weakChecked},
+		{"X9613851n", "X9613851n", ESNIE, weakChecked},
+		{"NIE x9613851n", "x9613851n", ESNIE, idContextConfidence},
+		{"x9613851q", "", "", 0},
+		{"z8078221m", "", "", 0}, // lower case y and z are not read
+		{"nino: PR 123612C", "PR 123612C", UKNINO, idContextConfidence},
+		{"PR 123612C", "PR 123612C", UKNINO, 0.6},
+		{"PR 12361 2C", "", "", 0},
+		{"AAAAAA00B11C333N", "AAAAAA00B11C333N", ITFiscalCode, weakPartial},
+		{"codice fiscale AAAAAA00B11C333N", "AAAAAA00B11C333N", ITFiscalCode, weakPartial},
+		{"AAAAAA00B11C333Y", "AAAAAA00B11C333Y", ITFiscalCode, 0.85},
+		{"A55AAA00B11C333N", "", "", 0},
+		{"AAAAAA - 00B11C333N", "", "", 0},
+	}
+	for _, tt := range tests {
+		for _, s := range []Scanner{{}, {MinConfidence: 0.25}} {
+			fs := s.Scan([]byte(tt.text))
+			want := tt.class != "" && (s.MinConfidence != 0 || tt.conf >= defaultMinConfidence)
+			var got []Finding
+			for _, f := range fs {
+				if f.Class != Name {
+					got = append(got, f)
+				}
+			}
+			ok := len(got) == 0
+			if want {
+				ok = len(got) == 1 && got[0].Class == tt.class && tt.text[got[0].Start:got[0].End] == tt.value && got[0].Confidence == tt.conf
+			}
+			if !ok {
+				t.Errorf("%q (floor %v): %v, want %s %q at %v", tt.text, s.MinConfidence, fs, tt.class, tt.value, tt.conf)
+			}
 		}
 	}
 }

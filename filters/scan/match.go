@@ -264,10 +264,13 @@ func matchNumeric(text []byte, i int, out *findings) {
 	if sh.digits < 4 {
 		return
 	}
+	// The weak tier's forms are tried only when the floor is lowered to
+	// report them.
+	weak := out.min < defaultMinConfidence
 	if sh.decimal >= 13 { // 13–19 digits, single spaces or dashes between
 		out.add(matchCard(text, i))
 	}
-	if sh.first == 3 && (sh.sep == '-' || sh.sep == ' ') || sh.first == 9 {
+	if sh.first == 3 && (sh.sep == '-' || sh.sep == ' ' || sh.sep == '.') || sh.first == 9 || sh.first == 5 && sh.sep == '-' && weak {
 		out.add(matchSSN(text, i))
 	}
 	if sh.first <= 3 && sh.sep == '.' {
@@ -292,7 +295,10 @@ func matchNumeric(text []byte, i int, out *findings) {
 		out.add(matchMAC(text, i))
 	}
 	if sh.decimal >= 8 {
-		matchIDNumber(text, i, sh, out)
+		matchIDNumber(text, i, sh, weak, out)
+	}
+	if sh.first == 7 && sh.sep != '.' && sh.sep != '/' {
+		out.add(matchNIF(text, i)) // the older seven-digit DNI
 	}
 }
 
@@ -459,35 +465,62 @@ func validSSN(d []byte) bool {
 	return area != 0 && area != 666 && area < 900 && group != 0 && serial != 0
 }
 
+// ssnSample says whether nine SSN digits are a published example rather
+// than anyone's number: the Woolworth wallet card's, and the one every
+// form shows. Only the weak tier asks: a grouped sample in a test record
+// is still worth reporting.
+func ssnSample(d []byte) bool {
+	return string(d) == "078051120" || string(d) == "123456789"
+}
+
+// matchSSN reads ddd-dd-dddd, ddd dd dddd and ddd.dd.dddd, and, as weak
+// guesses, nine bare digits and the half-grouped ddd-dddddd and
+// ddddd-dddd that Presidio reports below its threshold.
 func matchSSN(text []byte, i int) (Finding, bool) {
-	// ddd-dd-dddd or ddd dd dddd; nine bare digits only with context.
-	if len(text)-i >= 11 {
+	if len(text)-i >= 10 {
 		sep := text[i+3]
-		if (sep == '-' || sep == ' ') && text[i+6] == sep {
+		if (sep == '-' || sep == ' ' || sep == '.') && len(text)-i >= 11 && text[i+6] == sep {
 			d := [9]byte{text[i], text[i+1], text[i+2], text[i+4], text[i+5], text[i+7], text[i+8], text[i+9], text[i+10]}
-			allDigits := true
-			for _, c := range d {
-				allDigits = allDigits && isDigit(c)
-			}
-			if allDigits && endsClean(text, i+11) && validSSN(d[:]) {
+			if allDigits(d[:]) && endsClean(text, i+11) && validSSN(d[:]) {
 				conf := 0.9
-				if sep == ' ' {
+				switch sep {
+				case ' ':
 					conf = 0.7
+				case '.':
+					conf = 0.5 // also how part and version numbers are dotted
 				}
 				if ssnContext.before(text, i) {
 					conf = 0.99
 				}
 				return Finding{Class: USSSN, Start: i, End: i + 11, Confidence: conf}, true
 			}
+			return Finding{}, false
+		}
+		// The weak half-grouped forms: no context lookback for them.
+		h := 3
+		if sep != '-' {
+			h = 5
+		}
+		if text[i+h] == '-' {
+			var d [9]byte
+			copy(d[:], text[i:i+h])
+			copy(d[h:], text[i+h+1:i+10])
+			if allDigits(d[:]) && endsClean(text, i+10) && validSSN(d[:]) && !ssnSample(d[:]) {
+				return Finding{Class: USSSN, Start: i, End: i + 10, Confidence: weakPartial}, true
+			}
+			return Finding{}, false
 		}
 	}
-	var buf [32]byte
-	end, d, nsep := digitRun(text, i, "", 10, &buf)
-	if nsep == 0 && len(d) == 9 && endsClean(text, end) && validSSN(d) &&
-		ssnContext.before(text, i) {
-		return Finding{Class: USSSN, Start: i, End: end, Confidence: 0.9}, true
+	if !bareRun(text, i, 9) || !validSSN(text[i:i+9]) {
+		return Finding{}, false
 	}
-	return Finding{}, false
+	if ssnContext.before(text, i) {
+		return Finding{Class: USSSN, Start: i, End: i + 9, Confidence: 0.9}, true
+	}
+	if ssnSample(text[i : i+9]) {
+		return Finding{}, false
+	}
+	return Finding{Class: USSSN, Start: i, End: i + 9, Confidence: weakExact}, true
 }
 
 // --- PHONE -------------------------------------------------------------

@@ -381,6 +381,8 @@ func matchWord(text []byte, i int, keyword bool, out *findings) {
 			out.add(matchNameToken(text, i, end, caps, initial, flags))
 		}
 		out.add(matchAddressWord(text, i, end, flags))
+	} else if c == 'x' {
+		matchIDWord(text, i, out) // a lower-case NIE ("x9613851n")
 	}
 	switch c {
 	case 'A', 'G', 'g', 'x', 'e':
@@ -449,7 +451,8 @@ var keywordStarts3 = func() (t [(26*26*27 + 63) / 64]uint64) {
 // pairKinds says, two bits per pair of a word's first two bytes (both
 // ASCII, the first a letter), whether the pair can start a finding outright
 // (pairAlways) — two capitals (IBAN, AKIA…, MRN), a capital and a digit
-// (a Krankenversichertennummer, a NIE), a secret prefix (A3T,
+// (a Krankenversichertennummer, a NIE), x and a digit (a NIE in lower
+// case), a secret prefix (A3T,
 // gh, gi for github_pat_, gl, xo, ey) — or
 // begins a keyword (pairKeyword), which then needs its third letter and
 // first bytes checked. One load per word: most words are neither.
@@ -465,7 +468,7 @@ var pairKinds = func() (t [128 * 128 / 32]uint64) {
 			if isAlpha(e) && keywordStart(lower(b), lower(e)) {
 				kind |= pairKeyword
 			}
-			if isUpper(b) && (isUpper(e) || isLower(e) || isDigit(e) || e == '\'' || e == '.' || e == '-') || (b|0x20) == 's' && e == '/' || b == 'A' && e == '3' || b == 'g' && (e == 'h' || e == 'i' || e == 'l') || b == 'x' && e == 'o' || b == 'e' && e == 'y' || b == 'b' && e == 'c' || (b|0x20) == 'h' && (e|0x20) == 't' {
+			if isUpper(b) && (isUpper(e) || isLower(e) || isDigit(e) || e == '\'' || e == '.' || e == '-') || (b|0x20) == 's' && e == '/' || b == 'A' && e == '3' || b == 'g' && (e == 'h' || e == 'i' || e == 'l') || b == 'x' && (e == 'o' || isDigit(e)) || b == 'e' && e == 'y' || b == 'b' && e == 'c' || (b|0x20) == 'h' && (e|0x20) == 't' {
 				kind |= pairAlways
 			}
 			k := c<<7 | d
@@ -642,11 +645,22 @@ func pick(run []Finding) []Finding {
 		// A guess below the default floor (reported only when the floor
 		// is lowered) loses to any finding at or above it, whatever its
 		// class.
-		if ga, gb := a.Confidence < defaultMinConfidence, b.Confidence < defaultMinConfidence; ga != gb {
+		ga, gb := a.Confidence < defaultMinConfidence, b.Confidence < defaultMinConfidence
+		if ga != gb {
 			if ga {
 				return 1
 			}
 			return -1
+		}
+		// Between two guesses the likelier wins: the weak tier's forms
+		// overlap by design (nine bare digits read as an SSN, a passport,
+		// a licence and an account), and a guess's confidence ranks the
+		// narrower form above the wider.
+		if ga && a.Confidence != b.Confidence {
+			if a.Confidence > b.Confidence {
+				return -1
+			}
+			return 1
 		}
 		if pa, pb := priority(a.Class), priority(b.Class); pa != pb {
 			return pb - pa

@@ -63,7 +63,7 @@ func (s Scanner) scanReference(text []byte) []Finding {
 // letter so most words cost one switch.
 func refMatchWord(text []byte, i int, out *findings) {
 	matchWord(text, i, keywordAt(text, i), out)
-	for _, m := range [...]func([]byte, int) (Finding, bool){matchDEA, matchNINO, matchKVNR, matchNIE, matchFiscalCode} {
+	for _, m := range [...]func([]byte, int) (Finding, bool){matchDEA, matchNINO, matchKVNR, matchNIE, matchFiscalCode, matchPassportGuess, matchLicenseGuess} {
 		out.add(m(text, i))
 	}
 	// The plain scanner tried IPv6 at the word, not at its ':'.
@@ -84,6 +84,8 @@ func refWordMayMatch(text []byte, i int) bool {
 	case isUpper(c) && isUpper(d): // IBAN (DE89…), AWS key ids (AKIA…), MRN, SSN
 		return true
 	case isUpper(c) && (isLower(d) || d >= 0x80 || isDigit(d) || d == '\'' || d == '.' || d == '-'), (c|0x20) == 's' && d == '/': // a name, "P.O. Box", a VIN, a plate, "S/N"
+		return true
+	case c == 'x' && isDigit(d): // a NIE in lower case
 		return true
 	case c == 'A' && d == '3', c == 'g' && (d == 'h' || d == 'i' || d == 'l'), c == 'x' && d == 'o', c == 'e' && d == 'y', c == 'b' && d == 'c', (c|0x20) == 'h' && (d|0x20) == 't':
 		return true // secret prefixes
@@ -140,7 +142,8 @@ func refMatchNumeric(text []byte, i int, out *findings) {
 		return
 	}
 	for _, m := range [...]func([]byte, int) (Finding, bool){matchCard, matchSSN, matchIPv4, matchDate, matchPhone, matchNationalPhone, matchIPv6, matchMAC,
-		matchNPI, matchITIN, matchBankNumber, matchABA, matchNHS, matchNIR, matchDETaxID, matchNIF, matchBSN, matchSIN, matchTFN, matchAUMedicare} {
+		matchNPI, matchITIN, matchBankNumber, matchABA, matchNHS, matchNIR, matchDETaxID, matchNIF, matchBSN, matchSIN, matchTFN, matchAUMedicare,
+		matchPassportGuess, matchLicenseGuess} {
 		out.add(m(text, i))
 	}
 }
@@ -167,15 +170,20 @@ func FuzzScanMatchesReference(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
+	f.Add([]byte("911-701234 91170-1234 H12234567 945456787654 x9613851n 1111111-G 55555555k AAAAAA00B11C333N PR 123612C 078.05.1123"))
 	f.Fuzz(func(t *testing.T, text []byte) {
-		got := Scanner{}.Scan(bytes.Clone(text))
-		want := Scanner{}.scanReference(bytes.Clone(text))
-		if len(got) != len(want) {
-			t.Fatalf("%q: Scan found %v, the reference %v", text, got, want)
-		}
-		for i := range got {
-			if got[i] != want[i] {
-				t.Fatalf("%q: Scan found %v, the reference %v", text, got, want)
+		// At the default floor, and at a lowered one that reports the
+		// weak tier, whose forms the scan loop must reach as well.
+		for _, s := range []Scanner{{}, {MinConfidence: 0.25}} {
+			got := s.Scan(bytes.Clone(text))
+			want := s.scanReference(bytes.Clone(text))
+			if len(got) != len(want) {
+				t.Fatalf("%q (floor %v): Scan found %v, the reference %v", text, s.MinConfidence, got, want)
+			}
+			for i := range got {
+				if got[i] != want[i] {
+					t.Fatalf("%q (floor %v): Scan found %v, the reference %v", text, s.MinConfidence, got, want)
+				}
 			}
 		}
 	})

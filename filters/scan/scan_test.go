@@ -150,3 +150,53 @@ func TestFaxAndPhone(t *testing.T) {
 		t.Fatalf("findings %v", fs)
 	}
 }
+
+// TestWeakGuesses: the bare SSN, passport and licence forms are found at
+// a lowered floor and not at the default one; a dotted SSN is reported at
+// the default floor; look-alikes at neither.
+func TestWeakGuesses(t *testing.T) {
+	tests := []struct {
+		text, value string
+		class       scan.Class
+		conf        float64
+	}{
+		{"078-051121", "", "", 0}, // a national phone number's grouping, which wins
+		{"17805-1121", "17805-1121", scan.USSSN, 0.3},
+		{"078051121", "078051121", scan.USSSN, 0.35},
+		{"SSN 078051121", "078051121", scan.USSSN, 0.9},
+		{"078.05.1123", "078.05.1123", scan.USSSN, 0.5},
+		{"078051120", "078051120", scan.ABARoutingNumber, 0.4}, // the Woolworth sample is no SSN
+		{"078 00 1123", "", "", 0},
+		{"693-09.4444", "", "", 0},
+		{"0780511201", "0780511201", scan.DriverLicense, 0.3},
+		{"A12803456", "A12803456", scan.USPassport, 0.35},
+		{"my travel document is Z12803456", "Z12803456", scan.USPassport, 0.35},
+		{"passport number A12803456", "A12803456", scan.USPassport, 0.9},
+		{"912803456", "912803456", scan.USITIN, 0.35}, // the narrower guess
+		{"D1234567", "D1234567", scan.DriverLicense, 0.3},
+		{"D123456789012", "D123456789012", scan.DriverLicense, 0.3},
+		{"1234567901234", "1234567901234", scan.DriverLicense, 0.3},
+		{"D1234567890123", "", "", 0},
+		{"C12T345672", "", "", 0},
+		{"ABCDEFGHI", "", "", 0},
+	}
+	for _, tt := range tests {
+		for _, s := range []scan.Scanner{{}, {MinConfidence: 0.25}} {
+			fs := s.Scan([]byte(tt.text))
+			want := tt.class != "" && (s.MinConfidence != 0 || tt.conf >= 0.5)
+			var got []scan.Finding
+			for _, f := range fs {
+				if f.Class != scan.Name && f.Class != scan.Phone {
+					got = append(got, f)
+				}
+			}
+			ok := len(got) == 0
+			if want {
+				ok = len(got) == 1 && got[0].Class == tt.class && tt.text[got[0].Start:got[0].End] == tt.value && got[0].Confidence == tt.conf
+			}
+			if !ok {
+				t.Errorf("%q (floor %v): %v, want %s %q at %v", tt.text, s.MinConfidence, fs, tt.class, tt.value, tt.conf)
+			}
+		}
+	}
+}
