@@ -34,6 +34,7 @@ var piiClasses = []string{
 	"US_NPI", "MEDICAL_LICENSE", "US_ITIN", "US_BANK_NUMBER", "ABA_ROUTING_NUMBER",
 	"UK_NINO", "UK_NHS", "FR_NIR", "DE_TAX_ID", "DE_HEALTH_INSURANCE", "ES_NIF",
 	"ES_NIE", "NL_BSN", "IT_FISCAL_CODE", "CA_SIN", "AU_TFN", "AU_MEDICARE",
+	"NAME", "ADDRESS", "DATE", "VEHICLE", "DEVICE",
 }
 
 // PIIClasses returns the data classes piiguard knows, in a stable order.
