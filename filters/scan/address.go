@@ -523,7 +523,7 @@ func matchAddressWord(text []byte, i, tokenEnd int, f wordFlags) (Finding, bool)
 			return Finding{Class: Address, Start: start, End: p, Confidence: 0.75}, true
 		}
 	}
-	if c == 'P' || c == 'B' || c == 'A' || c == 'C' {
+	if (c == 'P' && (d == 'O' || d == 'o' || d == '.') || c == 'B' && (d == 'P' || d == '.' || d == 'o') || c == 'A' && d == 'p' || c == 'C' && d == 'a') && i+3 < n {
 		if end := poBox(text, i); end > 0 {
 			return Finding{Class: Address, Start: i, End: addressTail(text, end), Confidence: 0.9}, true
 		}

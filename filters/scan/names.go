@@ -49,6 +49,16 @@ func nameToken(text []byte, i int) (end int, caps, initial bool) {
 	caps = true
 	letters := 1
 	for j < n {
+		// Small letters, nearly every byte of a name, in a loop of their
+		// own.
+		for j < n && isLower(text[j]) {
+			caps = false
+			letters++
+			j++
+		}
+		if j == n {
+			break
+		}
 		c := text[j]
 		switch {
 		case isLower(c):
