@@ -2,6 +2,7 @@ package peer_test
 
 import (
 	"bufio"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -408,20 +409,20 @@ var gitleaksFamilies = []struct {
 	{"github", true, []string{"github-pat", "github-oauth", "github-app-token", "github-refresh-token", "github-fine-grained-pat"}},
 	{"gitlab-session-cookie", false, []string{"gitlab-session-cookie"}},
 	{"gitlab", true, []string{"gitlab-*"}},
-	{"slack-app-token", false, []string{"slack-app-token"}},
-	{"slack-webhook", false, []string{"slack-webhook-url"}},
+	{"slack-app-token", true, []string{"slack-app-token"}},
+	{"slack-webhook", true, []string{"slack-webhook-url"}},
 	{"slack-xox", true, []string{"slack-*"}},
 	{"jwt", true, []string{"jwt"}},
 	{"jwt-base64", false, []string{"jwt-base64"}},
 	{"private-key", true, []string{"private-key"}},
 	{"generic-api-key", true, []string{"generic-api-key"}},
-	{"openai", false, []string{"openai-api-key"}},
-	{"anthropic", false, []string{"anthropic-api-key", "anthropic-admin-api-key"}},
-	{"stripe", false, []string{"stripe-access-token"}},
-	{"gcp-api-key", false, []string{"gcp-api-key"}},
-	{"huggingface", false, []string{"huggingface-access-token", "huggingface-organization-api-token"}},
-	{"npm", false, []string{"npm-access-token"}},
-	{"pypi", false, []string{"pypi-upload-token"}},
+	{"openai", true, []string{"openai-api-key"}},
+	{"anthropic", true, []string{"anthropic-api-key", "anthropic-admin-api-key"}},
+	{"stripe", true, []string{"stripe-access-token"}},
+	{"gcp-api-key", true, []string{"gcp-api-key"}},
+	{"huggingface", true, []string{"huggingface-access-token", "huggingface-organization-api-token"}},
+	{"npm", true, []string{"npm-access-token"}},
+	{"pypi", true, []string{"pypi-upload-token"}},
 }
 
 func familyOf(rule string) (string, bool) {
@@ -441,12 +442,34 @@ func familyOf(rule string) (string, bool) {
 // (rounded down) as a floor: the bar (≥ gitleaks) is logged as unmet
 // rather than failed until the scanner meets it, and a family leaves this
 // table once it does.
-var gitleaksShortfall = map[string]float64{
-	"generic-api-key": 0.04,
-	"gitlab":          0.84,
-	"jwt":             0.50,
-	"private-key":     0.66,
-	"slack-xox":       0.86,
+var gitleaksShortfall = map[string]float64{}
+
+// gitleaksFPCeiling is, per claimed family, the most of gitleaks' negative
+// examples the scanner may report, at the measured count: a new false
+// positive fails. Where the scanner reports more than gitleaks, the
+// examples are keys gitleaks drops by name — gcp-api-key's negatives are
+// real-shaped keys on its allowlist of published ones, and
+// generic-api-key's an apiKey value and a key-vault name that its
+// stopword list excludes.
+var gitleaksFPCeiling = map[string]int{
+	"anthropic":       2, // the same two gitleaks reports: 93 characters and AA under the other prefix
+	"gcp-api-key":     16,
+	"generic-api-key": 2,
+	"slack-xox":       2, // the same two gitleaks reports
+	"stripe":          1, // task_test_… under the name nonMatchingToken: a generic credential
+}
+
+// notAJWT reports whether a jwt example's secret fails JWT structure: its
+// first segment is not base64url of a JSON object. About half of
+// gitleaks' jwt examples are strings generated from its pattern
+// (eyx…​.eyM…​.…), which no JWT library would parse; they are scored as a
+// family of their own, outside the bar, and where the scanner reports
+// them it is as a credential assigned to a name (jwt_token = …), not as a
+// JWT.
+func notAJWT(secret string) bool {
+	head, _, _ := strings.Cut(secret, ".")
+	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(head, "="))
+	return err != nil || !json.Valid(b) || !strings.HasPrefix(strings.TrimSpace(string(b)), "{")
 }
 
 // TestGitleaksExamples scores the scanner on gitleaks' rule examples
@@ -473,6 +496,9 @@ func TestGitleaksExamples(t *testing.T) {
 			continue
 		}
 		name, claimed := familyOf(ex.Rule)
+		if ex.Rule == "jwt" && ex.Positive && notAJWT(ex.Secret) {
+			name, claimed = "jwt (not a JWT)", false
+		}
 		f := fams[name]
 		if f == nil {
 			f = &fam{claimed: claimed, rules: map[string]bool{}, rulePos: map[string]int{}, ruleHit: map[string]int{}}
@@ -574,6 +600,9 @@ func TestGitleaksExamples(t *testing.T) {
 		}
 		if sr < gr {
 			t.Errorf("%s: scanner recall %.3f below gitleaks' own %.3f", n, sr, gr)
+		}
+		if c := gitleaksFPCeiling[n]; f.scanFP > c {
+			t.Errorf("%s: %d of gitleaks' %d negative examples reported, ceiling %d", n, f.scanFP, f.neg, c)
 		}
 	}
 }

@@ -1,5 +1,7 @@
 package scan
 
+import "strings"
+
 // --- IBAN --------------------------------------------------------------
 
 // ibanLengths are the lengths of the commonest countries' IBANs; others
@@ -131,11 +133,15 @@ var gitlabTokens = [...]struct {
 }
 
 func matchSecretPrefix(text []byte, i int) (Finding, bool) {
-	secret := func(end int, conf float64) (Finding, bool) {
-		if end < len(text) && isTokenChar(text[end]) {
+	// secret reports the token text[i:end] whose variable part starts at
+	// body, unless it runs on into a longer word or the body is a
+	// placeholder.
+	secret := func(body, end int, conf float64) (Finding, bool) {
+		e, ok := tokenEnd(text, body, end)
+		if !ok {
 			return Finding{}, false
 		}
-		return Finding{Class: Secret, Start: i, End: end, Confidence: conf}, true
+		return Finding{Class: Secret, Start: i, End: e, Confidence: conf}, true
 	}
 	switch text[i] {
 	case 'A':
@@ -144,38 +150,38 @@ func matchSecretPrefix(text []byte, i int) (Finding, bool) {
 		upperDigit := func(c byte) bool { return isUpper(c) || isDigit(c) }
 		for _, p := range []string{"AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA"} {
 			if hasPrefixAt(text, i, p) && run(text, i+4, upperDigit, 17) == 16 {
-				return secret(i+20, 0.97)
+				return secret(i+4, i+20, 0.97)
 			}
 		}
 		if hasPrefixAt(text, i, "A3T") && i+3 < len(text) && upperDigit(text[i+3]) && run(text, i+4, upperDigit, 17) == 16 {
-			return secret(i+20, 0.97)
+			return secret(i+4, i+20, 0.97)
+		}
+		// Google API keys: AIza and 35 more.
+		if hasPrefixAt(text, i, "AIza") && run(text, i+4, isTokenChar, 36) == 35 {
+			return secret(i+4, i+39, 0.97)
 		}
 	case 'G':
 		// GitLab runner registration tokens.
 		if hasPrefixAt(text, i, "GR1348941") && run(text, i+9, isTokenChar, 255) >= 20 {
-			return secret(i+9+run(text, i+9, isTokenChar, 255), 0.99)
+			return secret(i+9, i+9+run(text, i+9, isTokenChar, 255), 0.99)
 		}
 	case 'g':
 		for _, p := range []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_"} {
 			if hasPrefixAt(text, i, p) && run(text, i+4, isAlnum, 40) >= 36 {
-				return secret(i+4+run(text, i+4, isAlnum, 255), 0.99)
+				return secret(i+4, i+4+run(text, i+4, isAlnum, 255), 0.99)
 			}
 		}
 		if hasPrefixAt(text, i, "github_pat_") && run(text, i+11, isTokenChar, 255) >= 60 {
-			return secret(i+11+run(text, i+11, isTokenChar, 255), 0.99)
+			return secret(i+11, i+11+run(text, i+11, isTokenChar, 255), 0.99)
 		}
 		// GitLab's token families, each a prefix and its shortest body.
 		for _, t := range gitlabTokens {
-			if hasPrefixAt(text, i, t.prefix) && run(text, i+len(t.prefix), isTokenChar, 255) >= t.min {
-				return secret(i+len(t.prefix)+run(text, i+len(t.prefix), isTokenChar, 255), 0.99)
+			if b := i + len(t.prefix); hasPrefixAt(text, i, t.prefix) && run(text, b, isTokenChar, 255) >= t.min {
+				return secret(b, gitlabRoutable(text, b+run(text, b, isTokenChar, 255)), 0.99)
 			}
 		}
 	case 'x':
-		for _, p := range []string{"xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xoxe-"} {
-			if hasPrefixAt(text, i, p) && run(text, i+5, isTokenChar, 255) >= 20 {
-				return secret(i+5+run(text, i+5, isTokenChar, 255), 0.98)
-			}
-		}
+		return matchSlack(text, i)
 	case 'e':
 		// A JWT: three base64url segments, the first decoding to a JSON
 		// object ("eyJ" is base64 of `{"`).
@@ -183,7 +189,16 @@ func matchSecretPrefix(text []byte, i int) (Finding, bool) {
 			j := i
 			for seg := 0; seg < 3; seg++ {
 				n := run(text, j, isB64URL, 8192)
-				if n < 8 && seg < 2 || n < 16 && seg == 2 {
+				if seg == 2 {
+					// Padding some encoders leave on the signature.
+					for k := 0; k < 2 && j+n < len(text) && text[j+n] == '='; k++ {
+						n++
+					}
+				}
+				// An unsigned token (alg "none") has an empty signature:
+				// taken when its payload is a JSON object as well.
+				unsigned := seg == 2 && n == 0 && hasPrefixAt(text, i+run(text, i, isB64URL, 8192)+1, "eyJ")
+				if n < 8 && seg < 2 || n < 16 && seg == 2 && !unsigned {
 					return Finding{}, false
 				}
 				j += n
@@ -194,31 +209,131 @@ func matchSecretPrefix(text []byte, i int) (Finding, bool) {
 					j++
 				}
 			}
-			return secret(j, 0.97)
+			if j < len(text) && isTokenChar(text[j]) {
+				return Finding{}, false
+			}
+			return Finding{Class: Secret, Start: i, End: j, Confidence: 0.97}, true
 		}
 	}
 	return Finding{}, false
 }
 
+// gitlabRoutable extends a GitLab token ending at e over the routing part
+// newer tokens carry: a dot and nine lower-case letters or digits.
+func gitlabRoutable(text []byte, e int) int {
+	if e < len(text) && text[e] == '.' && run(text, e+1, func(c byte) bool { return isLower(c) || isDigit(c) }, 10) == 9 {
+		return e + 10
+	}
+	return e
+}
+
+// matchSlack reads Slack tokens: bot, user, workspace and legacy tokens
+// (xoxb-, xoxp-, xoxa-, xoxr-, xoxs-, xoxo-), configuration tokens
+// (xoxe.xoxp-1-…, xoxe-1-…) and app-level tokens (xapp-1-…).
+func matchSlack(text []byte, i int) (Finding, bool) {
+	found := func(body, end int, conf float64) (Finding, bool) {
+		e, ok := tokenEnd(text, body, end)
+		if !ok {
+			return Finding{}, false
+		}
+		return Finding{Class: Secret, Start: i, End: e, Confidence: conf}, true
+	}
+	n := len(text)
+	if hasPrefixAt(text, i, "xapp-") {
+		// xapp-1-A052FGTS2DL-5171572773297-<secret>
+		j := i + 5
+		if j+2 < n && isDigit(text[j]) && text[j+1] == '-' {
+			j += 2
+			if a := run(text, j, isAlnum, 64); a > 0 && j+a < n && text[j+a] == '-' {
+				j += a + 1
+				if d := run(text, j, isDigit, 64); d > 0 && j+d < n && text[j+d] == '-' {
+					j += d + 1
+					if s := run(text, j, isAlnum, 255); s >= 20 {
+						return found(i+5, j+s, 0.98)
+					}
+				}
+			}
+		}
+		return Finding{}, false
+	}
+	if !hasPrefixAt(text, i, "xox") || i+4 >= n {
+		return Finding{}, false
+	}
+	if hasPrefixAt(text, i, "xoxe.xox") && i+9 < n && (text[i+8] == 'b' || text[i+8] == 'p') && text[i+9] == '-' {
+		// A configuration access token: the part after the dot is itself
+		// xoxb-/xoxp-shaped, but its body runs to 160 characters or so.
+		if m := run(text, i+10, isTokenChar, 255); m >= 100 {
+			return found(i+10, i+10+m, 0.98)
+		}
+		return Finding{}, false
+	}
+	if text[i+4] != '-' || i >= 5 && hasPrefixAt(text, i-5, "xoxe.") {
+		return Finding{}, false // the token after "xoxe." is read from there
+	}
+	j := i + 5
+	m := run(text, j, isTokenChar, 255)
+	switch text[i+3] {
+	case 'b', 'p', 'e':
+		if m >= 20 {
+			return found(j, j+m, 0.98)
+		}
+	case 's', 'o':
+		// Legacy tokens: dash-separated numbers, then hex.
+		if m >= 20 && isDigit(text[j]) {
+			return found(j, j+m, 0.98)
+		}
+	case 'a', 'r':
+		// Legacy workspace access and refresh tokens can be short (8).
+		if m >= 8 && hasDigit(text[j:j+m]) {
+			return found(j, j+m, 0.95)
+		}
+	}
+	return Finding{}, false
+}
+
+func hasDigit(b []byte) bool {
+	for _, c := range b {
+		if isDigit(c) {
+			return true
+		}
+	}
+	return false
+}
+
 func matchPEM(text []byte, i int) (Finding, bool) {
-	// -----BEGIN [RSA |EC |OPENSSH |ENCRYPTED ]PRIVATE KEY-----
+	// -----BEGIN [RSA |EC |DSA |OPENSSH |ENCRYPTED ]PRIVATE KEY----- and
+	// -----BEGIN PGP PRIVATE KEY BLOCK-----
 	j := i + len("-----BEGIN ")
 	lineEnd := j
 	for lineEnd < len(text) && lineEnd-j < 40 && text[lineEnd] != '-' {
 		lineEnd++
 	}
 	label := string(text[j:lineEnd])
-	if !hasPrefixAt(text, lineEnd, "-----") || len(label) < len("PRIVATE KEY") || label[len(label)-len("PRIVATE KEY"):] != "PRIVATE KEY" {
+	if !hasPrefixAt(text, lineEnd, "-----") || !strings.HasSuffix(label, "PRIVATE KEY") && !strings.HasSuffix(label, "PRIVATE KEY BLOCK") {
 		return Finding{}, false
 	}
+	bodyStart := lineEnd + 5
 	endMarker := "-----END " + label + "-----"
-	for k := lineEnd + 5; k+len(endMarker) <= len(text); k++ {
+	end, bodyEnd, conf := len(text), len(text), 0.9 // an unterminated key block is still a key: taken to the end
+	for k := bodyStart; k+len(endMarker) <= len(text); k++ {
 		if text[k] == '-' && hasPrefixAt(text, k, endMarker) {
-			return Finding{Class: Secret, Start: i, End: k + len(endMarker), Confidence: 0.99}, true
+			end, bodyEnd, conf = k+len(endMarker), k, 0.99
+			break
 		}
 	}
-	// An unterminated key block is still a key: take it to the end.
-	return Finding{Class: Secret, Start: i, End: len(text), Confidence: 0.9}, true
+	// A key has a body: a block with nothing or a word between its
+	// markers is documentation.
+	body := text[bodyStart:min(bodyEnd, bodyStart+4096)]
+	b64 := 0
+	for _, c := range body {
+		if isAlnum(c) || c == '+' || c == '/' {
+			b64++
+		}
+	}
+	if b64 < 16 || placeholder(body[:min(len(body), 160)]) {
+		return Finding{}, false
+	}
+	return Finding{Class: Secret, Start: i, End: end, Confidence: conf}, true
 }
 
 // assignmentNames is read-only.
@@ -254,7 +369,7 @@ func matchAssignment(text []byte, i int) (Finding, bool) {
 		n := run(text, j, func(c byte) bool {
 			return c > ' ' && c != '"' && c != '\'' && c != ',' && c != ';' && c != '\\' && c != '}' && c != '&'
 		}, 512)
-		if n < 8 {
+		if n < 8 || placeholderValue(text[j:j+n]) {
 			continue
 		}
 		return Finding{Class: Secret, Start: j, End: j + n, Confidence: 0.9}, true

@@ -236,7 +236,9 @@ func tail8(b []byte) uint64 {
 }
 
 // starters8 marks with its top bit each byte of x that is one of the
-// punctuation marks a finding can start at: @ + ( - :. For an ASCII byte
+// punctuation marks a finding can start at: @ + ( - and : ; < = >, the
+// separators of name: value, name = value and <name>value (one range
+// test, about the cost of the single ':' it replaced). For an ASCII byte
 // b, (b ^ c) + 0x7f has its top bit set unless b == c, and never carries
 // into the next byte. Small enough to inline: in the .wasm a call per
 // block costs more than the arithmetic.
@@ -244,13 +246,14 @@ func starters8(x uint64) uint64 {
 	const ones, lows = 0x0101010101010101, 0x7f7f7f7f7f7f7f7f
 	low := x & lows
 	differs := ((low ^ '@'*ones) + lows) & ((low ^ '+'*ones) + lows) & ((low ^ '('*ones) + lows) &
-		((low ^ '-'*ones) + lows) & ((low ^ ':'*ones) + lows)
-	return ^differs &^ x & highs8
+		((low ^ '-'*ones) + lows)
+	separator := (low + (0x80-':')*ones) &^ (low + (0x7f-'>')*ones)
+	return (^differs | separator) &^ x & highs8
 }
 
 // noStart8 marks the lower-case letters no finding starts a word with —
-// f j k n o q r t u v w y z, about two in five English words — so those
-// words are dismissed eight bytes at a time. TestNoStartLetters checks the
+// f j k o q t u v w y z, about a third of English words — so those words
+// are dismissed eight bytes at a time (n and r start npm_ and rk_ tokens). TestNoStartLetters checks the
 // set against every keyword and secret prefix.
 func noStart8(x uint64) uint64 {
 	const ones, lows = 0x0101010101010101, 0x7f7f7f7f7f7f7f7f
@@ -259,8 +262,8 @@ func noStart8(x uint64) uint64 {
 	low := x & lows
 	return ((low+(0x80-'f')*ones)&^(low+(0x7f-'f')*ones) |
 		(low+(0x80-'j')*ones)&^(low+(0x7f-'k')*ones) |
-		(low+(0x80-'n')*ones)&^(low+(0x7f-'o')*ones) |
-		(low+(0x80-'q')*ones)&^(low+(0x7f-'r')*ones) |
+		(low+(0x80-'o')*ones)&^(low+(0x7f-'o')*ones) |
+		(low+(0x80-'q')*ones)&^(low+(0x7f-'q')*ones) |
 		(low+(0x80-'t')*ones)&^(low+(0x7f-'w')*ones) |
 		(low+(0x80-'y')*ones)&^(low+(0x7f-'z')*ones)) &^ x & highs8
 }
@@ -339,13 +342,19 @@ func matchPunct(text []byte, i int, out *findings) {
 			out.add(matchPhone(text, i))
 			out.add(matchUDI(text, i))
 		}
+		if text[i] == '(' {
+			out.add(matchCallAssignment(text, i)) // setProperty("API_TOKEN", "…")
+		}
 	case '-':
 		if (i == 0 || !isAlnum(text[i-1])) && hasPrefixAt(text, i, "-----BEGIN ") {
 			out.add(matchPEM(text, i))
 		} else if w := hexWordBefore(text, i); w >= 0 && i-w == 2 {
 			out.add(matchMAC(text, w)) // aa-bb-…
 		}
+	case '=', '>':
+		out.add(matchSeparator(text, i))
 	case ':':
+		out.add(matchSeparator(text, i))
 		if w := hexWordBefore(text, i); w >= 0 {
 			// An IPv6 address whose first group starts with a letter
 			// (fe80:…), or a MAC address (aa:bb:…); one starting with a
@@ -398,12 +407,17 @@ func matchWord(text []byte, i int, keyword bool, out *findings) {
 		out.add(matchSecretPrefix(text, i))
 	case 'b', 'B':
 		out.add(matchBech32Address(text, i))
+		out.add(matchBearer(text, i))
 	case 'h', 'H':
 		out.add(matchURL(text, i))
+		out.add(matchSecretWord(text, i))
 	case 's', 'S':
 		if i+2 < len(text) && text[i+1] == '/' && text[i+2]|0x20 == 'n' {
 			out.add(idAfterPhrase(text, i, deviceRule, "s/n")) // "S/N: …"
 		}
+		out.add(matchSecretWord(text, i))
+	case 'r', 'n', 'p', 'a':
+		out.add(matchSecretWord(text, i))
 	}
 	if keyword {
 		out.add(matchContextID(text, i))
@@ -432,6 +446,9 @@ func forEachKeyword(fn func(string)) {
 		}
 	}
 	for _, w := range assignmentNames {
+		fn(w)
+	}
+	for _, w := range secretTriggers {
 		fn(w)
 	}
 }
@@ -728,7 +745,7 @@ var charClass = func() (t [256]uint8) {
 			t[c] |= classHex
 		}
 		switch b {
-		case '@', '+', '(', '-', ':':
+		case '@', '+', '(', '-', ':', ';', '<', '=', '>':
 			t[c] |= classStarter
 		}
 		switch b {

@@ -14,6 +14,12 @@ func (s Scanner) scanReference(text []byte) []Finding {
 			out.add(matchEmail(text, i))
 			continue
 		}
+		switch c {
+		case ':', '=', '>':
+			out.add(matchSeparator(text, i)) // name = value: after the name's last letter
+		case '(':
+			out.add(matchCallAssignment(text, i))
+		}
 		if i > 0 && isAlnum(text[i-1]) {
 			continue // only word starts begin a finding
 		}

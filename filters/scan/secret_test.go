@@ -13,7 +13,7 @@ import (
 func TestSecretFamilies(t *testing.T) {
 	b := func(s string, n int) string { return strings.Repeat(s, n/len(s)+1)[:n] }
 	found := []string{
-		"AKIA" + b("IOSFODNN7EXAMPLE", 16),
+		"AKIA" + b("IOSFODNN7QZKPLMW", 16),
 		"ASIA" + b("Q2W3E4R5T6Y7U8I9", 16),
 		"ABIA" + b("Z7Y6X5W4V3U2T1S0", 16),
 		"ACCA" + b("JHGFDSA123456789", 16),
