@@ -393,9 +393,9 @@ func matchWord(text []byte, i int, keyword bool, out *findings) {
 	} else if c == 'x' {
 		matchIDWord(text, i, out) // a lower-case NIE ("x9613851n")
 	}
-	if isUpper(c) && i+1 < len(text) && isLower(text[i+1]) && c != 'H' {
+	if isUpper(c) && i+1 < len(text) && isLower(text[i+1]) && c != 'H' && c != 'B' {
 		// A capital and a small letter starts no secret, wallet or URL
-		// but "Http…": only a keyword is tried.
+		// but "Http…" and "Bearer …": only a keyword is tried.
 		if keyword {
 			out.add(matchContextID(text, i))
 			out.add(matchAssignment(text, i))
