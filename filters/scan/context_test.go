@@ -20,6 +20,8 @@ func (cw *contextWords) beforeRef(text []byte, i int) bool {
 var allContexts = map[string]*contextWords{
 	"card": &cardContext, "cardID": &cardIDContext, "ssn": &ssnContext, "phone": &phoneContext,
 	"phoneID": &phoneIDContext, "version": &versionContext, "ip": &ipContext, "birth": &birthContext,
+	"fax": &faxContext, "event": &eventContext, "name": &nameContext, "nationalPhone": &nationalPhoneContext,
+	"nationalID": &nationalIDContext, "plate": &plateContext,
 }
 
 func TestContextWordsStart(t *testing.T) {

@@ -106,7 +106,7 @@ func (cw *contextWords) lastEnd(text []byte, i int) int {
 			continue
 		}
 		c := lower(text[j])
-		for _, w := range cw.words {
+		for _, w := range cw.byFirst[c&31] {
 			if w[0] == c && j+len(w) <= i && hasFoldPrefixAt(text, j, w) {
 				last = j + len(w)
 			}

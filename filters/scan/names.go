@@ -20,13 +20,13 @@ var nameContext = newContext(28,
 	"beste", "geachte", "caro", "cara", "gentile",
 	"wife", "husband", "son", "daughter", "mother", "father", "brother", "sister", "partner", "spouse", "friend",
 	"cousin", "aunt", "uncle", "grandson", "granddaughter", "grandmother", "grandfather", "nephew", "niece", "child", "guardian", "caregiver",
-	"femme", "mari", "épouse", "époux", "fils", "fille", "mère", "père", "frère", "sœur", "soeur", "petite-fille", "petit-fils",
+	"femme", "mari", "fils", "fille", "mère", "père", "frère", "sœur", "soeur", "petite-fille", "petit-fils",
 	"sohn", "tochter", "mutter", "vater", "bruder", "schwester", "ehefrau", "ehemann", "enkel", "enkelin",
 	"esposa", "esposo", "marido", "hijo", "hija", "madre", "padre", "hermano", "hermana", "nieto", "nieta",
 	"vrouw", "zoon", "dochter", "moeder", "vader", "broer", "zus", "echtgenote", "echtgenoot", "kleinzoon", "kleindochter",
 	"moglie", "marito", "figlio", "figlia", "fratello", "sorella", "nipote",
 	"attending", "physician", "doctor", "nurse", "surgeon", "referred by", "seen by", "treated by", "examined by",
-	"contact", "next of kin", "named", "called", "mr", "mrs", "ms", "médecin", "arzt", "ärztin", "médico", "arts", "medico",
+	"contact", "next of kin", "named", "called", "mr", "mrs", "ms", "médecin", "arzt", "médico", "arts", "medico",
 	"from:", "to:", "cc:", "by")
 
 // maxNameTokens bounds a run: given names, particles and surnames.

@@ -791,6 +791,11 @@ type contextWords struct {
 	first  uint64 // the words' first bytes as a bit set, by their low six bits
 	hash   bool   // a word starts with '#'
 	words  []string
+	// byFirst lists the words by their first byte's low five bits (a–z
+	// and '#' do not collide), so a word start is compared only with the
+	// words that share its first letter: the name and event lists hold a
+	// hundred words or more.
+	byFirst [32][]string
 }
 
 func newContext(window int, words ...string) contextWords {
@@ -798,6 +803,7 @@ func newContext(window int, words ...string) contextWords {
 	for _, w := range words {
 		cw.first |= 1 << (w[0] & 63)
 		cw.hash = cw.hash || w[0] == '#'
+		cw.byFirst[w[0]&31] = append(cw.byFirst[w[0]&31], w)
 	}
 	return cw
 }
@@ -832,7 +838,7 @@ func (cw *contextWords) before(text []byte, i int) bool {
 			if cw.first&(1<<(c&63)) == 0 {
 				continue
 			}
-			for _, w := range cw.words {
+			for _, w := range cw.byFirst[c&31] {
 				if w[0] == c && j+len(w) <= i && hasFoldPrefixAt(text, j, w) {
 					return true
 				}
