@@ -468,20 +468,3 @@ func TestCheckersRejectKnownBad(t *testing.T) {
 		}
 	}
 }
-
-var particles = map[string]bool{"van": true, "der": true, "den": true, "de": true, "del": true, "della": true, "di": true, "da": true,
-	"dal": true, "le": true, "la": true, "von": true, "du": true, "des": true, "ten": true, "ter": true, "'t": true, "y": true, "los": true,
-	"las": true, "zu": true, "dos": true, "do": true, "al": true, "el": true, "bin": true, "ibn": true, "ben": true, "het": true, "op": true,
-	"in": true, "vom": true, "zum": true, "lo": true}
-
-func nameTokens(s string) []string {
-	var out []string
-	for _, t := range strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' || r == '-' || r == '\n' }) {
-		t = strings.TrimSuffix(t, ".")
-		if len([]rune(t)) < 2 || particles[strings.ToLower(t)] {
-			continue
-		}
-		out = append(out, strings.ToLower(t))
-	}
-	return out
-}
