@@ -169,7 +169,7 @@ func streetTypeFirst(text []byte, j int) int {
 		}
 		if _, ok := capitalAt(text, s); ok {
 			end = w
-		} else if names.lookup(text, s, w)&wordParticle == 0 && !(w-s > 2 && (text[s] == 'd' || text[s] == 'l') && (text[s+1] == '\'' || text[s+1] == 0xE2)) {
+		} else if particleFlag(text, s, w) == 0 && !(w-s > 2 && (text[s] == 'd' || text[s] == 'l') && (text[s+1] == '\'' || text[s+1] == 0xE2)) {
 			break
 		}
 		k = w
@@ -390,7 +390,7 @@ func postalCity(text []byte, i int, alone bool) int {
 	// "Frankfurt am Main", "Aix-en-Provence" (one token), "Den Haag".
 	for m := 0; m < 2 && e+1 < n && text[e] == ' '; m++ {
 		q := e + 1
-		if p := lowerWordEnd(text, q); p > q && p-q <= 4 && p+1 < n && text[p] == ' ' && (names.lookup(text, q, p)&wordParticle != 0 || cityLinker(text[q:p])) {
+		if p := lowerWordEnd(text, q); p > q && p-q <= 4 && p+1 < n && text[p] == ' ' && (particleFlag(text, q, p) != 0 || cityLinker(text[q:p])) {
 			q = p + 1 // "Frankfurt am Main", "Freiburg im Breisgau", "Saint-Germain-en-Laye"
 		}
 		e2, _, ini2 := nameToken(text, q)

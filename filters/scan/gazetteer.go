@@ -130,6 +130,7 @@ const (
 type gazetteer struct {
 	slots   []uint32 // entry index + 1; 0 is empty
 	entries []uint32 // offset << 8 | length, into gazetteerText then extra
+	heads   []uint64 // an entry's first eight bytes, little endian, zero-padded
 	flags   []wordFlags
 	extra   string
 	mask    uint32
@@ -154,7 +155,7 @@ func newGazetteer() *gazetteer {
 	for size < uint32(lines)*7/4 {
 		size <<= 1
 	}
-	g := &gazetteer{slots: make([]uint32, size), mask: size - 1, entries: make([]uint32, 0, lines), flags: make([]wordFlags, 0, lines)}
+	g := &gazetteer{slots: make([]uint32, size), mask: size - 1, entries: make([]uint32, 0, lines), heads: make([]uint64, 0, lines), flags: make([]wordFlags, 0, lines)}
 	off := 0
 	for line := range strings.SplitSeq(gazetteerText, "\n") {
 		w, f, ok := strings.Cut(line, "\t")
@@ -200,6 +201,9 @@ func (g *gazetteer) insert(w string, entry uint32, f wordFlags) {
 		h = (h + 1) & g.mask
 	}
 	g.entries = append(g.entries, entry)
+	var head [8]byte
+	copy(head[:], w)
+	g.heads = append(g.heads, binary.LittleEndian.Uint64(head[:]))
 	g.flags = append(g.flags, f)
 	g.slots[h] = uint32(len(g.entries))
 }
@@ -267,7 +271,7 @@ func (g *gazetteer) lookup(text []byte, i, j int) wordFlags {
 			if n > 8 {
 				h = hashChunk(h, hi)
 			}
-			return g.probe(uint32(h>>32), text[i:j])
+			return g.probeASCII(uint32(h>>32), lo, text[i:j])
 		}
 	}
 	var buf [maxGazetteerWord]byte
@@ -276,6 +280,22 @@ func (g *gazetteer) lookup(text []byte, i, j int) wordFlags {
 		return 0
 	}
 	return g.probe(hashFolded(w), w)
+}
+
+// probeASCII finds the entry of hash h whose word is the ASCII word w,
+// whose first eight bytes folded are head: for most words one compare.
+func (g *gazetteer) probeASCII(h uint32, head uint64, w []byte) wordFlags {
+	h &= g.mask
+	for {
+		e := g.slots[h]
+		if e == 0 {
+			return 0
+		}
+		if entry := g.entries[e-1]; int(entry&0xff) == len(w) && g.heads[e-1] == head && (len(w) <= 8 || foldEqual(g.word(entry)[8:], w[8:])) {
+			return g.flags[e-1]
+		}
+		h = (h + 1) & g.mask
+	}
 }
 
 // probe finds the entry of hash h whose word is w, ASCII case folded.

@@ -29,6 +29,16 @@ var nameContext = newContext(28,
 	"contact", "next of kin", "named", "called", "mr", "mrs", "ms", "médecin", "arzt", "médico", "arts", "medico",
 	"from:", "to:", "cc:", "by")
 
+// particleFlag returns wordParticle if the lower-case word text[i:j] is a
+// particle ("van", "de", "della"): a test on its length first, as nearly
+// every lower-case word after a capitalised one is longer than five.
+func particleFlag(text []byte, i, j int) wordFlags {
+	if j-i < 2 || j-i > 5 {
+		return 0
+	}
+	return names.lookup(text, i, j) & wordParticle
+}
+
 // maxNameTokens bounds a run: given names, particles and surnames.
 const maxNameTokens = 6
 
@@ -171,7 +181,7 @@ func readNameRun(text []byte, i, end int, caps, initial bool, flags wordFlags) n
 		// Lower-case particles, then a capitalised token.
 		for p := 0; p < 2 && k < n && isLower(text[k]); p++ {
 			e := lowerWordEnd(text, k)
-			if e >= n || text[e] != ' ' || names.lookup(text, k, e)&wordParticle == 0 {
+			if e >= n || text[e] != ' ' || particleFlag(text, k, e) == 0 {
 				return r
 			}
 			k = e + 1
@@ -384,7 +394,7 @@ func titledName(text []byte, end int) (Finding, bool) {
 	e, c, ini := nameToken(text, j)
 	if e == 0 {
 		if isLower(text[j]) {
-			if pe := lowerWordEnd(text, j); pe < n && text[pe] == ' ' && names.lookup(text, j, pe)&wordParticle != 0 {
+			if pe := lowerWordEnd(text, j); pe < n && text[pe] == ' ' && particleFlag(text, j, pe) != 0 {
 				if e2, c2, ini2 := nameToken(text, pe+1); e2 != 0 {
 					r := readNameRun(text, pe+1, e2, c2, ini2, tokenFlags(text, pe+1, e2))
 					return Finding{Class: Name, Start: j, End: r.end, Confidence: 0.9}, true
@@ -461,7 +471,7 @@ func particlesBefore(text []byte, i int) int {
 		for k > 0 && isLower(text[k-1]) {
 			k--
 		}
-		if k == start-1 || k > 0 && isAlnum(text[k-1]) || names.lookup(text, k, start-1)&wordParticle == 0 {
+		if k == start-1 || k > 0 && isAlnum(text[k-1]) || particleFlag(text, k, start-1) == 0 {
 			break
 		}
 		start = k

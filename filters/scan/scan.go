@@ -382,17 +382,25 @@ func matchWord(text []byte, i int, keyword bool, out *findings) {
 			out.add(matchPlate(text, i))
 			matchIDWord(text, i, out)
 		}
-		// One gazetteer lookup for the name and address matchers.
+		// One gazetteer lookup for the name and address matchers; an
+		// ordinary word or a stop word in small letters after its capital
+		// ("The", "Tuesday", "Hospital") starts neither, but a PO box
+		// ("Post Office Box") may.
 		var flags wordFlags
 		end, caps, initial := nameToken(text, i)
 		if end != 0 {
 			flags = tokenFlags(text, i, end)
+			if flags&(wordGiven|wordSurname|wordTitle|wordStreetFirst|wordStreetAdjective) == 0 && flags&(wordStop|wordEnglish|wordCue) != 0 &&
+				!caps && c != 'P' && c != 'B' && c != 'A' && c != 'C' {
+				goto secrets
+			}
 			out.add(matchNameToken(text, i, end, caps, initial, flags))
 		}
 		out.add(matchAddressWord(text, i, end, flags))
 	} else if c == 'x' {
 		matchIDWord(text, i, out) // a lower-case NIE ("x9613851n")
 	}
+secrets:
 	if isUpper(c) && i+1 < len(text) && isLower(text[i+1]) && c != 'H' && c != 'B' {
 		// A capital and a small letter starts no secret, wallet or URL
 		// but "Http…" and "Bearer …": only a keyword is tried.
