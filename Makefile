@@ -76,6 +76,10 @@ go.test.fuzz: ## Run each fuzz target for 20s
 	cd filters && $(GO) test -run '^$$' -fuzz '^FuzzMod97$$' -fuzztime 20s ./scan/
 	cd filters && $(GO) test -run '^$$' -fuzz '^FuzzContextBefore$$' -fuzztime 20s ./scan/
 	cd filters && $(GO) test -run '^$$' -fuzz '^FuzzMonthDate$$' -fuzztime 20s ./scan/
+	cd filters && $(GO) test -run '^$$' -fuzz '^FuzzGazetteerLookup$$' -fuzztime 20s ./scan/
+	cd filters && $(GO) test -run '^$$' -fuzz '^FuzzVehicleValidators$$' -fuzztime 20s ./scan/
+	cd filters && $(GO) test -run '^$$' -fuzz '^FuzzIDValidators$$' -fuzztime 20s ./scan/
+	cd filters && $(GO) test -run '^$$' -fuzz '^FuzzSecrets$$' -fuzztime 20s ./scan/
 	cd filters && $(GO) test -run '^$$' -fuzz FuzzJSONRewrite -fuzztime 20s ./transform/
 	cd filters && $(GO) test -run '^$$' -fuzz FuzzSSERestorer -fuzztime 20s ./transform/
 	cd filters && $(GO) test -run '^$$' -fuzz FuzzParseConfig -fuzztime 20s ./piiguard/
