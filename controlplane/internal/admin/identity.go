@@ -53,6 +53,10 @@ func (a *API) createJoinToken(w http.ResponseWriter, r *http.Request, p Principa
 			writeError(w, http.StatusBadRequest, "invalid_argument", "ttl", fmt.Sprintf("ttl: %v", err))
 			return
 		}
+		if ttl <= 0 {
+			writeError(w, http.StatusBadRequest, "invalid_argument", "ttl", fmt.Sprintf("ttl: %s is not a positive duration", req.TTL))
+			return
+		}
 	}
 	tok, exp, err := a.Identity.MintJoinToken(r.Context(), p.String(), id, ttl)
 	switch {

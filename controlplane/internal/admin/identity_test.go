@@ -48,6 +48,8 @@ func TestJoinTokenEndpoints(t *testing.T) {
 		{"trust domain itself", `{"spiffe_id":"spiffe://nexus.local"}`, 400, "spiffe_id"},
 		{"ttl too long", `{"spiffe_id":"spiffe://nexus.local/x","ttl":"48h"}`, 400, "ttl"},
 		{"ttl not a duration", `{"spiffe_id":"spiffe://nexus.local/x","ttl":"soon"}`, 400, "ttl"},
+		{"ttl negative", `{"spiffe_id":"spiffe://nexus.local/x","ttl":"-1m"}`, 400, "ttl"},
+		{"ttl zero", `{"spiffe_id":"spiffe://nexus.local/x","ttl":"0s"}`, 400, "ttl"},
 		{"unknown field", `{"spiffe_id":"spiffe://nexus.local/x","admin":true}`, 400, ""},
 	}
 	var token string
