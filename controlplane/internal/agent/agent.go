@@ -23,7 +23,9 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
@@ -202,6 +204,11 @@ func (a *Agent) sign(ctx context.Context, method, bearer string) (*x509svid.SVID
 	}
 	out := new(wrapperspb.BytesValue)
 	if err := conn.Invoke(ctx, method, wrapperspb.Bytes(csr), out, opts...); err != nil {
+		// The control plane's refusal ("join token already used") is the
+		// message; the gRPC wrapping around it is not.
+		if st, ok := status.FromError(err); ok && st.Code() != codes.Unavailable && st.Code() != codes.DeadlineExceeded {
+			return nil, fmt.Errorf("refused by the control plane: %s", st.Message())
+		}
 		return nil, err
 	}
 	chain, err := x509.ParseCertificates(out.GetValue())
