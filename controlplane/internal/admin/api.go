@@ -12,7 +12,9 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"mime"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -90,9 +92,33 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("POST /api/v1/admin/identity/rotate-root", a.authed(a.rotateRoot))
 	mux.Handle("GET /api/v1/admin/identity/bundle", a.authed(a.getBundle))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if allow := allowedMethods(mux, r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "",
+				fmt.Sprintf("%s is not allowed on %s; use %s", r.Method, r.URL.Path, strings.Join(allow, " or ")))
+			return
+		}
 		writeError(w, http.StatusNotFound, "not_found", "", fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
 	return mux
+}
+
+// allowedMethods lists the methods a route of mux other than the
+// catch-all serves at r's path: a wrong method on a real endpoint is a
+// 405 naming them, not a 404.
+func allowedMethods(mux *http.ServeMux, r *http.Request) []string {
+	var allow []string
+	for _, m := range [...]string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/" {
+			allow = append(allow, m)
+		}
+	}
+	return allow
 }
 
 func (a *API) authed(h func(http.ResponseWriter, *http.Request, Principal)) http.Handler {
@@ -171,7 +197,7 @@ func (a *API) setTraffic(w http.ResponseWriter, r *http.Request, p Principal) {
 	}
 	var req trafficRequest
 	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid_argument", "", err.Error())
+		writeBodyError(w, err)
 		return
 	}
 	if req.Weights == nil {
@@ -306,15 +332,24 @@ func intParam(r *http.Request, name string, def int64) (int64, error) {
 // decodeJSON reads one JSON object, refusing unknown fields, trailing data
 // and oversized bodies, with messages that say what was wrong.
 func decodeJSON(r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return fmt.Errorf("content-type must be application/json, got %q", ct)
-	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
 	if err != nil {
-		return fmt.Errorf("read body: %w", err)
+		return &bodyError{http.StatusBadRequest, "invalid_argument", "", fmt.Sprintf("read body: %v", err)}
 	}
 	if len(body) > maxBodyBytes {
-		return fmt.Errorf("body is larger than %d bytes", maxBodyBytes)
+		return &bodyError{http.StatusRequestEntityTooLarge, "body_too_large", "", fmt.Sprintf("body is larger than %d bytes", maxBodyBytes)}
+	}
+	if len(body) == 0 {
+		return &bodyError{http.StatusBadRequest, "invalid_argument", "", "body is empty; send a JSON object"}
+	}
+	// A body is JSON only when it says so: a missing Content-Type is
+	// refused like a wrong one.
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		got := r.Header.Get("Content-Type")
+		if got == "" {
+			got = "none"
+		}
+		return &bodyError{http.StatusUnsupportedMediaType, "unsupported_media_type", "", fmt.Sprintf("content-type must be application/json, got %s", got)}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -323,23 +358,65 @@ func decodeJSON(r *http.Request, v any) error {
 		var se *json.SyntaxError
 		var te *json.UnmarshalTypeError
 		switch {
-		case errors.Is(err, io.EOF):
-			return errors.New("body is empty; send a JSON object")
 		case errors.Is(err, io.ErrUnexpectedEOF):
-			return errors.New("body is not valid JSON: it ends early")
+			return &bodyError{http.StatusBadRequest, "invalid_argument", "", "body is not valid JSON: it ends early"}
 		case errors.As(err, &se):
-			return fmt.Errorf("body is not valid JSON at byte %d: %v", se.Offset, err)
+			return &bodyError{http.StatusBadRequest, "invalid_argument", "", fmt.Sprintf("body is not valid JSON at byte %d: %v", se.Offset, err)}
 		case errors.As(err, &te):
-			return fmt.Errorf("%s: must be %s, got a JSON %s", te.Field, te.Type, te.Value)
+			want := jsonKind(te.Type)
+			if te.Field == "" {
+				return &bodyError{http.StatusBadRequest, "invalid_argument", "", fmt.Sprintf("body: must be %s, got a JSON %s", want, te.Value)}
+			}
+			return &bodyError{http.StatusBadRequest, "invalid_argument", te.Field, fmt.Sprintf("%s: must be %s, got a JSON %s", te.Field, want, te.Value)}
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			return fmt.Errorf("unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+			name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			return &bodyError{http.StatusBadRequest, "invalid_argument", name, fmt.Sprintf("unknown field %q", name)}
 		}
-		return fmt.Errorf("body: %v", err)
+		return &bodyError{http.StatusBadRequest, "invalid_argument", "", fmt.Sprintf("body: %v", err)}
 	}
 	if dec.More() {
-		return errors.New("body has data after the JSON object")
+		return &bodyError{http.StatusBadRequest, "invalid_argument", "", "body has data after the JSON object"}
 	}
 	return nil
+}
+
+// bodyError is a request body refused, with the status and field its
+// answer carries.
+type bodyError struct {
+	status      int
+	code, field string
+	msg         string
+}
+
+func (e *bodyError) Error() string { return e.msg }
+
+// writeBodyError answers a refused body with its own status (413, 415 or
+// 400) and field.
+func writeBodyError(w http.ResponseWriter, err error) {
+	var be *bodyError
+	if errors.As(err, &be) {
+		writeError(w, be.status, be.code, be.field, be.msg)
+		return
+	}
+	writeError(w, http.StatusBadRequest, "invalid_argument", "", err.Error())
+}
+
+// jsonKind names what JSON a Go type takes, in the words of the API's
+// schema rather than Go's ("a JSON object", not "admin.trafficRequest").
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "a JSON object"
+	case reflect.Slice, reflect.Array:
+		return "a JSON array"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return "a JSON " + t.Kind().String()
 }
 
 type apiError struct {

@@ -307,3 +307,58 @@ func FuzzSetTraffic(f *testing.F) {
 		}
 	})
 }
+
+// TestRequestErrors: status codes as HTTP means them — 405 with Allow,
+// 413 for an oversized body, 415 for a body that is not declared JSON —
+// and the field and wording of a body of the wrong JSON shape.
+func TestRequestErrors(t *testing.T) {
+	s := newStack(t, t.TempDir())
+	send := func(method, path, ctype, body string) (int, http.Header, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(method, s.url+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+s.token)
+		if ctype != "" {
+			req.Header.Set("Content-Type", ctype)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, resp.Header, out
+	}
+	field := func(out map[string]any) (string, string) {
+		e, _ := out["error"].(map[string]any)
+		f, _ := e["field"].(string)
+		m, _ := e["message"].(string)
+		return f, m
+	}
+	if code, h, _ := send("DELETE", "/api/v1/admin/models/triage/traffic", "", ""); code != 405 || h.Get("Allow") != "PUT" {
+		t.Errorf("DELETE on traffic: %d, Allow %q; want 405 and PUT", code, h.Get("Allow"))
+	}
+	if code, h, _ := send("POST", "/api/v1/admin/models", "application/json", "{}"); code != 405 || h.Get("Allow") != "GET" {
+		t.Errorf("POST on models: %d, Allow %q; want 405 and GET", code, h.Get("Allow"))
+	}
+	if code, _, _ := send("GET", "/api/v1/admin/nope", "", ""); code != 404 {
+		t.Errorf("unknown path: %d, want 404", code)
+	}
+	big := `{"weights":{"v1":100},"x":"` + strings.Repeat("a", 64<<10) + `"}`
+	if code, _, out := send("PUT", "/api/v1/admin/models/triage/traffic", "application/json", big); code != 413 {
+		t.Errorf("oversized body: %d %v, want 413", code, out)
+	}
+	for _, ct := range []string{"", "text/plain"} {
+		if code, _, out := send("PUT", "/api/v1/admin/models/triage/traffic", ct, `{"weights":{"v1":100}}`); code != 415 {
+			t.Errorf("content type %q: %d %v, want 415", ct, code, out)
+		}
+	}
+	code, _, out := send("PUT", "/api/v1/admin/models/triage/traffic", "application/json", `[{"weights":{"v1":100}}]`)
+	if f, m := field(out); code != 400 || !strings.Contains(m, "must be a JSON object, got a JSON array") || strings.Contains(m, "admin.") {
+		t.Errorf("array body: %d field %q %q", code, f, m)
+	}
+	code, _, out = send("PUT", "/api/v1/admin/models/triage/traffic", "application/json", `{"weights":{"v1":100},"wieghts":{}}`)
+	if f, _ := field(out); code != 400 || f != "wieghts" {
+		t.Errorf("unknown field: %d field %q, want 400 and wieghts", code, f)
+	}
+}

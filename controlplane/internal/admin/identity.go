@@ -39,7 +39,7 @@ func (a *API) createJoinToken(w http.ResponseWriter, r *http.Request, p Principa
 	}
 	var req JoinTokenRequest
 	if err := decodeJSON(r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid_argument", "", err.Error())
+		writeBodyError(w, err)
 		return
 	}
 	id, err := spiffeid.FromString(req.SPIFFEID)
