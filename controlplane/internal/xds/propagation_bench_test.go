@@ -161,6 +161,7 @@ func benchPropagation(b *testing.B, clients int) {
 		req, _ := http.NewRequest("PUT", api.URL+"/api/v1/admin/models/triage/traffic",
 			strings.NewReader(fmt.Sprintf(`{"weights":{"v1":%d,"v2":%d}}`, v1, 100-v1)))
 		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+		req.Header.Set("Content-Type", "application/json")
 		start := time.Now()
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
