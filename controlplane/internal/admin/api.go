@@ -103,6 +103,20 @@ func (a *API) Handler() http.Handler {
 	return mux
 }
 
+// commitTimeout bounds a change's commit and a read of the store once the
+// request is accepted.
+const commitTimeout = 30 * time.Second
+
+// commitContext is the context a validated request is carried out under:
+// the request's values, not its cancellation. A client that half-closes
+// its connection after sending a PUT (curl does, and so do some proxies)
+// cancels the request's context, and a change cut off between BEGIN and
+// COMMIT would be answered with a 500 though it was valid; it is applied
+// and answered instead, within commitTimeout.
+func commitContext(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(r.Context()), commitTimeout)
+}
+
 // allowedMethods lists the methods a route of mux other than the
 // catch-all serves at r's path: a wrong method on a real endpoint is a
 // 405 naming them, not a 404.
@@ -214,7 +228,9 @@ func (a *API) setTraffic(w http.ResponseWriter, r *http.Request, p Principal) {
 		}
 		weights[v] = i
 	}
-	md, rec, err := a.Ctrl.SetTraffic(r.Context(), p.String(), name, weights)
+	ctx, cancel := commitContext(r)
+	defer cancel()
+	md, rec, err := a.Ctrl.SetTraffic(ctx, p.String(), name, weights)
 	var ve *mesh.ValidationError
 	switch {
 	case errors.As(err, &ve):
@@ -293,7 +309,9 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request, _ Principal) {
 		writeError(w, http.StatusBadRequest, "invalid_argument", "limit", fmt.Sprintf("limit: must be 1..%d", maxAuditPage))
 		return
 	}
-	recs, err := a.Audit.Audit(r.Context(), after, int(limit))
+	ctx, cancel := commitContext(r)
+	defer cancel()
+	recs, err := a.Audit.Audit(ctx, after, int(limit))
 	if err != nil {
 		a.Log.Error("read audit log", "error", err)
 		writeError(w, http.StatusInternalServerError, "internal", "", "could not read the audit log")
@@ -305,7 +323,9 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request, _ Principal) {
 }
 
 func (a *API) verifyAudit(w http.ResponseWriter, r *http.Request, _ Principal) {
-	v, err := a.Audit.VerifyAudit(r.Context())
+	ctx, cancel := commitContext(r)
+	defer cancel()
+	v, err := a.Audit.VerifyAudit(ctx)
 	if err != nil {
 		a.Log.Error("verify audit log", "error", err)
 		writeError(w, http.StatusInternalServerError, "internal", "", "could not read the audit log")

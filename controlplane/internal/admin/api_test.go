@@ -1,10 +1,13 @@
 package admin_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -360,5 +363,38 @@ func TestRequestErrors(t *testing.T) {
 	code, _, out = send("PUT", "/api/v1/admin/models/triage/traffic", "application/json", `{"weights":{"v1":100},"wieghts":{}}`)
 	if f, _ := field(out); code != 400 || f != "wieghts" {
 		t.Errorf("unknown field: %d field %q, want 400 and wieghts", code, f)
+	}
+}
+
+// TestHalfClosedPUT: a client that half-closes its connection after
+// sending a PUT still gets its change applied and answered, never a 500
+// from a commit cut off by the request's cancellation.
+func TestHalfClosedPUT(t *testing.T) {
+	s := newStack(t, t.TempDir())
+	addr := strings.TrimPrefix(s.url, "http://")
+	for i := 0; i < 20; i++ {
+		v1 := 10 + i
+		body := fmt.Sprintf(`{"weights":{"v1":%d,"v2":%d}}`, v1, 100-v1)
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "PUT /api/v1/admin/models/triage/traffic HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+			addr, s.token, len(body), body)
+		if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		conn.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("PUT %d after a half-close: %d %s", i, resp.StatusCode, got)
+		}
+		if w := weights(t, s); w["v1"] != float64(v1) {
+			t.Fatalf("PUT %d answered 200 but the split is %v", i, w)
+		}
 	}
 }

@@ -58,7 +58,9 @@ func (a *API) createJoinToken(w http.ResponseWriter, r *http.Request, p Principa
 			return
 		}
 	}
-	tok, exp, err := a.Identity.MintJoinToken(r.Context(), p.String(), id, ttl)
+	ctx, cancel := commitContext(r)
+	defer cancel()
+	tok, exp, err := a.Identity.MintJoinToken(ctx, p.String(), id, ttl)
 	switch {
 	case errors.Is(err, ca.ErrWrongTrustDomain), errors.Is(err, ca.ErrNoPath):
 		writeError(w, http.StatusBadRequest, "invalid_argument", "spiffe_id", err.Error())
@@ -85,7 +87,9 @@ func (a *API) revokeJoinToken(w http.ResponseWriter, r *http.Request, p Principa
 		writeError(w, http.StatusBadRequest, "invalid_argument", "token", `token: is required, e.g. {"token":"nxjt_…"}`)
 		return
 	}
-	err := a.Identity.RevokeJoinToken(r.Context(), p.String(), req.Token)
+	ctx, cancel := commitContext(r)
+	defer cancel()
+	err := a.Identity.RevokeJoinToken(ctx, p.String(), req.Token)
 	switch {
 	case errors.Is(err, store.ErrTokenUnknown):
 		writeError(w, http.StatusNotFound, "token_not_found", "token", "no unused, unrevoked join token matches")
@@ -100,7 +104,9 @@ func (a *API) rotateRoot(w http.ResponseWriter, r *http.Request, p Principal) {
 	if !a.identityOr404(w) {
 		return
 	}
-	at, err := a.Identity.RotateRoot(r.Context(), p.String())
+	ctx, cancel := commitContext(r)
+	defer cancel()
+	at, err := a.Identity.RotateRoot(ctx, p.String())
 	if err != nil {
 		writeError(w, http.StatusConflict, "rotation_refused", "", err.Error())
 		return
