@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -54,14 +55,31 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	tokenFile := fs.String("token-file", envOr("NEXUS_TOKEN_FILE", ".data/controlplane/admin.token"), "file holding the bearer token ($NEXUS_TOKEN_FILE); $NEXUS_TOKEN wins if set")
 	spiffeSocket := fs.String("spiffe-socket", "", "authenticate to an --admin-mtls-addr listener with the SVID from this Workload API (unix:///path) instead of a token")
 	cpID := fs.String("controlplane-id", "spiffe://nexus.local/nexus/controlplane", "with --spiffe-socket: the SPIFFE id the control plane must present")
-	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	printUsage := func(w io.Writer) {
+		fs.SetOutput(w)
+		fmt.Fprint(w, usage)
+		fs.PrintDefaults()
+		fs.SetOutput(stderr)
+	}
+	// A flag error is printed once by the flag package, then the usage;
+	// help asked for goes to stdout and is no error.
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printUsage(stdout)
+			return 0
+		}
+		printUsage(stderr)
 		return 2
 	}
 	rest := fs.Args()
 	if len(rest) == 0 {
-		fs.Usage()
+		printUsage(stderr)
 		return 2
+	}
+	if rest[0] == "help" || slices.ContainsFunc(rest[1:], func(a string) bool { return a == "-h" || a == "-help" || a == "--help" }) {
+		printUsage(stdout)
+		return 0
 	}
 	c := &client{base: strings.TrimRight(*server, "/"), tokenFile: *tokenFile, http: &http.Client{Timeout: 30 * time.Second}}
 	if *spiffeSocket != "" {
@@ -74,12 +92,16 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	var err error
 	switch rest[0] {
-	case "models":
-		err = c.models(ctx, stdout)
+	case "models", "proxy-status":
+		if len(rest) > 1 {
+			err = fmt.Errorf("%s takes no arguments, got %q (see nexusctl help)", rest[0], strings.Join(rest[1:], " "))
+		} else if rest[0] == "models" {
+			err = c.models(ctx, stdout)
+		} else {
+			err = c.proxyStatus(ctx, stdout)
+		}
 	case "traffic":
 		err = c.traffic(ctx, stdout, rest[1:])
-	case "proxy-status":
-		err = c.proxyStatus(ctx, stdout)
 	case "audit":
 		err = c.audit(ctx, stdout, rest[1:])
 	case "validate":
@@ -93,13 +115,21 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "agent":
 		err = runAgent(ctx, stderr, rest[1:])
 	default:
-		err = fmt.Errorf("unknown command %q (run nexusctl without arguments for help)", rest[0])
+		err = fmt.Errorf("unknown command %q (see nexusctl help)", rest[0])
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "nexusctl:", err)
 		return 1
 	}
 	return 0
+}
+
+// plural writes a count and its noun, singular for one.
+func plural[N int | int64](n N, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func envOr(k, def string) string {
@@ -161,6 +191,10 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
+		var op *net.OpError
+		if errors.As(err, &op) && op.Op == "dial" {
+			return fmt.Errorf("cannot reach the control plane at %s (is it running? `make run`)", c.base)
+		}
 		return err
 	}
 	defer resp.Body.Close()
@@ -304,7 +338,7 @@ func (c *client) audit(ctx context.Context, w io.Writer, args []string) error {
 		if !v.OK {
 			return fmt.Errorf("audit chain BROKEN at record %d: %s", v.BrokenAt, v.Reason)
 		}
-		fmt.Fprintf(w, "audit chain OK: %d records, head %s\n", v.Records, v.Head)
+		fmt.Fprintf(w, "audit chain OK: %s, head %s\n", plural(v.Records, "record"), v.Head)
 		return nil
 	}
 	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
@@ -345,7 +379,7 @@ func validate(w io.Writer, args []string) error {
 	if _, err := translate.Translate(m); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "%s: valid: %d models, %d services, %d sidecar nodes\n", args[0], len(m.Models), len(m.Services), len(m.Nodes()))
+	fmt.Fprintf(w, "%s: valid: %s, %s, %s\n", args[0], plural(len(m.Models), "model"), plural(len(m.Services), "service"), plural(len(m.Nodes()), "sidecar node"))
 	return nil
 }
 

@@ -104,3 +104,32 @@ func TestValidateAndBootstrap(t *testing.T) {
 		t.Errorf("%d %s", code, errs)
 	}
 }
+
+// TestHelpAndArguments: help goes to stdout and exits 0, extra arguments
+// are an error, a flag error is printed once with the usage, an
+// unreachable control plane says where it was looked for, and counts are
+// written in the singular for one.
+func TestHelpAndArguments(t *testing.T) {
+	for _, args := range [][]string{{"help"}, {"--help"}, {"-h"}, {"models", "--help"}, {"token", "create", "--help"}} {
+		code, out, errOut := run(t, args...)
+		if code != 0 || !strings.Contains(out, "Usage:") || errOut != "" {
+			t.Errorf("%v: exit %d, stdout %d bytes, stderr %q; want 0 and the usage on stdout", args, code, len(out), errOut)
+		}
+	}
+	if code, _, errOut := run(t, "models", "extra"); code != 1 || !strings.Contains(errOut, "models takes no arguments") {
+		t.Errorf("models extra: exit %d, %q", code, errOut)
+	}
+	code, _, errOut := run(t, "--no-such-flag", "models")
+	if code != 2 || strings.Count(errOut, "flag provided but not defined") != 1 || strings.Count(errOut, "Usage:") != 1 {
+		t.Errorf("bad flag: exit %d, %q", code, errOut)
+	}
+	// A port nothing listens on.
+	code, _, errOut = run(t, "--server", "http://127.0.0.1:1", "--token-file", os.DevNull, "models")
+	if code != 1 || !strings.Contains(errOut, "cannot reach the control plane at http://127.0.0.1:1 (is it running? `make run`)") {
+		t.Errorf("unreachable: exit %d, %q", code, errOut)
+	}
+	code, out, _ := run(t, "validate", exampleMesh)
+	if code != 0 || strings.Contains(out, " 1 models") || strings.Contains(out, " 1 services") {
+		t.Errorf("validate: exit %d, %q", code, out)
+	}
+}
