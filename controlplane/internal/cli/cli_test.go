@@ -50,7 +50,7 @@ func TestAgainstRunningControlPlane(t *testing.T) {
 		{[]string{"traffic", "nope", "v1=100"}, 1, []string{`no model named "nope" (404 model_not_found)`}},
 		{[]string{"proxy-status"}, 0, []string{"model~triage", "service~frontdesk", "NOT CONNECTED"}},
 		{[]string{"audit"}, 0, []string{"token:local-admin", "traffic.set", `{"v1":60,"v2":40}`}},
-		{[]string{"audit", "verify"}, 0, []string{"audit chain OK: 1 records"}},
+		{[]string{"audit", "verify"}, 0, []string{"audit chain OK: 1 record,"}},
 		{[]string{"frobnicate"}, 1, []string{`unknown command "frobnicate"`}},
 	}
 	for _, tt := range tests {
@@ -77,7 +77,7 @@ func TestAgainstRunningControlPlane(t *testing.T) {
 
 func TestValidateAndBootstrap(t *testing.T) {
 	code, out, errs := run(t, "validate", exampleMesh)
-	if code != 0 || !strings.Contains(out, "valid: 1 models, 1 services, 2 sidecar nodes") {
+	if code != 0 || !strings.Contains(out, "valid: 1 model, 1 service, 2 sidecar nodes") {
 		t.Fatalf("%d %s %s", code, out, errs)
 	}
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
