@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -183,10 +184,12 @@ func Parse(data []byte, baseDir string) (*Mesh, error) {
 	if len(data) > maxDocumentBytes {
 		return nil, &ValidationError{Errors: []FieldError{{Msg: fmt.Sprintf("document is %d bytes, more than the %d allowed", len(data), maxDocumentBytes)}}}
 	}
-	var f file
+	// The document is read as a node tree first: a syntax error stops
+	// there, but an unknown key is one problem among the others, reported
+	// with its path next to the values' problems in one run.
+	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil {
+	if err := dec.Decode(&root); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, &ValidationError{Errors: []FieldError{{Msg: "document is empty"}}}
 		}
@@ -197,11 +200,116 @@ func Parse(data []byte, baseDir string) (*Mesh, error) {
 		return nil, &ValidationError{Errors: []FieldError{{Msg: "more than one YAML document; a mesh is one document"}}}
 	}
 	v := &validator{}
+	unknownKeys(&root, reflect.TypeFor[file](), "", v)
+	var f file
+	if err := root.Decode(&f); err != nil {
+		// Values of the wrong type; the rest of the document decodes.
+		v.errs = append(v.errs, yamlErrors(err)...)
+	}
 	m := v.mesh(&f, baseDir)
 	if len(v.errs) > 0 {
 		return nil, &ValidationError{Errors: v.errs}
 	}
 	return m, nil
+}
+
+// unknownKeys reports, with their paths, the mapping keys of n that the
+// type t has no field for, and suggests the nearest field name.
+func unknownKeys(n *yaml.Node, t reflect.Type, path string, v *validator) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if n.Kind == yaml.DocumentNode {
+		for _, c := range n.Content {
+			unknownKeys(c, t, path, v)
+		}
+		return
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			return // a type error, reported by the decoder
+		}
+		fields := map[string]reflect.Type{}
+		var names []string
+		for i := 0; i < t.NumField(); i++ {
+			name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+			if name == "" || name == "-" {
+				continue
+			}
+			fields[name] = t.Field(i).Type
+			names = append(names, name)
+		}
+		for k := 0; k+1 < len(n.Content); k += 2 {
+			key, val := n.Content[k].Value, n.Content[k+1]
+			p := key
+			if path != "" {
+				p = path + "." + key
+			}
+			ft, ok := fields[key]
+			if !ok {
+				msg := fmt.Sprintf("unknown field (line %d)", n.Content[k].Line)
+				if near := nearest(key, names); near != "" {
+					msg = fmt.Sprintf("unknown field (line %d); did you mean %q?", n.Content[k].Line, near)
+				}
+				v.errs = append(v.errs, FieldError{Path: p, Msg: msg})
+				continue
+			}
+			unknownKeys(val, ft, p, v)
+		}
+	case reflect.Slice, reflect.Array:
+		if n.Kind != yaml.SequenceNode {
+			return
+		}
+		for i, c := range n.Content {
+			unknownKeys(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), v)
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			return
+		}
+		for k := 0; k+1 < len(n.Content); k += 2 {
+			unknownKeys(n.Content[k+1], t.Elem(), path+"."+n.Content[k].Value, v)
+		}
+	}
+}
+
+// nearest returns the name within two edits of key (case aside), or "".
+func nearest(key string, names []string) string {
+	best, bestD := "", 3
+	for _, n := range names {
+		if d := editDistance(strings.ToLower(key), strings.ToLower(n)); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Damerau–Levenshtein distance (adjacent
+// transpositions count one: "wieght" is one edit from "weight").
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	d := make([][]int, len(ra)+1)
+	for i := range d {
+		d[i] = make([]int, len(rb)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(ra)][len(rb)]
 }
 
 func yamlErrors(err error) []FieldError {

@@ -72,7 +72,7 @@ func TestParseErrors(t *testing.T) {
 		{"non-loopback outbound", r("outbound: 127.0.0.1:15001", "outbound: 10.0.0.1:15001"), []string{"services[0].outbound: must be a loopback address"}},
 		{"port clash", r("inbound: 127.0.0.1:15006", "inbound: 127.0.0.1:10000"), []string{"models[0].sidecar: address 127.0.0.1:10000 is already used by services[0].inbound"}},
 		{"no models", func(s string) string { return s[:strings.Index(s, "models:")] }, []string{"models: at least one model is required"}},
-		{"unknown field", r("trustDomain:", "trustDomian: x\ntrustDomain:"), []string{"field trustDomian not found"}},
+		{"unknown field", r("trustDomain:", "trustDomian: x\ntrustDomain:"), []string{`trustDomian: unknown field (line 2); did you mean "trustDomain"?`}},
 		{"hash without key", r("EMAIL: tokenize", "EMAIL: hash"), []string{"models[0].pii.EMAIL: hash mode needs a key: set piiGuard.hashKeyFile"}},
 		{"unreadable hash key", r("piiGuard: {wasm: piiguard.wasm}", "piiGuard: {wasm: piiguard.wasm, hashKeyFile: /nonexistent/key}"), []string{"piiGuard.hashKeyFile: cannot read /nonexistent/key"}},
 		{"missing wasm", r("piiGuard: {wasm: piiguard.wasm}", ""), []string{"piiGuard.wasm: is required"}},
@@ -205,4 +205,39 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestUnknownKeysWithEveryProblem: misspelled keys are reported with their
+// paths and a suggestion, together with the document's other problems, in
+// one run; no Go type names appear.
+func TestUnknownKeysWithEveryProblem(t *testing.T) {
+	doc := `trustDomain: nexus.local
+models:
+  - name: triage
+    sidecar: {address: 127.0.0.1:15006}
+    versions:
+      - {name: v1, weight: 90, endpoints: [127.0.0.1:9001]}
+      - {name: v2, wieght: 10, endpoints: [127.0.0.1:9002]}
+    polcy: strict
+`
+	_, err := mesh.Parse([]byte(doc), "")
+	if err == nil {
+		t.Fatal("no error")
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		`models[0].versions[1].wieght: unknown field (line 7); did you mean "weight"?`,
+		`models[0].polcy: unknown field (line 8)`,
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error does not mention %q:\n%s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "mesh.") || strings.Contains(msg, "File") {
+		t.Errorf("error names Go types:\n%s", msg)
+	}
+	var ve *mesh.ValidationError
+	if !errors.As(err, &ve) || len(ve.Errors) < 3 {
+		t.Errorf("want the typos and the value problems together, got %v", err)
+	}
 }
