@@ -193,7 +193,7 @@ func Parse(data []byte, baseDir string) (*Mesh, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, &ValidationError{Errors: []FieldError{{Msg: "document is empty"}}}
 		}
-		return nil, &ValidationError{Errors: yamlErrors(err)}
+		return nil, &ValidationError{Errors: syntaxErrors(data, err)}
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
@@ -310,6 +310,22 @@ func editDistance(a, b string) int {
 		}
 	}
 	return d[len(ra)][len(rb)]
+}
+
+// syntaxErrors are the YAML parser's errors, with the position of a tab in
+// indentation corrected: the parser names the line before the tab, where
+// it was still reading; the tab's own line and column are reported.
+func syntaxErrors(data []byte, err error) []FieldError {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if strings.Contains(msg, "tab character") {
+		for i, line := range strings.Split(string(data), "\n") {
+			indent := len(line) - len(strings.TrimLeft(line, " \t"))
+			if c := strings.IndexByte(line[:indent], '\t'); c >= 0 {
+				return []FieldError{{Msg: fmt.Sprintf("line %d, column %d: a tab in the indentation; YAML indents with spaces", i+1, c+1)}}
+			}
+		}
+	}
+	return yamlErrors(err)
 }
 
 func yamlErrors(err error) []FieldError {

@@ -241,3 +241,12 @@ models:
 		t.Errorf("want the typos and the value problems together, got %v", err)
 	}
 }
+
+// TestTabPosition: a tab in the indentation is reported on its own line,
+// with its column.
+func TestTabPosition(t *testing.T) {
+	_, err := mesh.Parse([]byte("trustDomain: x\nmodels:\n  - name: a\n\t  versions: []\n"), "")
+	if err == nil || !strings.Contains(err.Error(), "line 4, column 1: a tab in the indentation") {
+		t.Errorf("err = %v, want the tab at line 4, column 1", err)
+	}
+}
