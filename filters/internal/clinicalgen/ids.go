@@ -6,6 +6,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/secureai-nexus/nexus/filters/internal/checkdigit"
 	"math/big"
 	"math/rand/v2"
 	"strings"
@@ -19,26 +20,10 @@ func digitsN(r *rand.Rand, n int) string {
 	return string(b)
 }
 
-func luhnCheck(prefix string) byte {
-	sum, double := 0, true
-	for i := len(prefix) - 1; i >= 0; i-- {
-		n := int(prefix[i] - '0')
-		if double {
-			n *= 2
-			if n > 9 {
-				n -= 9
-			}
-		}
-		sum += n
-		double = !double
-	}
-	return byte('0' + (10-sum%10)%10)
-}
-
 // npi: 9 digits starting with 1 or 2, Luhn over "80840" + the digits.
 func npi(r *rand.Rand) string {
 	base := string(byte('1'+r.IntN(2))) + digitsN(r, 8)
-	return base + string(luhnCheck("80840"+base))
+	return base + string(checkdigit.Luhn("80840"+base))
 }
 
 // dea: registrant letter, surname initial, 6 digits and the check digit.
@@ -292,7 +277,7 @@ func cfCheck(s string) byte {
 func caSIN(r *rand.Rand) string {
 	first := "12345679"[r.IntN(8)]
 	b := string(first) + digitsN(r, 7)
-	s := b + string(luhnCheck(b))
+	s := b + string(checkdigit.Luhn(b))
 	return s[0:3] + " " + s[3:6] + " " + s[6:]
 }
 
@@ -377,7 +362,7 @@ func vinCheck(v string) byte {
 func imei(r *rand.Rand) string {
 	tacs := []string{"35", "86", "01", "99", "49", "35"}
 	b := tacs[r.IntN(len(tacs))] + digitsN(r, 12)
-	return b + string(luhnCheck(b))
+	return b + string(checkdigit.Luhn(b))
 }
 
 // gtin14 check digit: weights 3,1,3,… from the left over 13 digits.
@@ -435,7 +420,7 @@ func card(r *rand.Rand) string {
 		n = 15
 	}
 	s := p + digitsN(r, n-1-len(p))
-	s += string(luhnCheck(s))
+	s += string(checkdigit.Luhn(s))
 	if r.IntN(2) == 0 {
 		var parts []string
 		for i := 0; i < len(s); i += 4 {
