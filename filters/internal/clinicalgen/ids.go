@@ -6,10 +6,11 @@ package main
 
 import (
 	"fmt"
-	"github.com/secureai-nexus/nexus/filters/internal/checkdigit"
 	"math/big"
 	"math/rand/v2"
 	"strings"
+
+	"github.com/secureai-nexus/nexus/filters/internal/checkdigit"
 )
 
 func digitsN(r *rand.Rand, n int) string {

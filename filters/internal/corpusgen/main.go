@@ -9,11 +9,12 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"github.com/secureai-nexus/nexus/filters/internal/checkdigit"
 	"math/big"
 	"math/rand/v2"
 	"os"
 	"strings"
+
+	"github.com/secureai-nexus/nexus/filters/internal/checkdigit"
 )
 
 type span struct {
