@@ -3,6 +3,7 @@ package scan
 import (
 	_ "embed"
 	"encoding/binary"
+	"math/bits"
 	"strings"
 )
 
@@ -280,6 +281,43 @@ func (g *gazetteer) lookup(text []byte, i, j int) wordFlags {
 		return 0
 	}
 	return g.probe(hashFolded(w), w)
+}
+
+// shortToken reads, in one word load, the commonest name token: a capital
+// and small ASCII letters, fewer than eight bytes in all, ended by a byte
+// that cannot continue a token (not an apostrophe, hyphen or non-ASCII
+// byte). It returns the token's end, or 0 for nameToken to read it.
+func shortToken(text []byte, i int) (end int, caps, initial bool) {
+	if len(text)-i < 8 || !isUpper(text[i]) {
+		return 0, false, false
+	}
+	x := binary.LittleEndian.Uint64(text[i:])
+	notLower := ^lowers8(x) & highs8 &^ 0x80
+	k := bits.TrailingZeros64(notLower) >> 3
+	if k < 2 || k >= 8 {
+		return 0, false, false
+	}
+	if t := text[i+k]; t >= 0x80 || t == '\'' || t == '-' {
+		return 0, false, false
+	}
+	return i + k, false, false
+}
+
+// lowers8 marks with its top bit each of the eight bytes of x that is an
+// ASCII small letter.
+func lowers8(x uint64) uint64 {
+	const ones, lows = 0x0101010101010101, 0x7f7f7f7f7f7f7f7f
+	low := x & lows
+	return (low + (0x80-'a')*ones) &^ (low + (0x7f-'z')*ones) &^ x & highs8
+}
+
+// lookupShort looks up a token shortToken read: its bytes are in one
+// word, folded with one operation.
+func (g *gazetteer) lookupShort(text []byte, i, j int) wordFlags {
+	n := j - i
+	lo := fold8(binary.LittleEndian.Uint64(text[i:])) & (1<<(8*n) - 1)
+	h := hashChunk(uint64(n)*0x9E3779B97F4A7C15, lo)
+	return g.probeASCII(uint32(h>>32), lo, text[i:j])
 }
 
 // probeASCII finds the entry of hash h whose word is the ASCII word w,

@@ -387,9 +387,13 @@ func matchWord(text []byte, i int, keyword bool, out *findings) {
 		// ("The", "Tuesday", "Hospital") starts neither, but a PO box
 		// ("Post Office Box") may.
 		var flags wordFlags
-		end, caps, initial := nameToken(text, i)
+		end, caps, initial := shortToken(text, i)
 		if end != 0 {
+			flags = names.lookupShort(text, i, end)
+		} else if end, caps, initial = nameToken(text, i); end != 0 {
 			flags = tokenFlags(text, i, end)
+		}
+		if end != 0 {
 			if flags&(wordGiven|wordSurname|wordTitle|wordStreetFirst|wordStreetAdjective) == 0 && flags&(wordStop|wordEnglish|wordCue) != 0 &&
 				!caps && c != 'P' && c != 'B' && c != 'A' && c != 'C' {
 				goto secrets
