@@ -4,6 +4,12 @@
 // measures.
 package checkdigit
 
+import (
+	"fmt"
+	"math/big"
+	"strings"
+)
+
 // Luhn returns the digit that makes prefix followed by it pass the Luhn
 // check.
 func Luhn(prefix string) byte {
@@ -20,4 +26,20 @@ func Luhn(prefix string) byte {
 		double = !double
 	}
 	return byte('0' + (10-sum%10)%10)
+}
+
+// IBAN returns the two check digits of the IBAN of country cc and basic
+// bank account number bban: 98 − (bban, cc, "00") mod 97, letters read as
+// 10–35.
+func IBAN(cc, bban string) int64 {
+	var num strings.Builder
+	for _, c := range bban + cc + "00" {
+		if c >= 'A' && c <= 'Z' {
+			fmt.Fprintf(&num, "%d", c-'A'+10)
+		} else {
+			num.WriteRune(c)
+		}
+	}
+	n, _ := new(big.Int).SetString(num.String(), 10)
+	return 98 - new(big.Int).Mod(n, big.NewInt(97)).Int64()
 }

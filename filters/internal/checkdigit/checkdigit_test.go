@@ -9,3 +9,13 @@ func TestLuhn(t *testing.T) {
 		}
 	}
 }
+
+func TestIBAN(t *testing.T) {
+	// DE89 3704 0044 0532 0130 00, GB82 WEST 1234 5698 7654 32.
+	if got := IBAN("DE", "370400440532013000"); got != 89 {
+		t.Errorf("DE: %d, want 89", got)
+	}
+	if got := IBAN("GB", "WEST12345698765432"); got != 82 {
+		t.Errorf("GB: %d, want 82", got)
+	}
+}

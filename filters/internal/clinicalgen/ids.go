@@ -443,16 +443,7 @@ func iban(r *rand.Rand, cc string) string {
 			bban.WriteByte(byte('0' + r.IntN(10)))
 		}
 	}
-	var num strings.Builder
-	for _, c := range bban.String() + cc + "00" {
-		if c >= 'A' && c <= 'Z' {
-			fmt.Fprintf(&num, "%d", c-'A'+10)
-		} else {
-			num.WriteRune(c)
-		}
-	}
-	n, _ := new(big.Int).SetString(num.String(), 10)
-	check := 98 - new(big.Int).Mod(n, big.NewInt(97)).Int64()
+	check := checkdigit.IBAN(cc, bban.String())
 	s := fmt.Sprintf("%s%02d%s", cc, check, bban.String())
 	if r.IntN(2) == 0 {
 		var parts []string
