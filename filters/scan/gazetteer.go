@@ -286,21 +286,22 @@ func (g *gazetteer) lookup(text []byte, i, j int) wordFlags {
 // shortToken reads, in one word load, the commonest name token: a capital
 // and small ASCII letters, fewer than eight bytes in all, ended by a byte
 // that cannot continue a token (not an apostrophe, hyphen or non-ASCII
-// byte). It returns the token's end, or 0 for nameToken to read it.
-func shortToken(text []byte, i int) (end int, caps, initial bool) {
+// byte): it is in small letters, and no initial. It returns the token's
+// end, or 0 for nameToken to read it.
+func shortToken(text []byte, i int) int {
 	if len(text)-i < 8 || !isUpper(text[i]) {
-		return 0, false, false
+		return 0
 	}
 	x := binary.LittleEndian.Uint64(text[i:])
 	notLower := ^lowers8(x) & highs8 &^ 0x80
 	k := bits.TrailingZeros64(notLower) >> 3
 	if k < 2 || k >= 8 {
-		return 0, false, false
+		return 0
 	}
 	if t := text[i+k]; t >= 0x80 || t == '\'' || t == '-' {
-		return 0, false, false
+		return 0
 	}
-	return i + k, false, false
+	return i + k
 }
 
 // lowers8 marks with its top bit each of the eight bytes of x that is an

@@ -124,7 +124,7 @@ func capitalAt(text []byte, i int) (int, bool) {
 	return 0, false
 }
 
-// wordEnd returns the end of the lower-case word at i (ASCII letters).
+// lowerWordEnd returns the end of the lower-case word at i (ASCII letters).
 func lowerWordEnd(text []byte, i int) int {
 	j := i
 	for j < len(text) && isLower(text[j]) {

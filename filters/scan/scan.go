@@ -371,40 +371,46 @@ func matchPunct(text []byte, i int, out *findings) {
 
 // matchWord tries the classes that start with a letter, filtered by the
 // letter so most words cost one switch.
+// matchCapitalised tries the classes that start with a capital letter.
+func matchCapitalised(text []byte, i int, out *findings) {
+	c := text[i]
+	// A capital and a small letter ("Maria", "The") starts no IBAN, VIN,
+	// plate or national id: only a name or an address.
+	if i+1 < len(text) && !isLower(text[i+1]) {
+		out.add(matchIBAN(text, i))
+		out.add(matchVIN(text, i))
+		out.add(matchPlate(text, i))
+		matchIDWord(text, i, out)
+	}
+	// One gazetteer lookup for the name and address matchers.
+	var flags wordFlags
+	var caps, initial bool
+	end := shortToken(text, i)
+	if end != 0 {
+		flags = names.lookupShort(text, i, end)
+	} else if end, caps, initial = nameToken(text, i); end != 0 {
+		flags = tokenFlags(text, i, end)
+	}
+	if end != 0 {
+		// An ordinary word or a stop word in small letters after its
+		// capital ("The", "Tuesday", "Hospital") starts neither, but a PO
+		// box ("Post Office Box") may.
+		if flags&(wordGiven|wordSurname|wordTitle|wordStreetFirst|wordStreetAdjective) == 0 && flags&(wordStop|wordEnglish|wordCue) != 0 &&
+			!caps && c != 'P' && c != 'B' && c != 'A' && c != 'C' {
+			return
+		}
+		out.add(matchNameToken(text, i, end, caps, initial, flags))
+	}
+	out.add(matchAddressWord(text, i, end, flags))
+}
+
 func matchWord(text []byte, i int, keyword bool, out *findings) {
 	c := text[i]
 	if isUpper(c) {
-		// A capital and a small letter ("Maria", "The") starts no IBAN,
-		// VIN, plate or national id: only a name or an address.
-		if i+1 < len(text) && !isLower(text[i+1]) {
-			out.add(matchIBAN(text, i))
-			out.add(matchVIN(text, i))
-			out.add(matchPlate(text, i))
-			matchIDWord(text, i, out)
-		}
-		// One gazetteer lookup for the name and address matchers; an
-		// ordinary word or a stop word in small letters after its capital
-		// ("The", "Tuesday", "Hospital") starts neither, but a PO box
-		// ("Post Office Box") may.
-		var flags wordFlags
-		end, caps, initial := shortToken(text, i)
-		if end != 0 {
-			flags = names.lookupShort(text, i, end)
-		} else if end, caps, initial = nameToken(text, i); end != 0 {
-			flags = tokenFlags(text, i, end)
-		}
-		if end != 0 {
-			if flags&(wordGiven|wordSurname|wordTitle|wordStreetFirst|wordStreetAdjective) == 0 && flags&(wordStop|wordEnglish|wordCue) != 0 &&
-				!caps && c != 'P' && c != 'B' && c != 'A' && c != 'C' {
-				goto secrets
-			}
-			out.add(matchNameToken(text, i, end, caps, initial, flags))
-		}
-		out.add(matchAddressWord(text, i, end, flags))
+		matchCapitalised(text, i, out)
 	} else if c == 'x' {
 		matchIDWord(text, i, out) // a lower-case NIE ("x9613851n")
 	}
-secrets:
 	if isUpper(c) && i+1 < len(text) && isLower(text[i+1]) && c != 'H' && c != 'B' {
 		// A capital and a small letter starts no secret, wallet or URL
 		// but "Http…" and "Bearer …": only a keyword is tried.
