@@ -1,6 +1,6 @@
 # SecureAI Nexus — the front door. `make help` lists the targets.
 SHELL := /usr/bin/env bash
-MODULES := controlplane authz filters filters/peer inference-backend e2e
+MODULES := controlplane authz filters filters/peer inference-backend telemetry e2e
 GO ?= go
 BIN := $(CURDIR)/bin
 STATICCHECK_VERSION := v0.8.2
