@@ -16,8 +16,10 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 
 	promclient "github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	prombridge "go.opentelemetry.io/contrib/bridges/prometheus"
@@ -65,9 +67,34 @@ type Telemetry struct {
 	// Tracing says whether spans are recorded and exported.
 	Tracing bool
 
+	own       *gatherers // the service's Prometheus-client metrics and the process's
 	metrics   promclient.Gatherers
 	shutdowns []func(context.Context) error
 }
+
+// gatherers is a list that grows after Setup: a service creates its
+// registry once it knows its configuration.
+type gatherers struct {
+	mu   sync.Mutex
+	list promclient.Gatherers
+}
+
+func (g *gatherers) add(x promclient.Gatherer) {
+	g.mu.Lock()
+	g.list = append(g.list, x)
+	g.mu.Unlock()
+}
+
+func (g *gatherers) Gather() ([]*dto.MetricFamily, error) {
+	g.mu.Lock()
+	list := append(promclient.Gatherers(nil), g.list...)
+	g.mu.Unlock()
+	return list.Gather()
+}
+
+// AddGatherer serves g's metrics on /metrics too and, when metrics go over
+// OTLP, exports them there.
+func (t *Telemetry) AddGatherer(g promclient.Gatherer) { t.own.add(g) }
 
 // Setup builds the providers. An unknown value in an OTEL_* variable is
 // an error naming it, so a typo does not silently turn telemetry off.
@@ -105,11 +132,12 @@ func Setup(ctx context.Context, opts Options) (*Telemetry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("prometheus exporter: %w", err)
 	}
-	own := promclient.Gatherers{process}
+	own := &gatherers{list: promclient.Gatherers{process}}
 	if opts.Gatherer != nil {
-		own = append(own, opts.Gatherer)
+		own.add(opts.Gatherer)
 	}
-	t.metrics = append(append(promclient.Gatherers{}, own...), instruments)
+	t.own = own
+	t.metrics = promclient.Gatherers{own, instruments}
 	mopts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithReader(promExporter)}
 	if !disabled {
 		exp, err := metricExporter(ctx, getenv)

@@ -20,6 +20,7 @@ import (
 	"github.com/secureai-nexus/nexus/authz/internal/decision"
 	"github.com/secureai-nexus/nexus/authz/internal/decisionlog"
 	"github.com/secureai-nexus/nexus/authz/internal/server"
+	"github.com/secureai-nexus/nexus/telemetry"
 )
 
 type maskList []string
@@ -62,6 +63,20 @@ func main() {
 func serve(log *slog.Logger, cfg server.Config) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	tel, err := telemetry.Setup(ctx, telemetry.Options{ServiceName: "nexus-authz"})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "nexus-authz: telemetry:", err)
+		return 1
+	}
+	defer func() {
+		flush, done := context.WithTimeout(context.Background(), 5*time.Second)
+		defer done()
+		if err := tel.Shutdown(flush); err != nil {
+			log.Warn("telemetry: not all spans and metrics were sent at shutdown", "error", err)
+		}
+	}()
+	log.Info("telemetry", "traces", telemetry.Describe(nil))
+	cfg.Telemetry = tel
 	if err := server.Run(ctx, log, cfg, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "nexus-authz:", err)
 		return 1

@@ -11,6 +11,10 @@ import (
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/secureai-nexus/nexus/authz/internal/decisionlog"
@@ -75,7 +79,16 @@ type Engine struct {
 	// Labels identify this instance in OPA-format decision log events
 	// (id, version and the configured labels); shared, never modified.
 	Labels map[string]string
+	// Tracer starts the span of each Check, a child of the span in ctx
+	// (nil: no spans).
+	Tracer trace.Tracer
 }
+
+// SpanName is the Check span's name: the gRPC method, as gRPC
+// instrumentation names server spans.
+const SpanName = "envoy.service.auth.v3.Authorization/Check"
+
+var noopTracer = noop.NewTracerProvider().Tracer("")
 
 // Check decides one request. It never returns an error for a bad request or
 // a failing policy: those are denials. The error return is for responses
@@ -84,6 +97,15 @@ func (e *Engine) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	start := e.Now()
 	id := NewID()
 	entry := decisionlog.Entry{DecisionID: id, Time: start.UTC()}
+	tracer := e.Tracer
+	if tracer == nil {
+		tracer = noopTracer
+	}
+	ctx, span := tracer.Start(ctx, SpanName, trace.WithSpanKind(trace.SpanKindServer))
+	defer span.End()
+	if sc := span.SpanContext(); sc.IsValid() {
+		entry.TraceID, entry.SpanID = sc.TraceID().String(), sc.SpanID().String()
+	}
 	var in map[string]any
 
 	res, reason, set, cached, raw := e.decide(ctx, req, &in)
@@ -147,6 +169,9 @@ func (e *Engine) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 		metric = "error"
 	}
 	e.Metrics.Decision(metric, res.Failure, elapsed)
+	if span.IsRecording() {
+		annotate(span, &entry, res.Failure, in)
+	}
 	e.Log.Log(entry)
 
 	resp, err := Response(res, id, e.DecisionIDHeader)
@@ -155,6 +180,69 @@ func (e *Engine) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 		resp, _ = Response(denied(ReasonInvalidDecision), id, e.DecisionIDHeader)
 	}
 	return resp, nil
+}
+
+// annotate records the decision on its span: codes, names and counts,
+// never the policy's free-text reason or anything from the request body,
+// which can quote personal data.
+func annotate(span trace.Span, entry *decisionlog.Entry, failure string, in map[string]any) {
+	reason := failure
+	if reason == "" {
+		reason = "policy"
+	}
+	attrs := []attribute.KeyValue{
+		attribute.String("rpc.system", "grpc"),
+		attribute.String("rpc.service", "envoy.service.auth.v3.Authorization"),
+		attribute.String("rpc.method", "Check"),
+		attribute.String("nexus.authz.decision", entry.Result),
+		attribute.String("nexus.authz.reason_code", reason),
+		attribute.String("nexus.authz.decision_id", entry.DecisionID),
+		attribute.Bool("nexus.authz.cached", entry.Cached),
+		attribute.Int64("nexus.authz.eval_us", entry.EvalMicros),
+	}
+	if entry.PolicyRevision != "" {
+		attrs = append(attrs, attribute.String("nexus.authz.policy_revision", entry.PolicyRevision))
+	}
+	if entry.DryRun {
+		attrs = append(attrs, attribute.Bool("nexus.authz.dry_run", true))
+	}
+	if entry.HTTPStatus != 0 {
+		attrs = append(attrs, attribute.Int("nexus.authz.http_status", entry.HTTPStatus))
+	}
+	for _, f := range [...]struct{ key, v string }{
+		{"nexus.caller.spiffe_id", entry.Caller}, {"nexus.model", entry.Model}, {"nexus.model.version", entry.Version},
+	} {
+		if f.v != "" {
+			attrs = append(attrs, attribute.String(f.key, f.v))
+		}
+	}
+	if nx, ok := in["nexus"].(map[string]any); ok {
+		if p, ok := nx["pii"].(map[string]any); ok {
+			classes, _ := p["classes"].([]any)
+			counts, _ := p["counts"].(map[string]any)
+			names := make([]string, 0, len(classes))
+			ns := make([]int64, 0, len(classes))
+			for _, c := range classes {
+				name, _ := c.(string)
+				n, _ := counts[name].(interface{ Int64() (int64, error) })
+				if name == "" || n == nil {
+					continue
+				}
+				v, _ := n.Int64()
+				names, ns = append(names, name), append(ns, v)
+			}
+			if len(names) > 0 {
+				attrs = append(attrs, attribute.StringSlice("nexus.pii.classes", names), attribute.Int64Slice("nexus.pii.counts", ns))
+			}
+			if o, _ := p["oversize"].(bool); o {
+				attrs = append(attrs, attribute.Bool("nexus.pii.oversize", true))
+			}
+		}
+	}
+	span.SetAttributes(attrs...)
+	if failure != "" {
+		span.SetStatus(codes.Error, failure)
+	}
 }
 
 // SanitizeReason bounds a failure's reason for the log and replaces what

@@ -24,8 +24,12 @@ import (
 
 // Entry is one decision.
 type Entry struct {
-	Type           string    `json:"type"` // "decision" or "gap"
-	DecisionID     string    `json:"decision_id,omitempty"`
+	Type       string `json:"type"` // "decision" or "gap"
+	DecisionID string `json:"decision_id,omitempty"`
+	// TraceID and SpanID are the decision's span (W3C hex), so an operator
+	// goes from a line to its trace; OPA's names for them.
+	TraceID        string    `json:"trace_id,omitempty"`
+	SpanID         string    `json:"span_id,omitempty"`
 	Time           time.Time `json:"time"`
 	Caller         string    `json:"caller,omitempty"`
 	Model          string    `json:"model,omitempty"`

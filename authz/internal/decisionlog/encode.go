@@ -18,6 +18,12 @@ func appendEntry(b []byte, e *Entry) ([]byte, error) {
 	if e.DecisionID != "" {
 		b = appendString(append(b, `,"decision_id":`...), e.DecisionID)
 	}
+	if e.TraceID != "" {
+		b = appendString(append(b, `,"trace_id":`...), e.TraceID)
+	}
+	if e.SpanID != "" {
+		b = appendString(append(b, `,"span_id":`...), e.SpanID)
+	}
 	b = append(b, `,"time":`...)
 	tb, err := e.Time.MarshalJSON()
 	if err != nil {

@@ -32,6 +32,9 @@ func FuzzAppendEntry(f *testing.F) {
 				HTTPStatus: int(n % 600), Reason: reason, PolicyRevision: result, Query: reason,
 				EvalMicros: n, Cached: !flag, Dropped: n % 3, Input: doc, PrevHash: result,
 			}
+			if flag {
+				e.TraceID, e.SpanID = input, reason
+			}
 			want, wantErr := json.Marshal(e)
 			got, err := appendEntry(nil, &e)
 			if (err != nil) != (wantErr != nil) {
@@ -98,6 +101,8 @@ func BenchmarkSeal(b *testing.B) {
 type opaEvent struct {
 	Labels         map[string]string    `json:"labels"`
 	DecisionID     string               `json:"decision_id,omitempty"`
+	TraceID        string               `json:"trace_id,omitempty"`
+	SpanID         string               `json:"span_id,omitempty"`
 	Bundles        map[string]opaBundle `json:"bundles,omitempty"`
 	Path           string               `json:"path,omitempty"`
 	Input          any                  `json:"input,omitempty"`
@@ -128,7 +133,7 @@ type opaBundle struct {
 
 func opaEventOf(e *Entry) opaEvent {
 	ev := opaEvent{
-		Labels: map[string]string{}, DecisionID: e.DecisionID, Path: e.opaPath(), Input: e.Input, Result: e.RawResult,
+		Labels: map[string]string{}, DecisionID: e.DecisionID, TraceID: e.TraceID, SpanID: e.SpanID, Path: e.opaPath(), Input: e.Input, Result: e.RawResult,
 		Erased: e.Erased, Masked: e.Masked, Timestamp: e.Time.UTC(), Metrics: e.Metrics, Caller: e.Caller, Model: e.Model,
 		Version: e.Version, NexusResult: e.Result, DryRun: e.DryRun, HTTPStatus: e.HTTPStatus, Reason: e.Reason,
 		PolicyRevision: e.PolicyRevision, Query: e.Query, EvalMicros: e.EvalMicros, Cached: e.Cached, Dropped: e.Dropped,
@@ -172,6 +177,7 @@ func FuzzAppendOPA(f *testing.F) {
 				Input: v, RawResult: v, PrevHash: result,
 			}
 			if flag {
+				e.TraceID, e.SpanID = query, reason
 				e.Type = result
 				e.Path = reason
 				e.Labels = map[string]string{reason: result, result: doc}

@@ -66,6 +66,12 @@ func appendOPA(b []byte, e *Entry) ([]byte, error) {
 	if e.DecisionID != "" {
 		b = appendString(append(b, `,"decision_id":`...), e.DecisionID)
 	}
+	if e.TraceID != "" {
+		b = appendString(append(b, `,"trace_id":`...), e.TraceID)
+	}
+	if e.SpanID != "" {
+		b = appendString(append(b, `,"span_id":`...), e.SpanID)
+	}
 	if len(e.Bundles) > 0 {
 		b = append(b, `,"bundles":{`...)
 		for i, k := range sortedKeys(e.Bundles) {

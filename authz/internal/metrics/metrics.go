@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // Metrics are the service's instruments.
@@ -45,8 +44,8 @@ func New() *Metrics {
 	m := &Metrics{
 		Registry: prometheus.NewRegistry(),
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "nexus_authz_decisions_total", Help: "Decisions by result: allow, deny (by policy), error (denied because of a failure).",
-		}, []string{"result"}),
+			Name: "nexus_authz_decisions_total", Help: "Decisions by result (allow, deny by policy, error: denied because of a failure) and reason (policy, or the failure's code).",
+		}, []string{"result", "reason"}),
 		evalSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "nexus_authz_decision_duration_seconds", Help: "Time to decide one CheckRequest, input building included.",
 			Buckets: []float64{50e-6, 100e-6, 200e-6, 400e-6, 800e-6, 1.6e-3, 3.2e-3, 6.4e-3, 12.8e-3, 25.6e-3, 0.1, 0.5},
@@ -67,15 +66,20 @@ func New() *Metrics {
 			Name: "nexus_authz_decision_cache_total", Help: "Decisions answered from the decision cache (hit) or evaluated and remembered (miss).",
 		}, []string{"result"}),
 	}
-	m.Registry.MustRegister(m.cache, m.decisions, m.evalSeconds, m.loads, m.revision, m.logDropped, m.logErrors,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// The process's CPU, memory and Go runtime metrics come from the
+	// telemetry package, beside these on the same /metrics.
+	m.Registry.MustRegister(m.cache, m.decisions, m.evalSeconds, m.loads, m.revision, m.logDropped, m.logErrors)
 	return m
 }
 
 // Decision implements decision.Metrics. errCode is the failure's code
 // (request_parse_error, policy_error, …) when the decision failed.
 func (m *Metrics) Decision(result, errCode string, d time.Duration) {
-	m.decisions.WithLabelValues(result).Inc()
+	reason := errCode
+	if reason == "" {
+		reason = "policy"
+	}
+	m.decisions.WithLabelValues(result, reason).Inc()
 	m.evalSeconds.Observe(d.Seconds())
 	if m.checkSeconds != nil {
 		m.checkSeconds.WithLabelValues("check").Observe(d.Seconds())

@@ -21,9 +21,11 @@ import (
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
+	"google.golang.org/grpc/metadata"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
@@ -35,6 +37,7 @@ import (
 	"github.com/secureai-nexus/nexus/authz/internal/metrics"
 	"github.com/secureai-nexus/nexus/authz/internal/opaconfig"
 	"github.com/secureai-nexus/nexus/authz/internal/policy"
+	"github.com/secureai-nexus/nexus/telemetry"
 )
 
 // Config is nexus-authz's command line.
@@ -116,6 +119,9 @@ type Config struct {
 	// OPA is the opa-envoy-plugin config file `run` read: its bundles,
 	// decision log service and status service are started by Run.
 	OPA *opaconfig.Config
+	// Telemetry receives the Check spans and serves /metrics (nil: traces
+	// off, /metrics from a telemetry set up with nothing exported).
+	Telemetry *telemetry.Telemetry
 }
 
 // Ready reports the bound addresses.
@@ -125,10 +131,49 @@ type Ready struct{ Addr, HTTPAddr string }
 type authzService struct {
 	authv3.UnimplementedAuthorizationServer
 	engine *decision.Engine
+	prop   propagation.TextMapPropagator
 }
 
 func (s *authzService) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
-	return s.engine.Check(ctx, req)
+	return s.engine.Check(parentContext(ctx, s.prop, req), req)
+}
+
+// parentContext puts the Check's parent span in ctx: the trace context
+// Envoy sends on the ext_authz call's own gRPC metadata, else the one in
+// the checked request's headers (what the caller's sidecar sent).
+func parentContext(ctx context.Context, prop propagation.TextMapPropagator, req *authv3.CheckRequest) context.Context {
+	if prop == nil {
+		return ctx
+	}
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		if pctx := prop.Extract(ctx, metadataCarrier(md)); trace.SpanContextFromContext(pctx).IsValid() {
+			return pctx
+		}
+	}
+	if h := req.GetAttributes().GetRequest().GetHttp().GetHeaders(); len(h) > 0 {
+		return prop.Extract(ctx, propagation.MapCarrier(h))
+	}
+	return ctx
+}
+
+// metadataCarrier reads gRPC metadata as a propagation carrier.
+type metadataCarrier metadata.MD
+
+func (c metadataCarrier) Get(key string) string {
+	if v := metadata.MD(c).Get(key); len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+func (c metadataCarrier) Set(key, value string) { metadata.MD(c).Set(key, value) }
+
+func (c metadataCarrier) Keys() []string {
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	return keys
 }
 
 // Run serves until ctx ends.
@@ -193,6 +238,14 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	if cfg.PerformanceMetricsBuckets != nil {
 		m.EnablePerformanceMetrics(cfg.PerformanceMetricsBuckets)
 	}
+	tel := cfg.Telemetry
+	if tel == nil {
+		if tel, err = telemetry.Setup(ctx, telemetry.Options{ServiceName: "nexus-authz", Getenv: func(string) string { return "" }}); err != nil {
+			return err
+		}
+		defer tel.Shutdown(context.Background())
+	}
+	tel.AddGatherer(m.Registry)
 	sink, prev, closeSink, err := openSink(cfg)
 	if err != nil {
 		return err
@@ -271,6 +324,7 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 
 		DecisionIDHeader: cfg.DecisionIDHeader,
 		Labels:           instanceLabels(cfg.Labels),
+		Tracer:           tel.TracerProvider.Tracer("github.com/secureai-nexus/nexus/authz"),
 	}
 
 	if cfg.MaxConcurrentStreams > 0 {
@@ -286,7 +340,7 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		// the CPU under load). Long-lived workers keep their grown stacks.
 		grpc.NumStreamWorkers(uint32(4*runtime.GOMAXPROCS(0))),
 	)...)
-	authv3.RegisterAuthorizationServer(gs, &authzService{engine: engine})
+	authv3.RegisterAuthorizationServer(gs, &authzService{engine: engine, prop: tel.Propagator})
 	healthpb.RegisterHealthServer(gs, hs)
 	if cfg.EnableReflection {
 		reflection.Register(gs)
@@ -329,7 +383,7 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		}
 		writeJSON(w, code, st)
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", tel.MetricsHandler())
 	if bundleSrc != nil {
 		mux.HandleFunc("GET /v1/status/bundles", func(w http.ResponseWriter, _ *http.Request) {
 			writeJSON(w, 200, map[string]any{"result": bundleSrc.Status()})

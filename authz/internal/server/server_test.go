@@ -234,7 +234,7 @@ func TestShippedPolicyOverGRPC(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`nexus_authz_decisions_total{result="allow"} 2`, `nexus_authz_decisions_total{result="deny"} 4`, `nexus_authz_policy_loads_total{outcome="ok"} 1`, "nexus_authz_decision_duration_seconds_bucket"} {
+	for _, want := range []string{`nexus_authz_decisions_total{reason="policy",result="allow"} 2`, `nexus_authz_decisions_total{reason="policy",result="deny"} 4`, `nexus_authz_policy_loads_total{outcome="ok"} 1`, "nexus_authz_decision_duration_seconds_bucket"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("metrics lack %q", want)
 		}
