@@ -12,12 +12,14 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/secureai-nexus/nexus/inference-backend/internal/identity"
 	"github.com/secureai-nexus/nexus/inference-backend/internal/model"
 	"github.com/secureai-nexus/nexus/inference-backend/internal/server"
+	"github.com/secureai-nexus/nexus/telemetry"
 )
 
 func main() {
@@ -36,10 +38,26 @@ func main() {
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("model", *name, "version", *version)
 	srv := server.New(model.Model{Name: *name, Version: *version}, log)
-	hs := &http.Server{Addr: *addr, Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 120 * time.Second}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	tel, err := telemetry.Setup(ctx, telemetry.Options{ServiceName: "nexus-backend", ServiceVersion: *version})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "nexus-backend: telemetry:", err)
+		os.Exit(1)
+	}
+	defer func() {
+		flush, done := context.WithTimeout(context.Background(), 5*time.Second)
+		defer done()
+		_ = tel.Shutdown(flush)
+	}()
+	if srv.Instruments, err = server.NewInstruments(tel.TracerProvider, tel.MeterProvider, tel.Propagator); err != nil {
+		fmt.Fprintln(os.Stderr, "nexus-backend: telemetry:", err)
+		os.Exit(1)
+	}
+	srv.Instruments.CaptureContent = strings.EqualFold(os.Getenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"), "true")
+	srv.Metrics = tel.MetricsHandler()
+	hs := &http.Server{Addr: *addr, Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 120 * time.Second}
 	if *spiffeSocket != "" {
 		cfg, src, err := identity.ServerTLS(ctx, log, *spiffeSocket, allowed, *trustDomain)
 		if err != nil {
@@ -77,7 +95,7 @@ func main() {
 			errc <- err
 		}()
 	}
-	log.Info("nexus-backend serving", "addr", *addr, "mtls", hs.TLSConfig != nil, "health", *healthAddr)
+	log.Info("nexus-backend serving", "addr", *addr, "mtls", hs.TLSConfig != nil, "health", *healthAddr, "telemetry", telemetry.Describe(nil))
 	for range servers {
 		if err := <-errc; err != nil {
 			fmt.Fprintln(os.Stderr, "nexus-backend:", err)

@@ -28,6 +28,11 @@ type Server struct {
 	Model model.Model
 	Log   *slog.Logger
 	Now   func() time.Time
+	// Instruments record spans and GenAI metrics (nil: none).
+	Instruments *Instruments
+	// Metrics serves /metrics on the health handler too (nil: not served).
+	Metrics http.Handler
+	none        *Instruments
 
 	requests atomic.Int64
 	ready    atomic.Bool
@@ -35,7 +40,7 @@ type Server struct {
 
 // New returns a server that is ready.
 func New(m model.Model, log *slog.Logger) *Server {
-	s := &Server{Model: m, Log: log, Now: time.Now}
+	s := &Server{Model: m, Log: log, Now: time.Now, none: noInstruments()}
 	s.ready.Store(true)
 	return s
 }
@@ -54,6 +59,9 @@ func (s *Server) HealthHandler() http.Handler {
 func (s *Server) health(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /readyz", s.readyz)
+	if s.Metrics != nil {
+		mux.Handle("GET /metrics", s.Metrics)
+	}
 }
 
 // Handler returns the routes.
@@ -180,19 +188,25 @@ type FieldError struct {
 	Msg   string
 }
 
-func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
+func (s *Server) chat(rw http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
+	ctx, c := s.begin(r, "chat")
+	w := &statusWriter{ResponseWriter: rw}
+	defer func() { c.end(ctx, s.Now(), w.status) }()
 	body, err := readBody(r)
 	if err != nil {
+		c.fail("invalid_request_error")
 		openAIError(w, 400, "invalid_request_error", "", err.Error())
 		return
 	}
 	req, fe := ParseChatRequest(body)
 	if fe != nil {
+		c.fail("invalid_request_error")
 		openAIError(w, 400, "invalid_request_error", fe.Param, fe.Msg)
 		return
 	}
 	if req.Model != s.Model.Name {
+		c.fail("model_not_found")
 		openAIError(w, 404, "model_not_found", "model", fmt.Sprintf("model %q is not served here (this is %s %s)", req.Model, s.Model.Name, s.Model.Version))
 		return
 	}
@@ -210,6 +224,9 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		limit = *req.MaxCompletionTokens
 	}
 	words := s.Model.Generate(prompt.String(), limit)
+	c.input, c.output = model.CountTokens(prompt.String()), len(words)
+	c.capture("gen_ai.input.messages", prompt.String())
+	c.capture("gen_ai.output.messages", strings.Join(words, " "))
 	finish := "stop"
 	if limit > 0 && len(words) == limit {
 		finish = "length"
@@ -218,10 +235,10 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	created := s.Now().Unix()
 	fingerprint := "nexus-backend/" + s.Model.Name + "/" + s.Model.Version
 	if req.Stream {
-		s.stream(w, r, id, created, fingerprint, words, finish)
+		s.stream(w, r, c, id, created, fingerprint, words, finish)
 		return
 	}
-	promptTokens := model.CountTokens(prompt.String())
+	promptTokens := c.input
 	writeJSON(w, 200, map[string]any{
 		"id": id, "object": "chat.completion", "created": created, "model": s.Model.Name,
 		"system_fingerprint": fingerprint,
@@ -236,9 +253,10 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 
 // stream sends the answer as OpenAI chat.completion.chunk events, one word
 // per chunk, then [DONE].
-func (s *Server) stream(w http.ResponseWriter, r *http.Request, id string, created int64, fingerprint string, words []string, finish string) {
-	fl, ok := w.(http.Flusher)
+func (s *Server) stream(w *statusWriter, r *http.Request, c *call, id string, created int64, fingerprint string, words []string, finish string) {
+	fl, ok := w.ResponseWriter.(http.Flusher)
 	if !ok {
+		c.fail("server_error")
 		openAIError(w, 500, "server_error", "", "streaming is not supported by this connection")
 		return
 	}
@@ -266,8 +284,10 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, id string, creat
 			word = " " + word
 		}
 		if chunk(map[string]any{"content": word}, nil) != nil {
+			c.fail("client_closed")
 			return
 		}
+		c.firstToken(s.Now())
 	}
 	if chunk(map[string]any{}, finish) != nil {
 		return
@@ -335,19 +355,25 @@ func ParseInferRequest(body []byte) (*InferRequest, *FieldError) {
 	return &req, nil
 }
 
-func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
+func (s *Server) infer(rw http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
+	ctx, c := s.begin(r, "text_completion")
+	w := &statusWriter{ResponseWriter: rw}
+	defer func() { c.end(ctx, s.Now(), w.status) }()
 	if name := r.PathValue("model"); name != s.Model.Name {
+		c.fail("model_not_found")
 		kserveError(w, 404, fmt.Sprintf("model %q is not served here (this is %s %s)", name, s.Model.Name, s.Model.Version))
 		return
 	}
 	body, err := readBody(r)
 	if err != nil {
+		c.fail("invalid_request_error")
 		kserveError(w, 400, err.Error())
 		return
 	}
 	req, fe := ParseInferRequest(body)
 	if fe != nil {
+		c.fail("invalid_request_error")
 		kserveError(w, 400, fe.Msg)
 		return
 	}
@@ -357,7 +383,10 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 		for _, d := range in.Data {
 			var text string
 			_ = json.Unmarshal(d, &text)
-			answers = append(answers, strings.Join(s.Model.Generate(text, 0), " "))
+			words := s.Model.Generate(text, 0)
+			c.input += model.CountTokens(text)
+			c.output += len(words)
+			answers = append(answers, strings.Join(words, " "))
 		}
 		outputs = append(outputs, map[string]any{"name": in.Name, "datatype": "BYTES", "shape": in.Shape, "data": answers})
 	}
