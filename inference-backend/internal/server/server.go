@@ -32,7 +32,7 @@ type Server struct {
 	Instruments *Instruments
 	// Metrics serves /metrics on the health handler too (nil: not served).
 	Metrics http.Handler
-	none        *Instruments
+	none    *Instruments
 
 	requests atomic.Int64
 	ready    atomic.Bool

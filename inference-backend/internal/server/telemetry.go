@@ -212,4 +212,3 @@ func (w *statusWriter) Flush() {
 		f.Flush()
 	}
 }
-
