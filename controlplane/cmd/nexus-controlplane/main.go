@@ -10,8 +10,10 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/secureai-nexus/nexus/controlplane/internal/app"
+	"github.com/secureai-nexus/nexus/telemetry"
 )
 
 func main() {
@@ -43,8 +45,25 @@ func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	os.Exit(run(ctx, log, cfg))
+}
+
+func run(ctx context.Context, log *slog.Logger, cfg app.Config) int {
+	tel, err := telemetry.Setup(ctx, telemetry.Options{ServiceName: "nexus-controlplane"})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "nexus-controlplane: telemetry:", err)
+		return 1
+	}
+	defer func() {
+		flush, done := context.WithTimeout(context.Background(), 5*time.Second)
+		defer done()
+		_ = tel.Shutdown(flush)
+	}()
+	log.Info("telemetry", "traces", telemetry.Describe(nil))
+	cfg.Telemetry = tel
 	if err := app.Run(ctx, log, cfg, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "nexus-controlplane:", err)
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }

@@ -23,6 +23,9 @@ import (
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/secureai-nexus/nexus/controlplane/internal/audit"
 	"github.com/secureai-nexus/nexus/controlplane/internal/controller"
 	"github.com/secureai-nexus/nexus/controlplane/internal/mesh"
@@ -69,6 +72,11 @@ type API struct {
 	Status   Status
 	Audit    AuditLog
 	Identity Identity
+	// Tracer and Propagator trace every request (nil: no spans).
+	Tracer     trace.Tracer
+	Propagator propagation.TextMapPropagator
+	// Metrics, when set, is served on GET /metrics to authenticated callers.
+	Metrics http.Handler
 }
 
 // maxBodyBytes bounds request bodies; a traffic change is a few bytes.
@@ -91,6 +99,9 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("POST /api/v1/admin/identity/join-tokens/revoke", a.authed(a.revokeJoinToken))
 	mux.Handle("POST /api/v1/admin/identity/rotate-root", a.authed(a.rotateRoot))
 	mux.Handle("GET /api/v1/admin/identity/bundle", a.authed(a.getBundle))
+	if a.Metrics != nil {
+		mux.Handle("GET /metrics", a.authed(func(w http.ResponseWriter, r *http.Request, _ Principal) { a.Metrics.ServeHTTP(w, r) }))
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if allow := allowedMethods(mux, r); len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))
@@ -100,7 +111,10 @@ func (a *API) Handler() http.Handler {
 		}
 		writeError(w, http.StatusNotFound, "not_found", "", fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
-	return mux
+	if a.Tracer == nil {
+		return mux
+	}
+	return a.traced(mux)
 }
 
 // commitTimeout bounds a change's commit and a read of the store once the

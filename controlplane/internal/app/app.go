@@ -24,6 +24,7 @@ import (
 	"github.com/secureai-nexus/nexus/controlplane/internal/store"
 	"github.com/secureai-nexus/nexus/controlplane/internal/translate"
 	"github.com/secureai-nexus/nexus/controlplane/internal/xds"
+	"github.com/secureai-nexus/nexus/telemetry"
 )
 
 // Config is the control plane's command line.
@@ -55,6 +56,9 @@ type Config struct {
 	// automation; people use OIDC). Off loopback is fine: it is mTLS.
 	AdminMTLSAddr  string
 	AdminSPIFFEIDs []string
+	// Telemetry traces admin changes and xDS pushes and serves /metrics
+	// on the admin API (nil: nothing exported, /metrics still served).
+	Telemetry *telemetry.Telemetry
 }
 
 // Ready describes what started; Run sends it once serving.
@@ -96,6 +100,16 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	xs := xds.NewServer(log.With("component", "xds"))
+	tel := cfg.Telemetry
+	if tel == nil {
+		if tel, err = telemetry.Setup(ctx, telemetry.Options{ServiceName: "nexus-controlplane", Getenv: func(string) string { return "" }}); err != nil {
+			return err
+		}
+		defer tel.Shutdown(context.Background())
+	}
+	if err := xs.Instrument(tel.TracerProvider, tel.MeterProvider); err != nil {
+		return fmt.Errorf("telemetry: %w", err)
+	}
 	idn, err := startIdentity(ctx, log.With("component", "identity"), cfg, m, st, xs)
 	if err != nil {
 		return err
@@ -118,7 +132,9 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		xlis.Close()
 		return fmt.Errorf("listen for the admin API on %s: %w", cfg.AdminAddr, err)
 	}
-	api := &admin.API{Log: log.With("component", "admin"), Auth: auth, Ctrl: ctrl, Status: xs, Audit: st}
+	api := &admin.API{Log: log.With("component", "admin"), Auth: auth, Ctrl: ctrl, Status: xs, Audit: st,
+		Tracer: tel.TracerProvider.Tracer("github.com/secureai-nexus/nexus/controlplane/admin"), Propagator: tel.Propagator,
+		Metrics: tel.MetricsHandler()}
 	if idn.authority != nil {
 		api.Identity = idn.authority
 	}

@@ -14,6 +14,9 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/secureai-nexus/nexus/controlplane/internal/audit"
 	"github.com/secureai-nexus/nexus/controlplane/internal/mesh"
 	"github.com/secureai-nexus/nexus/controlplane/internal/store"
@@ -97,12 +100,14 @@ func (c *Controller) Reload(ctx context.Context, base *mesh.Mesh, source string)
 	if err != nil {
 		return err
 	}
-	if _, err := c.store.Append(ctx, audit.Entry{
+	rec, err := c.store.Append(ctx, audit.Entry{
 		Time: c.now(), Actor: "file:" + source, Action: "mesh.reload", Target: "mesh",
 		Before: summary(c.mesh), After: summary(m),
-	}); err != nil {
+	})
+	if err != nil {
 		return fmt.Errorf("audit reload: %w", err)
 	}
+	trace.SpanFromContext(ctx).SetAttributes(attribute.Int64("nexus.audit.seq", rec.Seq))
 	c.mesh = m
 	if err := commit(ctx); err != nil {
 		return errors.Join(ErrNotPublished, err)
@@ -167,6 +172,9 @@ func (c *Controller) SetTraffic(ctx context.Context, actor, model string, weight
 	if err != nil {
 		return mesh.Model{}, audit.Record{}, fmt.Errorf("persist traffic: %w", err)
 	}
+	// The change's span (the admin request's) carries its audit number,
+	// so a trace leads to the audit record and back.
+	trace.SpanFromContext(ctx).SetAttributes(attribute.Int64("nexus.audit.seq", rec.Seq), attribute.String("nexus.model", model))
 	// Persisted is the truth from here: a later change builds on it even
 	// if this push fails.
 	c.mesh = next

@@ -42,6 +42,8 @@ type Server struct {
 	auth   *NodeAuth
 	extra  []func(grpc.ServiceRegistrar)
 
+	obs *observer // nil until Instrument
+
 	mu        sync.Mutex
 	secrets   SecretSource
 	resources map[string]*translate.Resources // what each node was last served
@@ -110,7 +112,16 @@ func (s *Server) snapshots(all map[string]*translate.Resources) (map[string]*cac
 	return snaps, nil
 }
 
-func (s *Server) apply(ctx context.Context, all map[string]*translate.Resources, snaps map[string]*cachev3.Snapshot) error {
+func (s *Server) apply(ctx context.Context, all map[string]*translate.Resources, snaps map[string]*cachev3.Snapshot) (err error) {
+	ctx, done := s.obs.pushed(ctx, func(node string) *cachev3.Snapshot {
+		if prev, err := s.cache.GetSnapshot(node); err == nil {
+			if snap, ok := prev.(*cachev3.Snapshot); ok {
+				return snap
+			}
+		}
+		return nil
+	}, snaps)
+	defer func() { done(err) }()
 	for _, id := range slices.Sorted(maps.Keys(snaps)) {
 		if err := s.cache.SetSnapshot(ctx, id, snaps[id]); err != nil {
 			return fmt.Errorf("set snapshot for %s: %w", id, err)

@@ -53,6 +53,8 @@ type tracker struct {
 	nodes   map[string]*NodeStatus
 	// onAck, when set, is told of every ACK (tests and benchmarks wait on it).
 	onAck func(node, typeURL, version string)
+	// obs, when set, records answers as spans and metrics.
+	obs *observer
 }
 
 type stream struct {
@@ -126,6 +128,7 @@ func (t *tracker) OnStreamRequest(id int64, req *discovery.DiscoveryRequest) err
 	typ := TypeName(req.GetTypeUrl())
 	if detail := req.GetErrorDetail(); detail != nil {
 		ns.Nacked[typ] = Nack{Version: version, Error: detail.GetMessage(), At: t.now()}
+		t.obs.answered(st.node, typ, version, detail.GetMessage())
 		t.log.Warn("sidecar rejected config (NACK)",
 			"node", st.node, "type", typ, "version", version,
 			"kept_version", req.GetVersionInfo(), "error", detail.GetMessage(),
@@ -134,6 +137,7 @@ func (t *tracker) OnStreamRequest(id int64, req *discovery.DiscoveryRequest) err
 	}
 	ns.Acked[typ] = version
 	delete(ns.Nacked, typ)
+	t.obs.answered(st.node, typ, version, "")
 	if t.onAck != nil {
 		t.onAck(st.node, req.GetTypeUrl(), version)
 	}
@@ -155,6 +159,19 @@ func (t *tracker) node(id string) *NodeStatus {
 		t.nodes[id] = ns
 	}
 	return ns
+}
+
+// connected counts the nodes with an open stream.
+func (t *tracker) connected() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, ns := range t.nodes {
+		if ns.Connected {
+			n++
+		}
+	}
+	return n
 }
 
 func (t *tracker) get(id string) NodeStatus {
