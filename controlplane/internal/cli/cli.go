@@ -20,6 +20,12 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/secureai-nexus/nexus/controlplane/internal/identity"
 	"github.com/secureai-nexus/nexus/controlplane/internal/mesh"
 	"github.com/secureai-nexus/nexus/controlplane/internal/translate"
@@ -48,6 +54,18 @@ Flags:
 
 // Run executes nexusctl with args and returns the exit code.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return RunTraced(ctx, nil, nil, args, stdout, stderr)
+}
+
+// RunTraced is Run with each admin API call a client span, its trace
+// context sent to the control plane (tp nil: no spans).
+func RunTraced(ctx context.Context, tp trace.TracerProvider, prop propagation.TextMapPropagator, args []string, stdout, stderr io.Writer) int {
+	if tp == nil {
+		tp = noop.NewTracerProvider()
+	}
+	if prop == nil {
+		prop = propagation.TraceContext{}
+	}
 	fs := flag.NewFlagSet("nexusctl", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	server := fs.String("server", envOr("NEXUS_ADMIN_URL", "http://127.0.0.1:18080"), "admin API base URL ($NEXUS_ADMIN_URL)")
@@ -81,7 +99,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		printUsage(stdout)
 		return 0
 	}
-	c := &client{base: strings.TrimRight(*server, "/"), tokenFile: *tokenFile, http: &http.Client{Timeout: 30 * time.Second}}
+	c := &client{base: strings.TrimRight(*server, "/"), tokenFile: *tokenFile, http: &http.Client{Timeout: 30 * time.Second},
+		tracer: tp.Tracer("github.com/secureai-nexus/nexus/controlplane/nexusctl"), prop: prop}
 	if *spiffeSocket != "" {
 		closeSource, err := c.useSVID(ctx, *spiffeSocket, *cpID)
 		if err != nil {
@@ -143,7 +162,9 @@ type client struct {
 	base, tokenFile string
 	http            *http.Client
 	// svid is set when the client authenticates with its SVID over mTLS.
-	svid bool
+	svid   bool
+	tracer trace.Tracer
+	prop   propagation.TextMapPropagator
 }
 
 func (c *client) token() (string, error) {
@@ -181,16 +202,25 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 		}
 		rd = bytes.NewReader(b)
 	}
+	route, _, _ := strings.Cut(path, "?")
+	ctx, span := c.tracer.Start(ctx, method+" "+route, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("http.request.method", method)))
+	defer span.End()
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {
 		return err
 	}
+	c.prop.Inject(ctx, propagation.HeaderCarrier(req.Header))
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.http.Do(req)
+	if err == nil {
+		span.SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
+	}
 	if err != nil {
+		span.SetStatus(codes.Error, "request failed")
 		var op *net.OpError
 		if errors.As(err, &op) && op.Op == "dial" {
 			return fmt.Errorf("cannot reach the control plane at %s (is it running? `make run`)", c.base)
