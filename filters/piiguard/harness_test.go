@@ -167,3 +167,18 @@ func (sdkHost) Log(level proxywasm.LogLevel, msg string) {
 	}
 	sdk.LogInfo(msg)
 }
+
+func (sdkHost) DefineMetric(t proxywasm.MetricType, name string) (uint32, error) {
+	switch t {
+	case proxywasm.MetricCounter:
+		return uint32(sdk.DefineCounterMetric(name)), nil
+	case proxywasm.MetricGauge:
+		return uint32(sdk.DefineGaugeMetric(name)), nil
+	}
+	return uint32(sdk.DefineHistogramMetric(name)), nil
+}
+
+func (sdkHost) IncrementMetric(id uint32, delta int64) error {
+	sdk.MetricCounter(id).Increment(uint64(delta))
+	return nil
+}

@@ -88,6 +88,9 @@ func ParseConfig(raw []byte) (*transform.Policy, *Config, error) {
 type Plugin struct {
 	policy *transform.Policy
 	cfg    *Config
+	// stats is set by the first stream: the metric ABI is the host's, and
+	// the root context is configured before any host call is made.
+	stats *stats
 }
 
 var _ proxywasm.Plugin = (*Plugin)(nil)
@@ -104,6 +107,9 @@ func (p *Plugin) OnConfigure(raw []byte) error {
 
 // NewHTTPContext implements proxywasm.Plugin.
 func (p *Plugin) NewHTTPContext(host proxywasm.Host) proxywasm.HTTPContext {
+	if p.stats == nil {
+		p.stats = newStats(host)
+	}
 	return &stream{p: p, host: host}
 }
 
@@ -147,6 +153,7 @@ func (s *stream) OnRequestBody(size int, endOfStream bool) proxywasm.Action {
 	}
 	if size > s.p.cfg.MaxBodyBytes {
 		s.done = true
+		s.p.stats.add(MetricOversize, 1)
 		if s.p.cfg.Oversize == "pass" {
 			_ = s.host.ReplaceHeader(proxywasm.MapHTTPRequestHeaders, HeaderPII, "oversize")
 			return proxywasm.ActionContinue
@@ -160,15 +167,19 @@ func (s *stream) OnRequestBody(size int, endOfStream bool) proxywasm.Action {
 	s.done = true
 	body, err := s.host.GetBuffer(proxywasm.BufferHTTPRequestBody, 0, size)
 	if err != nil && size > 0 {
+		s.p.stats.add(MetricFailed, 1)
 		s.reply(500, "pii_read_failed", "request body could not be read for scanning", nil)
 		return proxywasm.ActionPause
 	}
 	r, err := transform.Apply(s.p.policy, body, s.isJSON)
 	if err != nil {
+		s.p.stats.add(MetricFailed, 1)
 		s.reply(500, "pii_scan_failed", "request body could not be scanned", nil)
 		return proxywasm.ActionPause
 	}
+	s.p.stats.findings(s.p.policy, r.Counts)
 	if len(r.Blocked) > 0 {
+		s.p.stats.add(MetricBlocked, 1)
 		names := make([]string, len(r.Blocked))
 		for i, c := range r.Blocked {
 			names[i] = string(c)

@@ -88,6 +88,24 @@ type Host interface {
 	Log(level LogLevel, msg string)
 }
 
+// MetricType is a proxy-wasm metric's kind.
+type MetricType uint32
+
+const (
+	MetricCounter   MetricType = 0
+	MetricGauge     MetricType = 1
+	MetricHistogram MetricType = 2
+)
+
+// Stats is the proxy's metric ABI (proxy_define_metric,
+// proxy_increment_metric): the proxy keeps the metrics with its own and
+// exports them (Envoy prefixes them wasmcustom.). A Host that does not
+// implement it records no metrics.
+type Stats interface {
+	DefineMetric(t MetricType, name string) (uint32, error)
+	IncrementMetric(id uint32, delta int64) error
+}
+
 // Plugin is a root context: configured once, it creates a context per
 // HTTP stream.
 type Plugin interface {

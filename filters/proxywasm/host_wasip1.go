@@ -30,6 +30,12 @@ func proxyRemoveHeaderMapValue(mapType uint32, key unsafe.Pointer, keySize uint3
 //go:wasmimport env proxy_send_local_response
 func proxySendLocalResponse(status uint32, details unsafe.Pointer, detailsSize uint32, body unsafe.Pointer, bodySize uint32, headers unsafe.Pointer, headersSize uint32, grpcStatus int32) uint32
 
+//go:wasmimport env proxy_define_metric
+func proxyDefineMetric(metricType uint32, name unsafe.Pointer, nameSize uint32, returnID unsafe.Pointer) uint32
+
+//go:wasmimport env proxy_increment_metric
+func proxyIncrementMetric(id uint32, offset int64) uint32
+
 // wasmHost calls the proxy. Everything passed to the host is also kept in
 // the current context's keep list: some hosts (the test emulator among
 // them) hold on to guest memory instead of copying it.
@@ -148,6 +154,22 @@ func (wasmHost) SendLocalResponse(status int, details string, body []byte, heade
 	h := EncodeHeaders(headers)
 	keep(h)
 	if st := Status(proxySendLocalResponse(uint32(status), ptr(d), uint32(len(d)), ptr(body), uint32(len(body)), ptr(h), uint32(len(h)), -1)); st != StatusOK {
+		return ErrStatus(st)
+	}
+	return nil
+}
+
+func (wasmHost) DefineMetric(t MetricType, name string) (uint32, error) {
+	n := keepBytes(name)
+	var id uint32
+	if st := Status(proxyDefineMetric(uint32(t), ptr(n), uint32(len(n)), unsafe.Pointer(&id))); st != StatusOK {
+		return 0, ErrStatus(st)
+	}
+	return id, nil
+}
+
+func (wasmHost) IncrementMetric(id uint32, delta int64) error {
+	if st := Status(proxyIncrementMetric(id, delta)); st != StatusOK {
 		return ErrStatus(st)
 	}
 	return nil
