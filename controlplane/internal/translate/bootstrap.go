@@ -8,6 +8,7 @@ import (
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	metricsv3 "github.com/envoyproxy/go-control-plane/envoy/config/metrics/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 
 	"github.com/secureai-nexus/nexus/controlplane/internal/mesh"
@@ -103,6 +104,13 @@ func Bootstrap(m *mesh.Mesh, nodeID string, creds BootstrapCredentials) (*bootst
 			LdsConfig: adsSource(),
 		},
 		StaticResources: &bootstrap.Bootstrap_StaticResources{Clusters: clusters},
+		// Envoy's admin serves /stats/prometheus on the loopback address
+		// above. piiguard's counters (wasmcustom.piiguard.…) get their
+		// last segment as a label: piiguard_findings{class="EMAIL"}.
+		StatsConfig: &metricsv3.StatsConfig{StatsTags: []*metricsv3.TagSpecifier{
+			{TagName: "class", TagValue: &metricsv3.TagSpecifier_Regex{Regex: `^(?:wasmcustom\.)?piiguard\.findings(\.class\.([A-Z0-9_]+))$`}},
+			{TagName: "mode", TagValue: &metricsv3.TagSpecifier_Regex{Regex: `^(?:wasmcustom\.)?piiguard\.actions(\.mode\.([a-z]+))$`}},
+		}},
 	}
 	if len(b.errs) > 0 {
 		return nil, fmt.Errorf("bootstrap %s: %v", nodeID, b.errs)

@@ -16,6 +16,7 @@ import (
 	tlsinspector "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/tls_inspector/v3"
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	wasmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/wasm/v3"
+	tracingtypev3 "github.com/envoyproxy/go-control-plane/envoy/type/tracing/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
@@ -114,6 +115,14 @@ func (b *builder) hcm(statPrefix, routeConfig string, filters []*hcm.HttpFilter)
 	if t := b.mesh.Tracing; t != nil {
 		conn.Tracing = &hcm.HttpConnectionManager_Tracing{
 			RandomSampling: &typev3.Percent{Value: t.SamplingPercent},
+			// piiguard's report (classes and counts, never values) on
+			// every span of the sidecar, so a trace shows what was found.
+			CustomTags: []*tracingtypev3.CustomTag{{
+				Tag: "nexus.pii.findings",
+				Type: &tracingtypev3.CustomTag_RequestHeader{RequestHeader: &tracingtypev3.CustomTag_Header{
+					Name: "x-nexus-pii", DefaultValue: "none",
+				}},
+			}},
 			Provider: &tracev3.Tracing_Http{
 				Name: "envoy.tracers.opentelemetry",
 				ConfigType: &tracev3.Tracing_Http_TypedConfig{TypedConfig: b.anyOf(&tracev3.OpenTelemetryConfig{
