@@ -137,6 +137,9 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		Metrics: tel.MetricsHandler()}
 	if idn.authority != nil {
 		api.Identity = idn.authority
+		if err := identityMetrics(tel.MeterProvider, idn.authority); err != nil {
+			return fmt.Errorf("telemetry: %w", err)
+		}
 	}
 	hs := &http.Server{
 		Handler:           api.Handler(),

@@ -323,3 +323,31 @@ func sameCerts(a, b []*x509.Certificate) bool {
 	}
 	return true
 }
+
+// Expiry is the state an operator pages on: when the SVID held that
+// expires first runs out, when the first root of the bundle does, and
+// whether a new root is waiting to sign.
+type Expiry struct {
+	EarliestSVID    time.Time // zero when none is held
+	EarliestRoot    time.Time
+	RotationPending bool
+}
+
+// Expiry reports the SVIDs' and roots' expiry.
+func (a *Authority) Expiry() Expiry {
+	var e Expiry
+	a.mu.Lock()
+	for _, s := range a.svids {
+		if na := s.Certificates[0].NotAfter; e.EarliestSVID.IsZero() || na.Before(e.EarliestSVID) {
+			e.EarliestSVID = na
+		}
+	}
+	a.mu.Unlock()
+	for _, r := range a.ca.Bundle().X509Authorities() {
+		if e.EarliestRoot.IsZero() || r.NotAfter.Before(e.EarliestRoot) {
+			e.EarliestRoot = r.NotAfter
+		}
+	}
+	e.RotationPending = a.ca.RootRotationPending()
+	return e
+}
