@@ -135,6 +135,9 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	api := &admin.API{Log: log.With("component", "admin"), Auth: auth, Ctrl: ctrl, Status: xs, Audit: st,
 		Tracer: tel.TracerProvider.Tracer("github.com/secureai-nexus/nexus/controlplane/admin"), Propagator: tel.Propagator,
 		Metrics: tel.MetricsHandler()}
+	if err := weightMetrics(tel.MeterProvider, ctrl.Mesh); err != nil {
+		return fmt.Errorf("telemetry: %w", err)
+	}
 	if idn.authority != nil {
 		api.Identity = idn.authority
 		if err := identityMetrics(tel.MeterProvider, idn.authority); err != nil {

@@ -3,10 +3,29 @@ package app
 import (
 	"context"
 
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/secureai-nexus/nexus/controlplane/internal/identity"
+	"github.com/secureai-nexus/nexus/controlplane/internal/mesh"
 )
+
+// weightMetrics exports each version's share of its model's traffic as
+// served, so a dashboard shows a rollout's steps beside its metrics.
+func weightMetrics(mp metric.MeterProvider, current func() *mesh.Mesh) error {
+	m := mp.Meter("github.com/secureai-nexus/nexus/controlplane/traffic")
+	_, err := m.Int64ObservableGauge("nexus.model.weight",
+		metric.WithDescription("Percent of a model's traffic routed to a version, as pushed to the sidecars."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			for _, md := range current().Models {
+				for v, w := range md.Weights() {
+					o.Observe(int64(w), metric.WithAttributes(attribute.String("model", md.Name), attribute.String("version", v)))
+				}
+			}
+			return nil
+		}))
+	return err
+}
 
 // identityMetrics exports the built-in CA's expiry state as gauges read at
 // each collection: SVID and root expiry as Unix times (an alert compares

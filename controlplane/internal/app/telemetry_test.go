@@ -129,7 +129,7 @@ func TestTraceFromChangeToACK(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	for _, want := range []string{`nexus_xds_responses_total{result="ack",type="routes"}`, "nexus_xds_connected_sidecars", "nexus_identity_svid_expiry_seconds", "nexus_identity_root_expiry_seconds", "nexus_xds_push_duration_seconds_count", `nexus_xds_push_ack_duration_seconds_count{result="ack",type="routes"}`, "process_resident_memory_bytes"} {
+	for _, want := range []string{`nexus_xds_responses_total{result="ack",type="routes"}`, "nexus_xds_connected_sidecars", "nexus_identity_svid_expiry_seconds", "nexus_identity_root_expiry_seconds", `nexus_model_weight{model="triage",version="v2"}`, "nexus_xds_push_duration_seconds_count", `nexus_xds_push_ack_duration_seconds_count{result="ack",type="routes"}`, "process_resident_memory_bytes"} {
 		if fams[want] == 0 {
 			t.Errorf("/metrics: %s is 0 or missing", want)
 		}
