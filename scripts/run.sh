@@ -25,6 +25,20 @@ for p in 8001 8002 8101 8102 9191 9192 18000 18080; do
   fi
 done
 
+# Traces go to Jaeger when it is installed (or wherever
+# OTEL_EXPORTER_OTLP_ENDPOINT already points); every binary reads the
+# standard OTEL_* variables.
+JAEGER=${JAEGER_BIN:-$(command -v jaeger || true)}
+if [ -z "${OTEL_EXPORTER_OTLP_ENDPOINT:-}" ] && [ -n "$JAEGER" ] && port_free 4317; then
+  "$JAEGER" >"$LOGS/jaeger.log" 2>&1 & pids+=($!)
+  export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317 OTEL_EXPORTER_OTLP_PROTOCOL=grpc OTEL_EXPORTER_OTLP_INSECURE=true
+  traces_line="traces         Jaeger: UI http://127.0.0.1:16686, OTLP 127.0.0.1:4317 (log $LOGS/jaeger.log)"
+elif [ -n "${OTEL_EXPORTER_OTLP_ENDPOINT:-}" ]; then
+  traces_line="traces         OTLP to $OTEL_EXPORTER_OTLP_ENDPOINT"
+else
+  traces_line="traces         off: no Jaeger (set JAEGER_BIN or put jaeger on PATH; 'go build github.com/jaegertracing/jaeger/cmd/jaeger' builds Jaeger v2) and no OTEL_EXPORTER_OTLP_ENDPOINT"
+fi
+
 bin/nexus-controlplane --config examples/mesh.yaml --data-dir "$DATA/controlplane" \
   --xds-addr 127.0.0.1:18000 --admin-addr 127.0.0.1:18080 >"$LOGS/controlplane.log" 2>&1 & pids+=($!)
 cp_pid=$!
@@ -68,6 +82,19 @@ for _ in $(seq 1 100); do
 done
 for _ in $(seq 1 50); do curl -fsS -o /dev/null http://127.0.0.1:9192/readyz 2>/dev/null && break; sleep 0.1; done
 
+# Prometheus scrapes every service with the shipped configuration and
+# alert rules, when it is installed.
+PROM=${PROMETHEUS_BIN:-$(command -v prometheus || true)}
+if [ -n "$PROM" ] && port_free 9090; then
+  sed -e "s#\.\./\.\./\.data/controlplane/admin.token#$(pwd)/$DATA/controlplane/admin.token#" \
+      -e "s#\[alerts.yaml\]#[$(pwd)/deploy/prometheus/alerts.yaml]#" deploy/prometheus/prometheus.yml >"$DATA/prometheus.yml"
+  "$PROM" --config.file "$DATA/prometheus.yml" --storage.tsdb.path "$DATA/prometheus" \
+    --web.listen-address 127.0.0.1:9090 >"$LOGS/prometheus.log" 2>&1 & pids+=($!)
+  prom_line="prometheus     http://127.0.0.1:9090, scraping every service with deploy/prometheus/ (alerts included)"
+else
+  prom_line="prometheus     not started (apt-get install prometheus, or PROMETHEUS_BIN); each service serves /metrics"
+fi
+
 ENVOY=${ENVOY_BIN:-$(command -v envoy || true)}
 if [ -n "$ENVOY" ]; then
   envoy/run-sidecar.sh "$ENVOY" "$DATA/controlplane/envoy/model~triage.json" >"$LOGS/envoy-model-triage.log" 2>&1 & pids+=($!)
@@ -85,6 +112,8 @@ SecureAI Nexus is running (logs in $LOGS/):
   identity       built-in CA; trust bundle $DATA/controlplane/bundle.pem, node credentials in $DATA/controlplane/nodes/
   nexus-authz    ext_authz gRPC over mTLS (spiffe://nexus.local/nexus/authz) 127.0.0.1:9191, /readyz and /metrics on http://127.0.0.1:9192, policies/ (decisions in $LOGS/decisions.log)
   $envoy_line
+  $traces_line
+  $prom_line
 
 Try:
   curl -s -H "Authorization: Bearer \$(cat $TOKEN_FILE)" http://127.0.0.1:18080/api/v1/admin/models

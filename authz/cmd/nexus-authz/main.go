@@ -77,6 +77,10 @@ func serve(log *slog.Logger, cfg server.Config) int {
 	}()
 	log.Info("telemetry", "traces", telemetry.Describe(nil))
 	cfg.Telemetry = tel
+	// The key that pseudonymizes end users on spans; unset, spans name none.
+	if k := os.Getenv("NEXUS_TELEMETRY_SUBJECT_KEY"); k != "" {
+		cfg.SubjectKey = []byte(k)
+	}
 	if err := server.Run(ctx, log, cfg, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "nexus-authz:", err)
 		return 1

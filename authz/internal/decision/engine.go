@@ -2,7 +2,9 @@ package decision
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -82,6 +84,10 @@ type Engine struct {
 	// Tracer starts the span of each Check, a child of the span in ctx
 	// (nil: no spans).
 	Tracer trace.Tracer
+	// SubjectKey, when set, keys the hash of the end user's verified JWT
+	// sub that the span carries as enduser.pseudo.id; without it the span
+	// names no end user.
+	SubjectKey []byte
 }
 
 // SpanName is the Check span's name: the gRPC method, as gRPC
@@ -170,7 +176,7 @@ func (e *Engine) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	}
 	e.Metrics.Decision(metric, res.Failure, elapsed)
 	if span.IsRecording() {
-		annotate(span, &entry, res.Failure, in)
+		annotate(span, &entry, res.Failure, in, e.SubjectKey)
 	}
 	e.Log.Log(entry)
 
@@ -185,7 +191,7 @@ func (e *Engine) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 // annotate records the decision on its span: codes, names and counts,
 // never the policy's free-text reason or anything from the request body,
 // which can quote personal data.
-func annotate(span trace.Span, entry *decisionlog.Entry, failure string, in map[string]any) {
+func annotate(span trace.Span, entry *decisionlog.Entry, failure string, in map[string]any, subjectKey []byte) {
 	reason := failure
 	if reason == "" {
 		reason = "policy"
@@ -238,11 +244,26 @@ func annotate(span trace.Span, entry *decisionlog.Entry, failure string, in map[
 				attrs = append(attrs, attribute.Bool("nexus.pii.oversize", true))
 			}
 		}
+		// Claims are Envoy's jwt_authn output (verified), never a header.
+		if c, ok := nx["claims"].(map[string]any); ok && len(subjectKey) > 0 {
+			if sub, _ := c["sub"].(string); sub != "" {
+				attrs = append(attrs, attribute.String("enduser.pseudo.id", PseudonymousSubject(subjectKey, sub)))
+			}
+		}
 	}
 	span.SetAttributes(attrs...)
 	if failure != "" {
 		span.SetStatus(codes.Error, failure)
 	}
+}
+
+// PseudonymousSubject is the keyed hash an end user appears as in traces:
+// the same user is the same id across spans, and without the key the id
+// does not lead back to the user.
+func PseudonymousSubject(key []byte, sub string) string {
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(sub))
+	return hex.EncodeToString(mac.Sum(nil)[:16])
 }
 
 // SanitizeReason bounds a failure's reason for the log and replaces what

@@ -122,6 +122,8 @@ type Config struct {
 	// Telemetry receives the Check spans and serves /metrics (nil: traces
 	// off, /metrics from a telemetry set up with nothing exported).
 	Telemetry *telemetry.Telemetry
+	// SubjectKey keys the pseudonymous end-user id on Check spans.
+	SubjectKey []byte
 }
 
 // Ready reports the bound addresses.
@@ -325,6 +327,7 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		DecisionIDHeader: cfg.DecisionIDHeader,
 		Labels:           instanceLabels(cfg.Labels),
 		Tracer:           tel.TracerProvider.Tracer("github.com/secureai-nexus/nexus/authz"),
+		SubjectKey:       cfg.SubjectKey,
 	}
 
 	if cfg.MaxConcurrentStreams > 0 {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/secureai-nexus/nexus/authz/internal/decision"
 	"github.com/secureai-nexus/nexus/authz/internal/server"
@@ -28,7 +29,7 @@ func TestCheckSpans(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := start(t, server.Config{Policies: "../../../policies", Telemetry: tel})
+	s := start(t, server.Config{Policies: "../../../policies", Telemetry: tel, SubjectKey: []byte("k1")})
 	clinic := "spiffe://nexus.local/ns/clinic/sa/frontdesk"
 
 	// 1. Envoy's ext_authz client span in the call's metadata.
@@ -36,6 +37,8 @@ func TestCheckSpans(t *testing.T) {
 	ctx := metadata.AppendToOutgoingContext(context.Background(), "traceparent", "00-"+envoyTrace+"-"+envoySpan+"-01")
 	req := modelCall(clinic, map[string]float64{"EMAIL": 2, "US_SSN": 1}, "treatment")
 	req.Attributes.Request.Http.Headers["traceparent"] = "00-11111111111111111111111111111111-2222222222222222-01"
+	claims, _ := structpb.NewStruct(map[string]any{"claims": map[string]any{"sub": "jane.doe@hospital.example"}})
+	req.Attributes.MetadataContext.FilterMetadata["envoy.filters.http.jwt_authn"] = claims
 	if _, err := s.client.Check(ctx, req); err != nil {
 		t.Fatal(err)
 	}
@@ -79,6 +82,9 @@ func TestCheckSpans(t *testing.T) {
 			t.Errorf("%s = %q, want %q", key, got, want)
 		}
 	}
+	if got, want := a.Attr("enduser.pseudo.id"), decision.PseudonymousSubject([]byte("k1"), "jane.doe@hospital.example"); got != want {
+		t.Errorf("enduser.pseudo.id = %q, want the keyed hash %q", got, want)
+	}
 	for _, key := range []string{"nexus.authz.policy_revision", "nexus.authz.decision_id", "nexus.authz.eval_us"} {
 		if a.Attr(key) == "" {
 			t.Errorf("%s missing", key)
@@ -108,7 +114,7 @@ func TestCheckSpans(t *testing.T) {
 	for _, sp := range spans {
 		for _, kv := range sp.Attributes {
 			v := otlptest.ValueString(kv.Value)
-			if slices.Contains([]string{"Bearer end-user-token", "patient reports chest pain"}, v) {
+			if slices.Contains([]string{"Bearer end-user-token", "patient reports chest pain", "jane.doe@hospital.example"}, v) {
 				t.Errorf("span attribute %s carries request content %q", kv.Key, v)
 			}
 		}
