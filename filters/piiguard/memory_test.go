@@ -24,6 +24,8 @@ type soakHost struct {
 	// Envoy's host does: wazero's ExportedFunction builds a call engine
 	// and stack on every lookup, host work a benchmark should not count.
 	exports map[string]api.Function
+	// metrics are the counters the guest defined, by id.
+	metrics []int64
 }
 
 // export returns the guest's exported function name, looked up once.
@@ -151,6 +153,20 @@ func (h *soakHost) instantiate(ctx context.Context, t testing.TB, r wazero.Runti
 		h.localStatus = a[0]
 		return 0
 	})
+	// The metric ABI: ids handed out in order, counters kept by id.
+	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(_ context.Context, m api.Module, stack []uint64) {
+		h.metrics = append(h.metrics, 0)
+		m.Memory().WriteUint32Le(uint32(stack[3]), uint32(len(h.metrics)-1))
+		stack[0] = 0
+	}), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).Export("proxy_define_metric")
+	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(_ context.Context, _ api.Module, stack []uint64) {
+		if id := uint32(stack[0]); int(id) < len(h.metrics) {
+			h.metrics[id] += int64(stack[1])
+			stack[0] = 0
+			return
+		}
+		stack[0] = 2
+	}), []api.ValueType{api.ValueTypeI32, api.ValueTypeI64}, []api.ValueType{api.ValueTypeI32}).Export("proxy_increment_metric")
 	if _, err := b.Instantiate(ctx); err != nil {
 		t.Fatal(err)
 	}
