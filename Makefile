@@ -29,10 +29,11 @@ bench: ## Run benchmarks (translation, xDS propagation to 1,000 ADS clients, aut
 	cd authz && $(GO) test -run '^$$' -bench . -benchmem ./internal/server/
 	cd filters && $(GO) test -run '^$$' -bench . -benchmem ./scan/
 
-e2e: build ## Start the real binaries and drive them end to end (and a real Envoy if found)
-	@envoy=$${ENVOY_BIN:-$$(command -v envoy || true)}; tags=; \
-	  if [ -n "$$envoy" ]; then tags="-tags envoy"; echo "using Envoy $$envoy"; else echo "no Envoy found (ENVOY_BIN/PATH): running without the real-sidecar test"; fi; \
-	  cd e2e && ENVOY_BIN=$$envoy NEXUS_BIN=$(BIN) $(GO) test $$tags -count=1 -v ./...
+e2e: build ## Start the real binaries and drive them end to end: traces into a real Jaeger v2 (built once, cached outside the repo), a real Envoy if found
+	@jaeger=$$(scripts/jaeger-build.sh) || exit 1; echo "using Jaeger v2 from $$jaeger"; \
+	  envoy=$${ENVOY_BIN:-$$(command -v envoy || true)}; tags=jaeger; \
+	  if [ -n "$$envoy" ]; then tags="$$tags,envoy"; echo "using Envoy $$envoy"; else echo "no Envoy found (ENVOY_BIN/PATH): running without the real-sidecar test"; fi; \
+	  cd e2e && JAEGER_BIN=$$jaeger ENVOY_BIN=$$envoy NEXUS_BIN=$(BIN) $(GO) test -tags $$tags -count=1 -v ./...
 	@echo "Vault KV v2 key-encryption key against Vault's in-process test core (own module; first build ~7 min)"
 	cd e2e/vault && GOWORK=off $(GO) test -tags vault -count=1 ./...
 

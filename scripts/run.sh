@@ -27,8 +27,10 @@ done
 
 # Traces go to Jaeger when it is installed (or wherever
 # OTEL_EXPORTER_OTLP_ENDPOINT already points); every binary reads the
-# standard OTEL_* variables.
+# standard OTEL_* variables. JAEGER_BIN is the binary or its directory
+# (what scripts/jaeger-build.sh prints).
 JAEGER=${JAEGER_BIN:-$(command -v jaeger || true)}
+if [ -d "$JAEGER" ]; then JAEGER=$JAEGER/jaeger; fi
 if [ -z "${OTEL_EXPORTER_OTLP_ENDPOINT:-}" ] && [ -n "$JAEGER" ] && port_free 4317; then
   "$JAEGER" >"$LOGS/jaeger.log" 2>&1 & pids+=($!)
   export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317 OTEL_EXPORTER_OTLP_PROTOCOL=grpc OTEL_EXPORTER_OTLP_INSECURE=true
@@ -36,7 +38,7 @@ if [ -z "${OTEL_EXPORTER_OTLP_ENDPOINT:-}" ] && [ -n "$JAEGER" ] && port_free 43
 elif [ -n "${OTEL_EXPORTER_OTLP_ENDPOINT:-}" ]; then
   traces_line="traces         OTLP to $OTEL_EXPORTER_OTLP_ENDPOINT"
 else
-  traces_line="traces         off: no Jaeger (set JAEGER_BIN or put jaeger on PATH; 'go build github.com/jaegertracing/jaeger/cmd/jaeger' builds Jaeger v2) and no OTEL_EXPORTER_OTLP_ENDPOINT"
+  traces_line="traces         off: no Jaeger (set JAEGER_BIN or put jaeger on PATH; scripts/jaeger-build.sh builds Jaeger v2 and prints its directory) and no OTEL_EXPORTER_OTLP_ENDPOINT"
 fi
 
 bin/nexus-controlplane --config examples/mesh.yaml --data-dir "$DATA/controlplane" \
