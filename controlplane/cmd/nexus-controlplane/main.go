@@ -35,6 +35,8 @@ func main() {
 		cfg.AdminSPIFFEIDs = append(cfg.AdminSPIFFEIDs, v)
 		return nil
 	})
+	flag.StringVar(&cfg.PrometheusURL, "prometheus-url", "", "Prometheus query API that rollout gates read (e.g. http://127.0.0.1:9090); without it gates are inconclusive and rollouts hold")
+	flag.DurationVar(&cfg.RolloutTick, "rollout-tick", time.Second, "how often due rollout evaluations are looked for")
 	flag.BoolVar(&debug, "debug", false, "log at debug level")
 	flag.Parse()
 

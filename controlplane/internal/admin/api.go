@@ -76,6 +76,9 @@ type API struct {
 	Propagator propagation.TextMapPropagator
 	// Metrics, when set, is served on GET /metrics to authenticated callers.
 	Metrics http.Handler
+	// Rollouts, when set, serves the rollout endpoints and keeps manual
+	// traffic changes off a model under rollout.
+	Rollouts Rollouts
 }
 
 // maxBodyBytes bounds request bodies; a traffic change is a few bytes.
@@ -98,6 +101,11 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("POST /api/v1/admin/identity/join-tokens/revoke", a.authed(a.revokeJoinToken))
 	mux.Handle("POST /api/v1/admin/identity/rotate-root", a.authed(a.rotateRoot))
 	mux.Handle("GET /api/v1/admin/identity/bundle", a.authed(a.getBundle))
+	if a.Rollouts != nil {
+		mux.Handle("POST /api/v1/admin/models/{model}/rollouts", a.authed(a.startRollout))
+		mux.Handle("GET /api/v1/admin/models/{model}/rollouts/current", a.authed(a.currentRollout))
+		mux.Handle("POST /api/v1/admin/models/{model}/rollouts/current/{action}", a.authed(a.actOnRollout))
+	}
 	if a.Metrics != nil {
 		mux.Handle("GET /metrics", a.authed(func(w http.ResponseWriter, r *http.Request, _ Principal) { a.Metrics.ServeHTTP(w, r) }))
 	}
@@ -225,6 +233,11 @@ func (a *API) setTraffic(w http.ResponseWriter, r *http.Request, p Principal) {
 	var req trafficRequest
 	if err := decodeJSON(r, &req); err != nil {
 		writeBodyError(w, err)
+		return
+	}
+	if a.Rollouts != nil && a.Rollouts.Active(name) {
+		st, _ := a.Rollouts.Current(name)
+		writeError(w, http.StatusConflict, "rollout_in_progress", "", "model "+name+" is under a rollout of "+st.Canary+" ("+string(st.Phase)+"); its weights are the rollout's: pause, promote or abort it first")
 		return
 	}
 	if req.Weights == nil {

@@ -21,6 +21,9 @@ import (
 	"github.com/secureai-nexus/nexus/controlplane/internal/controller"
 	"github.com/secureai-nexus/nexus/controlplane/internal/identity"
 	"github.com/secureai-nexus/nexus/controlplane/internal/mesh"
+	"github.com/secureai-nexus/nexus/controlplane/internal/metricsource"
+	"github.com/secureai-nexus/nexus/controlplane/internal/rollout"
+	"github.com/secureai-nexus/nexus/controlplane/internal/rollout/runner"
 	"github.com/secureai-nexus/nexus/controlplane/internal/store"
 	"github.com/secureai-nexus/nexus/controlplane/internal/translate"
 	"github.com/secureai-nexus/nexus/controlplane/internal/xds"
@@ -59,6 +62,12 @@ type Config struct {
 	// Telemetry traces admin changes and xDS pushes and serves /metrics
 	// on the admin API (nil: nothing exported, /metrics still served).
 	Telemetry *telemetry.Telemetry
+	// PrometheusURL is the query API rollouts read their gates from;
+	// without it every gate is inconclusive and rollouts hold.
+	PrometheusURL string
+	// RolloutTick is how often due rollout evaluations are looked for
+	// (default 1s).
+	RolloutTick time.Duration
 }
 
 // Ready describes what started; Run sends it once serving.
@@ -132,9 +141,15 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		xlis.Close()
 		return fmt.Errorf("listen for the admin API on %s: %w", cfg.AdminAddr, err)
 	}
+	rollouts := &runner.Runner{Log: log.With("component", "rollout"), Traffic: ctrl, Store: st, Now: time.Now, Tick: cfg.RolloutTick,
+		Observer: observer(cfg.PrometheusURL)}
+	if err := rollouts.Load(ctx); err != nil {
+		return err
+	}
+	go rollouts.Run(ctx)
 	api := &admin.API{Log: log.With("component", "admin"), Auth: auth, Ctrl: ctrl, Status: xs, Audit: st,
 		Tracer: tel.TracerProvider.Tracer("github.com/secureai-nexus/nexus/controlplane/admin"), Propagator: tel.Propagator,
-		Metrics: tel.MetricsHandler()}
+		Metrics: tel.MetricsHandler(), Rollouts: rollouts}
 	if err := weightMetrics(tel.MeterProvider, ctrl.Mesh); err != nil {
 		return fmt.Errorf("telemetry: %w", err)
 	}
@@ -302,4 +317,23 @@ func writeBootstraps(dataDir string, m *mesh.Mesh, tokens map[string]string) (st
 		}
 	}
 	return dir, nil
+}
+
+// observer reads rollout gates from Prometheus, or says there is no
+// source (every gate inconclusive: rollouts hold, never fail).
+func observer(url string) runner.Observer {
+	if url == "" {
+		return noSource{}
+	}
+	return &metricsource.Observer{Source: &metricsource.Prometheus{URL: url}}
+}
+
+type noSource struct{}
+
+func (noSource) Observe(_ context.Context, st rollout.State, _ time.Time) []rollout.Observation {
+	out := make([]rollout.Observation, len(st.Spec.Gates))
+	for i, g := range st.Spec.Gates {
+		out[i] = rollout.Observation{Gate: g.Name, Err: "no metric source: start the control plane with --prometheus-url"}
+	}
+	return out
 }

@@ -71,20 +71,7 @@ type Spec struct {
 	StepDeadline Duration `json:"stepDeadline,omitempty"`
 	Rollback     string   `json:"rollback,omitempty"`
 	Gates        []Gate   `json:"gates,omitempty"`
-	Webhooks     []Hook   `json:"webhooks,omitempty"`
 }
-
-// Hook is a Flagger-compatible webhook.
-type Hook struct {
-	Name    string            `json:"name"`
-	Type    string            `json:"type"`
-	URL     string            `json:"url"`
-	Timeout Duration          `json:"timeout,omitempty"`
-	Meta    map[string]string `json:"metadata,omitempty"`
-}
-
-// HookTypes are Flagger's webhook types.
-var HookTypes = []string{"confirm-rollout", "pre-rollout", "rollout", "confirm-promotion", "post-rollout", "rollback", "event"}
 
 // Defaults are the seed's: 5 %, then +10 % every 30 minutes.
 const (
@@ -160,17 +147,6 @@ func (s Spec) Normalize() (Spec, error) {
 		}
 		names[g.Name] = true
 		s.Gates[i] = g
-	}
-	for i, h := range s.Webhooks {
-		if h.Name == "" {
-			return s, fieldErr(fmt.Sprintf("webhooks[%d].name", i), "is required")
-		}
-		if !slices.Contains(HookTypes, h.Type) {
-			return s, fieldErr(fmt.Sprintf("webhooks[%d].type", i), fmt.Sprintf("must be one of %v, got %q", HookTypes, h.Type))
-		}
-		if h.URL == "" {
-			return s, fieldErr(fmt.Sprintf("webhooks[%d].url", i), "is required")
-		}
 	}
 	return s, nil
 }

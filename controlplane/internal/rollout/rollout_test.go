@@ -63,7 +63,6 @@ func TestStart(t *testing.T) {
 		{spec(func(s *Spec) { s.Rollback = "slow" }), map[string]uint32{"v1": 100, "v2": 0}, "rollback"},
 		{spec(func(s *Spec) { s.Gates = []Gate{{Type: "vibes"}} }), map[string]uint32{"v1": 100, "v2": 0}, "gates[0].type"},
 		{spec(func(s *Spec) { s.Gates = []Gate{{Type: GateThreshold}} }), map[string]uint32{"v1": 100, "v2": 0}, "gates[0].query"},
-		{spec(func(s *Spec) { s.Webhooks = []Hook{{Name: "x", Type: "pre-flight", URL: "http://x"}} }), map[string]uint32{"v1": 100, "v2": 0}, "webhooks[0].type"},
 	} {
 		_, _, err := Start("triage", tc.spec, tc.weights, t0)
 		var fe *FieldError

@@ -46,6 +46,11 @@ CREATE TABLE IF NOT EXISTS audit (
 	prev_hash TEXT NOT NULL,
 	hash      TEXT NOT NULL UNIQUE
 );
+CREATE TABLE IF NOT EXISTS rollouts (
+	model      TEXT PRIMARY KEY,
+	state      TEXT NOT NULL,
+	updated_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS join_tokens (
 	hash       TEXT PRIMARY KEY,
 	spiffe_id  TEXT NOT NULL,
@@ -120,6 +125,46 @@ func (s *SQLite) SetTraffic(ctx context.Context, model string, weights map[strin
 			model, string(raw), e.Time.UTC().Format(time.RFC3339Nano))
 		return err
 	})
+}
+
+// Rollouts implements Store.
+func (s *SQLite) Rollouts(ctx context.Context) (map[string][]byte, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT model, state FROM rollouts ORDER BY model`)
+	if err != nil {
+		return nil, fmt.Errorf("read rollouts: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]byte{}
+	for rows.Next() {
+		var model, raw string
+		if err := rows.Scan(&model, &raw); err != nil {
+			return nil, fmt.Errorf("read rollouts: %w", err)
+		}
+		out[model] = []byte(raw)
+	}
+	return out, rows.Err()
+}
+
+// SaveRollout implements Store.
+func (s *SQLite) SaveRollout(ctx context.Context, model string, state []byte, at time.Time, e *audit.Entry) error {
+	save := func(tx interface {
+		ExecContext(context.Context, string, ...any) (sql.Result, error)
+	}) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO rollouts (model, state, updated_at) VALUES (?, ?, ?)
+			ON CONFLICT(model) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at`,
+			model, string(state), at.UTC().Format(time.RFC3339Nano))
+		return err
+	}
+	if e != nil {
+		_, err := s.write(ctx, *e, func(tx *sql.Tx) error { return save(tx) })
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := save(s.db); err != nil {
+		return fmt.Errorf("save rollout: %w", err)
+	}
+	return nil
 }
 
 // Append implements Store.

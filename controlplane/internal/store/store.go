@@ -20,6 +20,12 @@ type Store interface {
 	Traffic(ctx context.Context) (map[string]map[string]uint32, error)
 	// SetTraffic stores model's weights and appends e to the audit log.
 	SetTraffic(ctx context.Context, model string, weights map[string]uint32, e audit.Entry) (audit.Record, error)
+	// Rollouts returns each model's last rollout state (JSON), by model.
+	Rollouts(ctx context.Context) (map[string][]byte, error)
+	// SaveRollout stores model's rollout state and, when e is set, appends
+	// it to the audit log in the same transaction: every transition is
+	// audited with the state it left.
+	SaveRollout(ctx context.Context, model string, state []byte, at time.Time, e *audit.Entry) error
 	// Append adds an audit record for a change that has no state here.
 	Append(ctx context.Context, e audit.Entry) (audit.Record, error)
 	// Audit returns up to limit records with seq > after, in order.
