@@ -178,7 +178,9 @@ func TestRolloutThroughTheAdminAPI(t *testing.T) {
 		`{"version":"v2","interval":"soon"}`:      "",
 		`{"version":"v2","gates":[{"type":"x"}]}`: "gates[0].type",
 	} {
-		var e struct{ Error struct{ Field, Message string } }
+		var e struct {
+			Error struct{ Field, Message string }
+		}
 		if code := c.call(t, "POST", "/api/v1/admin/models/triage/rollouts", body, &e); code != 400 || (field != "" && e.Error.Field != field) {
 			t.Errorf("%s: %d %+v, want 400 naming %q", body, code, e, field)
 		}
@@ -205,7 +207,9 @@ func TestRolloutThroughTheAdminAPI(t *testing.T) {
 	if strings.Join(types, ",") != "started,advanced,advanced,promoted" {
 		t.Errorf("history %v", types)
 	}
-	var audit struct{ Records []struct{ Action, Actor string } }
+	var audit struct {
+		Records []struct{ Action, Actor string }
+	}
 	c.call(t, "GET", "/api/v1/admin/audit", "", &audit)
 	var actions []string
 	for _, r := range audit.Records {
