@@ -37,6 +37,10 @@ Usage:
   nexusctl [flags] models                      list models, versions and weights
   nexusctl [flags] traffic MODEL V=W [V=W…]    set a model's split, e.g. traffic triage v1=90 v2=10
   nexusctl [flags] proxy-status                every sidecar and whether it is in sync
+  nexusctl [flags] rollout start MODEL VERSION [--steps 5,15,…,100] [--interval 30m] [--rollback gradual]
+                                               roll a version out step by step, gated on its metrics
+  nexusctl [flags] rollout status|watch MODEL  the rollout's phase, weight, gates and history
+  nexusctl [flags] rollout abort|promote|pause|resume MODEL
   nexusctl [flags] audit [--after N]           read the audit log
   nexusctl [flags] audit verify                verify the audit hash chain
   nexusctl validate MESH_FILE                  check a mesh file, listing every problem
@@ -123,6 +127,8 @@ func RunTraced(ctx context.Context, tp trace.TracerProvider, prop propagation.Te
 		err = c.traffic(ctx, stdout, rest[1:])
 	case "audit":
 		err = c.audit(ctx, stdout, rest[1:])
+	case "rollout":
+		err = c.rollout(ctx, stdout, rest[1:])
 	case "validate":
 		err = validate(stdout, rest[1:])
 	case "bootstrap":

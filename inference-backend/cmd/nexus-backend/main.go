@@ -34,10 +34,21 @@ func main() {
 		allowed = append(allowed, v)
 		return nil
 	})
+	faultRate := flag.Float64("fault-error-rate", 0, "answer this fraction of requests with a 500 (testing a bad canary)")
+	faultLatency := flag.Duration("fault-latency", 0, "add this latency to every answer (testing a slow canary)")
+	faultAfter := flag.Duration("fault-after", 0, "inject the faults only from this long after start")
 	flag.Parse()
+	if *faultRate < 0 || *faultRate > 1 {
+		fmt.Fprintln(os.Stderr, "nexus-backend: --fault-error-rate must be between 0 and 1")
+		os.Exit(2)
+	}
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("model", *name, "version", *version)
 	srv := server.New(model.Model{Name: *name, Version: *version}, log)
+	if *faultRate > 0 || *faultLatency > 0 {
+		srv.Faults = &server.Faults{ErrorRate: *faultRate, Latency: *faultLatency, After: *faultAfter, Start: time.Now()}
+		log.Warn("fault injection on", "error_rate", *faultRate, "latency", *faultLatency, "after", *faultAfter)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -32,6 +32,9 @@ type Server struct {
 	Instruments *Instruments
 	// Metrics serves /metrics on the health handler too (nil: not served).
 	Metrics http.Handler
+	// Faults, when set, make this backend fail or slow down on purpose:
+	// the rollout tests' bad canary.
+	Faults *Faults
 	none    *Instruments
 
 	requests atomic.Int64
@@ -223,6 +226,11 @@ func (s *Server) chat(rw http.ResponseWriter, r *http.Request) {
 	if req.MaxCompletionTokens != nil {
 		limit = *req.MaxCompletionTokens
 	}
+	if s.Faults.apply(s.Now()) {
+		c.fail("server_error")
+		openAIError(w, 500, "server_error", "", "injected fault (--fault-error-rate)")
+		return
+	}
 	words := s.Model.Generate(prompt.String(), limit)
 	c.input, c.output = model.CountTokens(prompt.String()), len(words)
 	c.capture("gen_ai.input.messages", prompt.String())
@@ -294,6 +302,30 @@ func (s *Server) stream(w *statusWriter, r *http.Request, c *call, id string, cr
 	}
 	_, _ = io.WriteString(w, "data: [DONE]\n\n")
 	fl.Flush()
+}
+
+// Faults are injected failures: from After on (counted from Start), every
+// answer waits Latency more, and ErrorRate of them fail with a 500 —
+// deterministically, every 1/ErrorRate-th request, so tests can count.
+type Faults struct {
+	ErrorRate float64
+	Latency   time.Duration
+	After     time.Duration
+	Start     time.Time
+
+	n atomic.Int64
+}
+
+// apply waits the injected latency and says whether this request fails.
+func (f *Faults) apply(now time.Time) bool {
+	if f == nil || now.Sub(f.Start) < f.After {
+		return false
+	}
+	if f.Latency > 0 {
+		time.Sleep(f.Latency)
+	}
+	n := f.n.Add(1)
+	return int64(float64(n)*f.ErrorRate) > int64(float64(n-1)*f.ErrorRate)
 }
 
 // InferRequest is a KServe v2 inference request.
@@ -375,6 +407,11 @@ func (s *Server) infer(rw http.ResponseWriter, r *http.Request) {
 	if fe != nil {
 		c.fail("invalid_request_error")
 		kserveError(w, 400, fe.Msg)
+		return
+	}
+	if s.Faults.apply(s.Now()) {
+		c.fail("server_error")
+		kserveError(w, 500, "injected fault (--fault-error-rate)")
 		return
 	}
 	outputs := make([]map[string]any, 0, len(req.Inputs))

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/secureai-nexus/nexus/inference-backend/internal/model"
 	"github.com/secureai-nexus/nexus/inference-backend/internal/server"
@@ -230,5 +231,32 @@ func TestHealthHandlerServesOnlyProbes(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 503 {
 		t.Errorf("readyz while draining = %d, want 503", resp.StatusCode)
+	}
+}
+
+func TestFaultInjection(t *testing.T) {
+	s, url := newServer(t)
+	start := time.Now()
+	s.Faults = &server.Faults{ErrorRate: 0.25, After: time.Hour, Start: start}
+	body := `{"model":"triage","messages":[{"role":"user","content":"hi"}]}`
+	if resp, _ := post(t, url+"/v1/chat/completions", body); resp.StatusCode != 200 {
+		t.Fatalf("before --fault-after: %d", resp.StatusCode)
+	}
+	s.Faults = &server.Faults{ErrorRate: 0.25, Latency: 20 * time.Millisecond, Start: start}
+	failed := 0
+	t0 := time.Now()
+	for range 8 {
+		if resp, out := post(t, url+"/v1/chat/completions", body); resp.StatusCode == 500 {
+			failed++
+			if out["error"].(map[string]any)["type"] != "server_error" {
+				t.Errorf("fault body %v", out)
+			}
+		}
+	}
+	if failed != 2 {
+		t.Errorf("%d of 8 failed at an error rate of 0.25, want 2", failed)
+	}
+	if time.Since(t0) < 8*20*time.Millisecond {
+		t.Error("injected latency not applied")
 	}
 }
