@@ -35,7 +35,7 @@ type Server struct {
 	// Faults, when set, make this backend fail or slow down on purpose:
 	// the rollout tests' bad canary.
 	Faults *Faults
-	none    *Instruments
+	none   *Instruments
 
 	requests atomic.Int64
 	ready    atomic.Bool
