@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,8 +35,10 @@ type Server struct {
 	Metrics http.Handler
 	// Faults, when set, make this backend fail or slow down on purpose:
 	// the rollout tests' bad canary.
-	Faults *Faults
-	none   *Instruments
+	Faults     *Faults
+	none       *Instruments
+	labelsOnce sync.Once
+	labels     map[string]*labels
 
 	requests atomic.Int64
 	ready    atomic.Bool

@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"net/http"
+	"slices"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -12,6 +14,8 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/secureai-nexus/nexus/inference-backend/internal/model"
 )
 
 // Instruments are the backend's spans and GenAI metrics.
@@ -28,7 +32,6 @@ type Instruments struct {
 	ttft     metric.Float64Histogram
 	tpot     metric.Float64Histogram
 	tokens   metric.Int64Histogram
-	requests metric.Int64Counter
 }
 
 // ProviderName is gen_ai.provider.name for the built-in model. Adapters to
@@ -61,10 +64,6 @@ func NewInstruments(tp trace.TracerProvider, mp metric.MeterProvider, prop propa
 		metric.WithExplicitBucketBoundaries(1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864)); err != nil {
 		return nil, err
 	}
-	if in.requests, err = m.Int64Counter("nexus.backend.requests", metric.WithUnit("{request}"),
-		metric.WithDescription("Requests answered, by operation, model version and error type.")); err != nil {
-		return nil, err
-	}
 	return in, nil
 }
 
@@ -76,26 +75,65 @@ func noInstruments() *Instruments {
 // call is one request's span and measurements.
 type call struct {
 	in      *Instruments
+	labels  *labels
 	span    trace.Span
 	start   time.Time
 	first   time.Time // first output token written
-	attrs   []attribute.KeyValue
 	errType string
 	input   int
 	output  int
 }
 
+// labels are one operation's metric attributes, built once: every request
+// of a backend has the same model, version and provider, and a request's
+// cost should not include sorting them into a set again.
+type labels struct {
+	kv          []attribute.KeyValue
+	ok, in, out metric.MeasurementOption
+	mu          sync.Mutex
+	failed      map[string]metric.MeasurementOption
+}
+
+// maxErrorTypes bounds the error label values kept: error types are a
+// fixed set of codes, but the bound keeps a bug from growing the map.
+const maxErrorTypes = 32
+
+func newLabels(m model.Model, operation string) *labels {
+	kv := []attribute.KeyValue{
+		attribute.String("gen_ai.operation.name", operation),
+		attribute.String("gen_ai.provider.name", ProviderName),
+		attribute.String("gen_ai.request.model", m.Name),
+		attribute.String("gen_ai.response.model", m.Name+"/"+m.Version),
+		attribute.String("nexus.model.version", m.Version),
+	}
+	set := func(extra ...attribute.KeyValue) metric.MeasurementOption {
+		return metric.WithAttributeSet(attribute.NewSet(append(slices.Clone(kv), extra...)...))
+	}
+	return &labels{kv: kv, ok: set(), in: set(attribute.String("gen_ai.token.type", "input")),
+		out: set(attribute.String("gen_ai.token.type", "output")), failed: map[string]metric.MeasurementOption{}}
+}
+
+func (l *labels) failure(errType string) metric.MeasurementOption {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if o, ok := l.failed[errType]; ok {
+		return o
+	}
+	if len(l.failed) >= maxErrorTypes {
+		errType = "other"
+	}
+	o := metric.WithAttributeSet(attribute.NewSet(append(slices.Clone(l.kv), attribute.String("error.type", errType))...))
+	l.failed[errType] = o
+	return o
+}
+
 func (s *Server) begin(r *http.Request, operation string) (context.Context, *call) {
 	in := s.instruments()
 	ctx := in.Propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-	c := &call{in: in, start: s.Now()}
-	c.attrs = []attribute.KeyValue{
-		attribute.String("gen_ai.operation.name", operation),
-		attribute.String("gen_ai.provider.name", ProviderName),
-		attribute.String("gen_ai.request.model", s.Model.Name),
-		attribute.String("gen_ai.response.model", s.Model.Name+"/"+s.Model.Version),
-		attribute.String("nexus.model.version", s.Model.Version),
-	}
+	s.labelsOnce.Do(func() {
+		s.labels = map[string]*labels{"chat": newLabels(s.Model, "chat"), "text_completion": newLabels(s.Model, "text_completion")}
+	})
+	c := &call{in: in, start: s.Now(), labels: s.labels[operation]}
 	ctx, c.span = in.Tracer.Start(ctx, operation+" "+s.Model.Name, trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", routeOf(r))))
 	if id := peerSPIFFEID(r); id != "" && c.span.IsRecording() {
@@ -116,14 +154,12 @@ func (c *call) firstToken(now time.Time) {
 func (c *call) fail(errType string) { c.errType = errType }
 
 func (c *call) end(ctx context.Context, now time.Time, status int) {
-	attrs := c.attrs
+	set := c.labels.ok
 	if c.errType != "" {
-		attrs = append(attrs, attribute.String("error.type", c.errType))
+		set = c.labels.failure(c.errType)
 	}
-	set := metric.WithAttributeSet(attribute.NewSet(attrs...))
 	elapsed := now.Sub(c.start).Seconds()
 	c.in.duration.Record(ctx, elapsed, set)
-	c.in.requests.Add(ctx, 1, set)
 	if c.errType == "" {
 		ttft := elapsed
 		if !c.first.IsZero() {
@@ -133,18 +169,21 @@ func (c *call) end(ctx context.Context, now time.Time, status int) {
 		if c.output > 1 {
 			c.in.tpot.Record(ctx, (elapsed-ttft)/float64(c.output-1), set)
 		}
-		c.in.tokens.Record(ctx, int64(c.input), metric.WithAttributeSet(attribute.NewSet(append(attrs, attribute.String("gen_ai.token.type", "input"))...)))
-		c.in.tokens.Record(ctx, int64(c.output), metric.WithAttributeSet(attribute.NewSet(append(attrs, attribute.String("gen_ai.token.type", "output"))...)))
+		c.in.tokens.Record(ctx, int64(c.input), c.labels.in)
+		c.in.tokens.Record(ctx, int64(c.output), c.labels.out)
 	}
 	if c.span.IsRecording() {
-		c.span.SetAttributes(attrs...)
-		c.span.SetAttributes(attribute.Int("http.response.status_code", status))
-		if c.errType == "" {
-			c.span.SetAttributes(attribute.Int("gen_ai.usage.input_tokens", c.input), attribute.Int("gen_ai.usage.output_tokens", c.output))
+		attrs := make([]attribute.KeyValue, 0, len(c.labels.kv)+5)
+		attrs = append(append(attrs, c.labels.kv...), attribute.Int("http.response.status_code", status))
+		if c.errType != "" {
+			attrs = append(attrs, attribute.String("error.type", c.errType))
+		} else {
+			attrs = append(attrs, attribute.Int("gen_ai.usage.input_tokens", c.input), attribute.Int("gen_ai.usage.output_tokens", c.output))
 			if !c.first.IsZero() {
-				c.span.SetAttributes(attribute.Float64("gen_ai.server.time_to_first_token", c.first.Sub(c.start).Seconds()))
+				attrs = append(attrs, attribute.Float64("gen_ai.server.time_to_first_token", c.first.Sub(c.start).Seconds()))
 			}
 		}
+		c.span.SetAttributes(attrs...)
 		if status >= 500 {
 			c.span.SetStatus(codes.Error, c.errType)
 		}

@@ -98,7 +98,7 @@ func TestGenAISpansAndMetrics(t *testing.T) {
 	if okCount != 3 || errCount != 1 {
 		t.Errorf("durations: %d ok, %d errors; want 3 and 1", okCount, errCount)
 	}
-	for _, name := range []string{"gen_ai_server_time_to_first_token_seconds", "gen_ai_server_time_per_output_token_seconds", "gen_ai_client_token_usage", "nexus_backend_requests_total"} {
+	for _, name := range []string{"gen_ai_server_time_to_first_token_seconds", "gen_ai_server_time_per_output_token_seconds", "gen_ai_client_token_usage"} {
 		if fams[name] == nil {
 			t.Errorf("%s missing; have %v", name, keys(fams))
 		}
