@@ -41,8 +41,13 @@ else
   traces_line="traces         off: no Jaeger (set JAEGER_BIN or put jaeger on PATH; scripts/jaeger-build.sh builds Jaeger v2 and prints its directory) and no OTEL_EXPORTER_OTLP_ENDPOINT"
 fi
 
+# Rollout gates read the Prometheus started below, when there is one.
+PROM=${PROMETHEUS_BIN:-$(command -v prometheus || true)}
+prom_flag=()
+if [ -n "$PROM" ] && port_free 9090; then prom_flag=(--prometheus-url http://127.0.0.1:9090); fi
+
 bin/nexus-controlplane --config examples/mesh.yaml --data-dir "$DATA/controlplane" \
-  --xds-addr 127.0.0.1:18000 --admin-addr 127.0.0.1:18080 >"$LOGS/controlplane.log" 2>&1 & pids+=($!)
+  --xds-addr 127.0.0.1:18000 --admin-addr 127.0.0.1:18080 "${prom_flag[@]}" >"$LOGS/controlplane.log" 2>&1 & pids+=($!)
 cp_pid=$!
 
 for _ in $(seq 1 100); do
@@ -86,13 +91,12 @@ for _ in $(seq 1 50); do curl -fsS -o /dev/null http://127.0.0.1:9192/readyz 2>/
 
 # Prometheus scrapes every service with the shipped configuration and
 # alert rules, when it is installed.
-PROM=${PROMETHEUS_BIN:-$(command -v prometheus || true)}
-if [ -n "$PROM" ] && port_free 9090; then
+if [ ${#prom_flag[@]} -gt 0 ]; then
   sed -e "s#\.\./\.\./\.data/controlplane/admin.token#$(pwd)/$DATA/controlplane/admin.token#" \
       -e "s#\[alerts.yaml\]#[$(pwd)/deploy/prometheus/alerts.yaml]#" deploy/prometheus/prometheus.yml >"$DATA/prometheus.yml"
   "$PROM" --config.file "$DATA/prometheus.yml" --storage.tsdb.path "$DATA/prometheus" \
     --web.listen-address 127.0.0.1:9090 >"$LOGS/prometheus.log" 2>&1 & pids+=($!)
-  prom_line="prometheus     http://127.0.0.1:9090, scraping every service with deploy/prometheus/ (alerts included)"
+  prom_line="prometheus     http://127.0.0.1:9090, scraping every service with deploy/prometheus/ (alerts included); rollout gates read it"
 else
   prom_line="prometheus     not started (apt-get install prometheus, or PROMETHEUS_BIN); each service serves /metrics"
 fi
