@@ -61,6 +61,10 @@ go.test.fuzz: ## Run each fuzz target for 20s
 	cd controlplane && $(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 20s ./internal/mesh/
 	cd controlplane && $(GO) test -run '^$$' -fuzz FuzzTranslate -fuzztime 20s ./internal/translate/
 	cd controlplane && $(GO) test -run '^$$' -fuzz FuzzSetTraffic -fuzztime 20s ./internal/admin/
+	cd controlplane && $(GO) test -run '^$$' -fuzz FuzzScanPickle -fuzztime 20s ./internal/registry/
+	cd controlplane && $(GO) test -run '^$$' -fuzz FuzzParseSafetensors -fuzztime 20s ./internal/registry/
+	cd controlplane && $(GO) test -run '^$$' -fuzz FuzzParseGGUF -fuzztime 20s ./internal/registry/
+	cd controlplane && $(GO) test -run '^$$' -fuzz FuzzMannWhitney -fuzztime 20s ./internal/analysis/
 	cd inference-backend && $(GO) test -run '^$$' -fuzz FuzzParseChatRequest -fuzztime 20s ./internal/server/
 	cd inference-backend && $(GO) test -run '^$$' -fuzz FuzzParseInferRequest -fuzztime 20s ./internal/server/
 	cd authz && $(GO) test -run '^$$' -fuzz FuzzBuild -fuzztime 20s ./internal/input/
