@@ -258,7 +258,11 @@ func (a *API) setTraffic(w http.ResponseWriter, r *http.Request, p Principal) {
 	defer cancel()
 	md, rec, err := a.Ctrl.SetTraffic(ctx, p.String(), name, weights)
 	var ve *mesh.ValidationError
+	var ns *mesh.NotServableError
 	switch {
+	case errors.As(err, &ns):
+		writeError(w, http.StatusConflict, "version_not_validated", "weights."+ns.Version, err.Error())
+		return
 	case errors.As(err, &ve):
 		field := ""
 		if len(ve.Errors) > 0 {

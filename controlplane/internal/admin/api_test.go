@@ -141,10 +141,10 @@ func TestSetTraffic(t *testing.T) {
 	if rec["actor"] != "token:local-admin" || rec["action"] != "traffic.set" || rec["target"] != "models/triage" {
 		t.Errorf("audit record = %v", rec)
 	}
-	if b, _ := json.Marshal(rec["before"]); string(b) != `{"v1":90,"v2":10}` {
+	if b, _ := json.Marshal(rec["before"]); string(b) != `{"v1":90,"v2":10,"v3":0}` {
 		t.Errorf("audit before = %s", b)
 	}
-	if a, _ := json.Marshal(rec["after"]); string(a) != `{"v1":70,"v2":30}` {
+	if a, _ := json.Marshal(rec["after"]); string(a) != `{"v1":70,"v2":30,"v3":0}` {
 		t.Errorf("audit after = %s", a)
 	}
 	code, body = s.do(t, "GET", "/api/v1/admin/audit/verify", "")
@@ -164,7 +164,8 @@ func TestSetTrafficRejects(t *testing.T) {
 		field, msg        string
 	}{
 		{"sum not 100", "triage", `{"weights":{"v1":50,"v2":40}}`, 400, "weights", "sum to 90; they must sum to 100"},
-		{"unknown version", "triage", `{"weights":{"v1":50,"v3":50}}`, 400, "weights.v3", `model "triage" has no version "v3"`},
+		{"unknown version", "triage", `{"weights":{"v1":50,"v9":50}}`, 400, "weights.v9", `model "triage" has no version "v9"`},
+		{"version not validated", "triage", `{"weights":{"v1":50,"v3":50}}`, 409, "weights.v3", "version v3 of triage is registered: it may get traffic only once validated"},
 		{"negative", "triage", `{"weights":{"v1":50,"v2":-10}}`, 400, "weights.v2", "must be 0..100, got -10"},
 		{"fraction", "triage", `{"weights":{"v1":50.5,"v2":49.5}}`, 400, "weights.v1", "must be an integer 0..100, got 50.5"},
 		{"string weight", "triage", `{"weights":{"v1":"90","v2":10}}`, 400, "weights.v1", `must be an integer 0..100, got "90"`},

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/secureai-nexus/nexus/controlplane/internal/mesh"
 	"github.com/secureai-nexus/nexus/controlplane/internal/rollout"
 	"github.com/secureai-nexus/nexus/controlplane/internal/rollout/runner"
 )
@@ -68,7 +69,10 @@ func (a *API) actOnRollout(w http.ResponseWriter, r *http.Request, p Principal) 
 func (a *API) rolloutError(w http.ResponseWriter, model string, err error) {
 	var fe *rollout.FieldError
 	var se *runner.StateError
+	var ns *mesh.NotServableError
 	switch {
+	case errors.As(err, &ns):
+		writeError(w, http.StatusConflict, "version_not_validated", "version", err.Error())
 	case errors.As(err, &fe):
 		writeError(w, http.StatusBadRequest, "invalid_argument", fe.Field, err.Error())
 	case errors.Is(err, runner.ErrNoModel):

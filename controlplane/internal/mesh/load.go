@@ -153,6 +153,8 @@ type versionFile struct {
 	Weight    *int64   `yaml:"weight"`
 	Endpoints []string `yaml:"endpoints"`
 	SPIFFEID  string   `yaml:"spiffeId"`
+	State     string   `yaml:"state"`
+	Artifact  string   `yaml:"artifact"`
 }
 
 // Defaults that a demanding operator would otherwise have to repeat.
@@ -696,7 +698,13 @@ func (v *validator) model(p string, f *modelFile, td string) Model {
 	for j := range f.Versions {
 		vp := fmt.Sprintf("%s.versions[%d]", p, j)
 		vf := &f.Versions[j]
-		ver := Version{Name: vf.Name}
+		ver := Version{Name: vf.Name, Artifact: vf.Artifact, State: StateServing}
+		if vf.State != "" {
+			ver.State = VersionState(vf.State)
+			if !slices.Contains(VersionStates, ver.State) {
+				v.errorf(vp+".state", "must be one of registered, verified, validated, serving, retired, got %q", vf.State)
+			}
+		}
 		switch {
 		case vf.Name == "":
 			v.errorf(vp+".name", "is required")
@@ -712,6 +720,9 @@ func (v *validator) model(p string, f *modelFile, td string) Model {
 			weightsOK = false
 		case *vf.Weight < 0 || *vf.Weight > 100:
 			v.errorf(vp+".weight", "must be 0..100, got %d", *vf.Weight)
+			weightsOK = false
+		case *vf.Weight > 0 && !ver.MayServe() && slices.Contains(VersionStates, ver.State):
+			v.errorf(vp+".weight", "version %s is %s: it may get traffic only once validated (weight 0 until then)", vf.Name, ver.State)
 			weightsOK = false
 		default:
 			ver.Weight = uint32(*vf.Weight)
@@ -819,6 +830,9 @@ func (m *Mesh) ValidateWeights(model string, weights map[string]int64) (map[stri
 		if w < 0 || w > 100 {
 			errs = append(errs, FieldError{Path: p, Msg: fmt.Sprintf("must be 0..100, got %d", w)})
 			continue
+		}
+		if v, _ := md.Version(name); w > 0 && !v.MayServe() {
+			return nil, &NotServableError{Model: model, Version: name, State: v.State}
 		}
 		out[name] = uint32(w)
 		total += w

@@ -136,6 +136,43 @@ type Version struct {
 	Endpoints []Address
 	// SPIFFEID is the identity the backend presents to the model sidecar.
 	SPIFFEID string
+	// State is where the version is in its life cycle; only a validated
+	// or serving version may get traffic.
+	State VersionState
+	// Artifact is the directory (or URL) the version's model files are
+	// in, for the registry's checks.
+	Artifact string
+}
+
+// VersionState is a model version's life-cycle state: registered, then
+// verified (signature and artifact checks), validated (behavioural checks
+// at weight 0), serving, retired.
+type VersionState string
+
+const (
+	StateRegistered VersionState = "registered"
+	StateVerified   VersionState = "verified"
+	StateValidated  VersionState = "validated"
+	StateServing    VersionState = "serving"
+	StateRetired    VersionState = "retired"
+)
+
+// VersionStates are the states in life-cycle order.
+var VersionStates = []VersionState{StateRegistered, StateVerified, StateValidated, StateServing, StateRetired}
+
+// MayServe says whether the version may get traffic: only once it has
+// been validated, and not after it is retired. The translation gives any
+// other version weight 0 whatever its configured weight.
+func (v Version) MayServe() bool { return v.State == StateValidated || v.State == StateServing }
+
+// NotServableError is a weight asked for a version that may not serve.
+type NotServableError struct {
+	Model, Version string
+	State          VersionState
+}
+
+func (e *NotServableError) Error() string {
+	return fmt.Sprintf("version %s of %s is %s: it may get traffic only once validated", e.Version, e.Model, e.State)
 }
 
 // ExtAuthz locates nexus-authz.

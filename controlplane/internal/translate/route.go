@@ -90,9 +90,15 @@ func (b *builder) modelRoutes(md *mesh.Model) *route.RouteConfiguration {
 func (b *builder) weightedClusters(md *mesh.Model) *route.WeightedCluster {
 	wc := &route.WeightedCluster{}
 	for _, v := range md.Versions {
+		// The invariant, whatever the mesh says: a version that is not
+		// validated (or is retired) gets no traffic.
+		w := v.Weight
+		if !v.MayServe() {
+			w = 0
+		}
 		wc.Clusters = append(wc.Clusters, &route.WeightedCluster_ClusterWeight{
 			Name:                ModelVersionCluster(md.Name, v.Name),
-			Weight:              wrapperspb.UInt32(v.Weight),
+			Weight:              wrapperspb.UInt32(w),
 			RequestHeadersToAdd: []*core.HeaderValueOption{setHeader(HeaderVersion, v.Name)},
 		})
 	}

@@ -125,8 +125,8 @@ func TestADSClientReceivesEveryTypeAndAcks(t *testing.T) {
 	want := map[string]int{
 		resourcev3.ListenerType: 1,
 		resourcev3.RouteType:    1,
-		resourcev3.ClusterType:  3, // v1, v2, ext_authz
-		resourcev3.EndpointType: 2,
+		resourcev3.ClusterType:  4, // v1, v2, the candidate v3, ext_authz
+		resourcev3.EndpointType: 3,
 		resourcev3.SecretType:   2, // the node's SVID and the bundle
 	}
 	for typ, n := range want {

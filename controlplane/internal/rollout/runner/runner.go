@@ -91,6 +91,9 @@ func (r *Runner) Start(ctx context.Context, actor, model string, spec rollout.Sp
 	if !ok {
 		return rollout.State{}, fmt.Errorf("%w: %q", ErrNoModel, model)
 	}
+	if v, ok := md.Version(spec.Version); ok && !v.MayServe() {
+		return rollout.State{}, &mesh.NotServableError{Model: model, Version: spec.Version, State: v.State}
+	}
 	st, act, err := rollout.Start(model, spec, md.Weights(), r.Now())
 	if err != nil {
 		return rollout.State{}, err
