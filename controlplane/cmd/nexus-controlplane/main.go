@@ -37,6 +37,8 @@ func main() {
 	})
 	flag.StringVar(&cfg.PrometheusURL, "prometheus-url", "", "Prometheus query API that rollout gates read (e.g. http://127.0.0.1:9090); without it gates are inconclusive and rollouts hold")
 	flag.DurationVar(&cfg.RolloutTick, "rollout-tick", time.Second, "how often due rollout evaluations are looked for")
+	flag.Float64Var(&cfg.Validation.Similarity, "validation-similarity", 0.5, "least token overlap between a candidate's and the serving version's answers to the golden prompts")
+	flag.DurationVar(&cfg.Validation.MaxP95, "validation-max-p95", 2*time.Second, "largest p95 latency a candidate may show under the validation load")
 	flag.BoolVar(&debug, "debug", false, "log at debug level")
 	flag.Parse()
 

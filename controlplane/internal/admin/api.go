@@ -79,6 +79,8 @@ type API struct {
 	// Rollouts, when set, serves the rollout endpoints and keeps manual
 	// traffic changes off a model under rollout.
 	Rollouts Rollouts
+	// Registry, when set, serves the version endpoints.
+	Registry Registry
 }
 
 // maxBodyBytes bounds request bodies; a traffic change is a few bytes.
@@ -101,6 +103,13 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("POST /api/v1/admin/identity/join-tokens/revoke", a.authed(a.revokeJoinToken))
 	mux.Handle("POST /api/v1/admin/identity/rotate-root", a.authed(a.rotateRoot))
 	mux.Handle("GET /api/v1/admin/identity/bundle", a.authed(a.getBundle))
+	if a.Registry != nil {
+		mux.Handle("GET /api/v1/admin/models/{model}/versions", a.authed(a.listVersions))
+		mux.Handle("GET /api/v1/admin/models/{model}/versions/{version}", a.authed(a.getVersion))
+		mux.Handle("GET /api/v1/admin/models/{model}/versions/{version}/validation", a.authed(a.getValidation))
+		mux.Handle("POST /api/v1/admin/models/{model}/versions/{version}/verify", a.authed(a.checkVersion("verify")))
+		mux.Handle("POST /api/v1/admin/models/{model}/versions/{version}/validate", a.authed(a.checkVersion("validate")))
+	}
 	if a.Rollouts != nil {
 		mux.Handle("POST /api/v1/admin/models/{model}/rollouts", a.authed(a.startRollout))
 		mux.Handle("GET /api/v1/admin/models/{model}/rollouts/current", a.authed(a.currentRollout))

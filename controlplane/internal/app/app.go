@@ -22,6 +22,7 @@ import (
 	"github.com/secureai-nexus/nexus/controlplane/internal/identity"
 	"github.com/secureai-nexus/nexus/controlplane/internal/mesh"
 	"github.com/secureai-nexus/nexus/controlplane/internal/metricsource"
+	"github.com/secureai-nexus/nexus/controlplane/internal/registry"
 	"github.com/secureai-nexus/nexus/controlplane/internal/rollout"
 	"github.com/secureai-nexus/nexus/controlplane/internal/rollout/runner"
 	"github.com/secureai-nexus/nexus/controlplane/internal/store"
@@ -68,6 +69,8 @@ type Config struct {
 	// RolloutTick is how often due rollout evaluations are looked for
 	// (default 1s).
 	RolloutTick time.Duration
+	// Validation tunes the registry's behavioural checks.
+	Validation registry.ValidationOptions
 }
 
 // Ready describes what started; Run sends it once serving.
@@ -149,7 +152,7 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	go rollouts.Run(ctx)
 	api := &admin.API{Log: log.With("component", "admin"), Auth: auth, Ctrl: ctrl, Status: xs, Audit: st,
 		Tracer: tel.TracerProvider.Tracer("github.com/secureai-nexus/nexus/controlplane/admin"), Propagator: tel.Propagator,
-		Metrics: tel.MetricsHandler(), Rollouts: rollouts}
+		Metrics: tel.MetricsHandler(), Rollouts: rollouts, Registry: &registry.Registry{Ctrl: ctrl, Records: st, Options: cfg.Validation}}
 	if err := weightMetrics(tel.MeterProvider, ctrl.Mesh); err != nil {
 		return fmt.Errorf("telemetry: %w", err)
 	}

@@ -67,6 +67,27 @@ func (c *Controller) overlay(ctx context.Context, base *mesh.Mesh) (*mesh.Mesh, 
 		return nil, err
 	}
 	m := base
+	records, err := c.store.VersionStates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for model, versions := range records {
+		md, ok := base.Model(model)
+		if !ok {
+			continue
+		}
+		for version, raw := range versions {
+			if _, ok := md.Version(version); !ok {
+				continue
+			}
+			var rec struct {
+				State mesh.VersionState `json:"state"`
+			}
+			if json.Unmarshal(raw, &rec) == nil && rec.State != "" {
+				m = m.WithVersionState(model, version, rec.State)
+			}
+		}
+	}
 	for _, md := range base.Models {
 		w, ok := stored[md.Name]
 		if !ok {
@@ -184,6 +205,54 @@ func (c *Controller) SetTraffic(ctx context.Context, actor, model string, weight
 	md, _ := next.Model(model)
 	c.log.Info("traffic shifted", "model", model, "actor", actor, "before", string(before), "after", string(after), "audit_seq", rec.Seq)
 	return *md, rec, nil
+}
+
+// SetVersionState records a version's new life-cycle state with the
+// record (reports included) the registry keeps for it, and serves the
+// mesh with it. A version that may no longer serve (retired, or sent
+// back) must have weight 0 first.
+func (c *Controller) SetVersionState(ctx context.Context, actor, model, version string, state mesh.VersionState, record json.RawMessage) (audit.Record, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	md, ok := c.mesh.Model(model)
+	if !ok {
+		return audit.Record{}, fmt.Errorf("%w: %q", mesh.ErrUnknownModel, model)
+	}
+	v, ok := md.Version(version)
+	if !ok {
+		return audit.Record{}, fmt.Errorf("%w: model %s has no version %q", mesh.ErrUnknownVersion, model, version)
+	}
+	next := c.mesh.WithVersionState(model, version, state)
+	if nv, _ := mustVersion(next, model, version); !nv.MayServe() && v.Weight > 0 {
+		return audit.Record{}, &mesh.NotServableError{Model: model, Version: version, State: state}
+	}
+	commit, err := c.pub.Prepare(next)
+	if err != nil {
+		return audit.Record{}, err
+	}
+	before, _ := json.Marshal(map[string]any{"state": v.State})
+	rec, err := c.store.SaveVersionState(ctx, model, version, record, audit.Entry{
+		Time: c.now(), Actor: actor, Action: "version." + string(state), Target: "models/" + model + "/versions/" + version,
+		Before: before, After: record,
+	})
+	if err != nil {
+		return audit.Record{}, fmt.Errorf("persist version state: %w", err)
+	}
+	trace.SpanFromContext(ctx).SetAttributes(attribute.Int64("nexus.audit.seq", rec.Seq))
+	c.mesh = next
+	if err := commit(ctx); err != nil {
+		return rec, errors.Join(ErrNotPublished, err)
+	}
+	c.log.Info("version state changed", "model", model, "version", version, "from", v.State, "to", state, "actor", actor, "audit_seq", rec.Seq)
+	return rec, nil
+}
+
+func mustVersion(m *mesh.Mesh, model, version string) (mesh.Version, bool) {
+	md, ok := m.Model(model)
+	if !ok {
+		return mesh.Version{}, false
+	}
+	return md.Version(version)
 }
 
 // ErrNotPublished means a change was stored but could not be pushed.

@@ -850,3 +850,6 @@ func (m *Mesh) ValidateWeights(model string, weights map[string]int64) (map[stri
 
 // ErrUnknownModel is returned for a model name the mesh does not define.
 var ErrUnknownModel = errors.New("unknown model")
+
+// ErrUnknownVersion is returned for a version a model does not define.
+var ErrUnknownVersion = errors.New("unknown version")

@@ -255,6 +255,28 @@ func (m *Mesh) Model(name string) (*Model, bool) {
 	return nil, false
 }
 
+// WithVersionState returns a copy of the mesh in which model's version is
+// in state.
+func (m *Mesh) WithVersionState(model, version string, state VersionState) *Mesh {
+	out := *m
+	out.Models = make([]Model, len(m.Models))
+	copy(out.Models, m.Models)
+	for i := range out.Models {
+		if out.Models[i].Name != model {
+			continue
+		}
+		vs := make([]Version, len(out.Models[i].Versions))
+		copy(vs, out.Models[i].Versions)
+		for j := range vs {
+			if vs[j].Name == version {
+				vs[j].State = state
+			}
+		}
+		out.Models[i].Versions = vs
+	}
+	return &out
+}
+
 // WithWeights returns a copy of the mesh in which model's versions carry the
 // given weights. The caller validates the weights first (ValidateWeights).
 func (m *Mesh) WithWeights(model string, weights map[string]uint32) *Mesh {

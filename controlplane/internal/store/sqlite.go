@@ -51,6 +51,13 @@ CREATE TABLE IF NOT EXISTS rollouts (
 	state      TEXT NOT NULL,
 	updated_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS version_states (
+	model      TEXT NOT NULL,
+	version    TEXT NOT NULL,
+	record     TEXT NOT NULL,
+	updated_at TEXT NOT NULL,
+	PRIMARY KEY (model, version)
+);
 CREATE TABLE IF NOT EXISTS join_tokens (
 	hash       TEXT PRIMARY KEY,
 	spiffe_id  TEXT NOT NULL,
@@ -143,6 +150,37 @@ func (s *SQLite) Rollouts(ctx context.Context) (map[string][]byte, error) {
 		out[model] = []byte(raw)
 	}
 	return out, rows.Err()
+}
+
+// VersionStates implements Store.
+func (s *SQLite) VersionStates(ctx context.Context) (map[string]map[string][]byte, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT model, version, record FROM version_states ORDER BY model, version`)
+	if err != nil {
+		return nil, fmt.Errorf("read version states: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]map[string][]byte{}
+	for rows.Next() {
+		var model, version, raw string
+		if err := rows.Scan(&model, &version, &raw); err != nil {
+			return nil, fmt.Errorf("read version states: %w", err)
+		}
+		if out[model] == nil {
+			out[model] = map[string][]byte{}
+		}
+		out[model][version] = []byte(raw)
+	}
+	return out, rows.Err()
+}
+
+// SaveVersionState implements Store.
+func (s *SQLite) SaveVersionState(ctx context.Context, model, version string, record []byte, e audit.Entry) (audit.Record, error) {
+	return s.write(ctx, e, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO version_states (model, version, record, updated_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT(model, version) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at`,
+			model, version, string(record), e.Time.UTC().Format(time.RFC3339Nano))
+		return err
+	})
 }
 
 // SaveRollout implements Store.

@@ -26,6 +26,12 @@ type Store interface {
 	// it to the audit log in the same transaction: every transition is
 	// audited with the state it left.
 	SaveRollout(ctx context.Context, model string, state []byte, at time.Time, e *audit.Entry) error
+	// VersionStates returns the registry's record of each version (JSON:
+	// its state and its last verification and validation reports), by
+	// model and version.
+	VersionStates(ctx context.Context) (map[string]map[string][]byte, error)
+	// SaveVersionState stores a version's record with its audit entry.
+	SaveVersionState(ctx context.Context, model, version string, record []byte, e audit.Entry) (audit.Record, error)
 	// Append adds an audit record for a change that has no state here.
 	Append(ctx context.Context, e audit.Entry) (audit.Record, error)
 	// Audit returns up to limit records with seq > after, in order.
