@@ -63,9 +63,7 @@ func TestTelemetryEndToEnd(t *testing.T) {
 		t.Fatal("prometheus is not installed (apt-get install prometheus; .ci/run installs it)")
 	}
 	rcv := otlptest.Start(t)
-	for k, v := range rcv.Env("grpc") {
-		t.Setenv(k, v)
-	}
+	rcv.Use(t, "grpc")
 	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "100")
 	t.Setenv("OTEL_METRIC_EXPORT_INTERVAL", "500")
 	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=e2e")

@@ -111,9 +111,7 @@ func TestExportsOverBothProtocols(t *testing.T) {
 
 func TestSampledOutParentIsNotRecorded(t *testing.T) {
 	rcv := otlptest.Start(t)
-	for k, v := range rcv.Env("grpc") {
-		t.Setenv(k, v)
-	}
+	rcv.Use(t, "grpc")
 	ctx := context.Background()
 	tel, err := telemetry.Setup(ctx, telemetry.Options{ServiceName: "nexus-test"})
 	if err != nil {

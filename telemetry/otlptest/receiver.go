@@ -112,6 +112,15 @@ func (r *Receiver) Env(protocol string) map[string]string {
 	return env
 }
 
+// Use points this process's OTLP exporters at the receiver for the rest
+// of the test (the exporters read the process environment).
+func (r *Receiver) Use(t testing.TB, protocol string) {
+	t.Helper()
+	for k, v := range r.Env(protocol) {
+		t.Setenv(k, v)
+	}
+}
+
 // Spans returns what has been received so far.
 func (r *Receiver) Spans() []Span {
 	r.mu.Lock()

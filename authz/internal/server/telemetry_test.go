@@ -22,9 +22,7 @@ import (
 // the decision on it, and the decision log line naming that span.
 func TestCheckSpans(t *testing.T) {
 	rcv := otlptest.Start(t)
-	for k, v := range rcv.Env("grpc") {
-		t.Setenv(k, v)
-	}
+	rcv.Use(t, "grpc")
 	tel, err := telemetry.Setup(context.Background(), telemetry.Options{ServiceName: "nexus-authz"})
 	if err != nil {
 		t.Fatal(err)

@@ -66,25 +66,29 @@ func (q *queryAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 type cp struct {
 	addr, token string
+	ready       app.Ready
 	stop        func()
 }
 
-func startCP(t *testing.T, dir, prom string) cp {
+// startApp runs the control plane with cfg on free loopback ports, the
+// example mesh unless cfg names another, until the test ends.
+func startApp(t *testing.T, cfg app.Config) cp {
 	t.Helper()
+	if cfg.MeshFile == "" {
+		cfg.MeshFile = exampleMesh
+	}
+	cfg.XDSAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan app.Ready, 1)
 	done := make(chan error, 1)
-	go func() {
-		done <- app.Run(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), app.Config{
-			MeshFile: exampleMesh, DataDir: dir, XDSAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
-			PrometheusURL: prom, RolloutTick: 20 * time.Millisecond,
-		}, ready)
-	}()
+	go func() { done <- app.Run(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), cfg, ready) }()
 	var r app.Ready
 	select {
 	case r = <-ready:
 	case err := <-done:
 		t.Fatal(err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("control plane did not start")
 	}
 	tok, _ := os.ReadFile(r.AdminTokenPath)
 	stopped := false
@@ -92,11 +96,18 @@ func startCP(t *testing.T, dir, prom string) cp {
 		if !stopped {
 			stopped = true
 			cancel()
-			<-done
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
 		}
 	}
 	t.Cleanup(stop)
-	return cp{addr: "http://" + r.AdminAddr, token: strings.TrimSpace(string(tok)), stop: stop}
+	return cp{addr: "http://" + r.AdminAddr, token: strings.TrimSpace(string(tok)), ready: r, stop: stop}
+}
+
+func startCP(t *testing.T, dir, prom string) cp {
+	t.Helper()
+	return startApp(t, app.Config{DataDir: dir, PrometheusURL: prom, RolloutTick: 20 * time.Millisecond})
 }
 
 func (c cp) call(t *testing.T, method, path, body string, out any) int {

@@ -3,8 +3,6 @@ package app_test
 import (
 	"context"
 	"encoding/hex"
-	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -34,36 +32,16 @@ import (
 // /metrics with Prometheus's parser.
 func TestTraceFromChangeToACK(t *testing.T) {
 	rcv := otlptest.Start(t)
-	for k, v := range rcv.Env("grpc") {
-		t.Setenv(k, v)
-	}
+	rcv.Use(t, "grpc")
 	tel, err := telemetry.Setup(context.Background(), telemetry.Options{ServiceName: "nexus-controlplane"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
+	c := startApp(t, app.Config{DataDir: dir, Telemetry: tel})
+	r := c.ready
 	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan app.Ready, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- app.Run(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), app.Config{
-			MeshFile: exampleMesh, DataDir: dir, XDSAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0", Telemetry: tel,
-		}, ready)
-	}()
-	var r app.Ready
-	select {
-	case r = <-ready:
-	case err := <-done:
-		t.Fatal(err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("control plane did not start")
-	}
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	defer cancel()
 
 	// The model's sidecar subscribes to routes and ACKs the first push.
 	bundle, err := x509bundle.Load(spiffeid.RequireTrustDomainFromString("nexus.local"), filepath.Join(dir, "bundle.pem"))

@@ -258,28 +258,22 @@ func (m *Mesh) Model(name string) (*Model, bool) {
 // WithVersionState returns a copy of the mesh in which model's version is
 // in state.
 func (m *Mesh) WithVersionState(model, version string, state VersionState) *Mesh {
-	out := *m
-	out.Models = make([]Model, len(m.Models))
-	copy(out.Models, m.Models)
-	for i := range out.Models {
-		if out.Models[i].Name != model {
-			continue
+	return m.withVersions(model, func(v *Version) {
+		if v.Name == version {
+			v.State = state
 		}
-		vs := make([]Version, len(out.Models[i].Versions))
-		copy(vs, out.Models[i].Versions)
-		for j := range vs {
-			if vs[j].Name == version {
-				vs[j].State = state
-			}
-		}
-		out.Models[i].Versions = vs
-	}
-	return &out
+	})
 }
 
 // WithWeights returns a copy of the mesh in which model's versions carry the
 // given weights. The caller validates the weights first (ValidateWeights).
 func (m *Mesh) WithWeights(model string, weights map[string]uint32) *Mesh {
+	return m.withVersions(model, func(v *Version) { v.Weight = weights[v.Name] })
+}
+
+// withVersions copies the mesh and applies change to each of model's
+// versions in the copy, leaving m as it was.
+func (m *Mesh) withVersions(model string, change func(*Version)) *Mesh {
 	out := *m
 	out.Models = make([]Model, len(m.Models))
 	copy(out.Models, m.Models)
@@ -290,7 +284,7 @@ func (m *Mesh) WithWeights(model string, weights map[string]uint32) *Mesh {
 		vs := make([]Version, len(out.Models[i].Versions))
 		copy(vs, out.Models[i].Versions)
 		for j := range vs {
-			vs[j].Weight = weights[vs[j].Name]
+			change(&vs[j])
 		}
 		out.Models[i].Versions = vs
 	}

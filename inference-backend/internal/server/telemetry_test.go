@@ -26,9 +26,7 @@ import (
 // /metrics with Prometheus's own parser.
 func TestGenAISpansAndMetrics(t *testing.T) {
 	rcv := otlptest.Start(t)
-	for k, v := range rcv.Env("http/protobuf") {
-		t.Setenv(k, v)
-	}
+	rcv.Use(t, "http/protobuf")
 	ctx := context.Background()
 	tel, err := telemetry.Setup(ctx, telemetry.Options{ServiceName: "nexus-backend"})
 	if err != nil {
