@@ -266,8 +266,67 @@ func TestRolloutThroughTheAdminAPI(t *testing.T) {
 	q.set("v1", 3000, 0, 0.05)
 	c.waitPhase(t, "promoted")
 
-	// 4. Operator verbs: abort restores the weights before the rollout.
-	if code := c.call(t, "POST", "/api/v1/admin/models/triage/rollouts", `{"version":"v2","interval":"1h"}`, nil); code != 201 {
+	// 4. Flagger-style webhooks: confirm-rollout holds the canary at 0
+	// until it answers 2xx; every event and the end reach their hooks
+	// with Flagger's payload.
+	var hookMu sync.Mutex
+	confirm := false
+	calls := map[string][]map[string]any{}
+	hooks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&p)
+		hookMu.Lock()
+		defer hookMu.Unlock()
+		calls[r.URL.Path] = append(calls[r.URL.Path], p)
+		if r.URL.Path == "/confirm" && !confirm {
+			http.Error(w, "not yet", 403)
+		}
+	}))
+	defer hooks.Close()
+	q.set("v2", 3000, 0, 0.05)
+	spec := fmt.Sprintf(`{"version":"v2","steps":[50,100],"interval":"1s","webhooks":[
+		{"name":"gate","type":"confirm-rollout","url":"%[1]s/confirm"},
+		{"name":"load","type":"rollout","url":"%[1]s/load","metadata":{"cmd":"hey -z 1m http://triage/"}},
+		{"name":"events","type":"event","url":"%[1]s/events"},
+		{"name":"done","type":"post-rollout","url":"%[1]s/done"}]}`, hooks.URL)
+	if code := c.call(t, "POST", "/api/v1/admin/models/triage/rollouts", spec, nil); code != 201 {
+		t.Fatalf("start with webhooks: %d", code)
+	}
+	time.Sleep(1200 * time.Millisecond)
+	if v := c.waitPhase(t, "waiting"); v.Weight != 0 {
+		t.Fatalf("unconfirmed canary has %d%%", v.Weight)
+	}
+	hookMu.Lock()
+	confirm = true
+	hookMu.Unlock()
+	c.waitPhase(t, "promoted")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		hookMu.Lock()
+		n := len(calls["/done"])
+		hookMu.Unlock()
+		if n > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	hookMu.Lock()
+	if len(calls["/load"]) == 0 || len(calls["/done"]) != 1 || len(calls["/events"]) < 3 {
+		t.Errorf("webhook calls: load %d, done %d, events %d", len(calls["/load"]), len(calls["/done"]), len(calls["/events"]))
+	}
+	if p := calls["/load"]; len(p) > 0 {
+		meta, _ := p[0]["metadata"].(map[string]any)
+		if p[0]["name"] != "triage" || p[0]["phase"] != "Progressing" || meta["cmd"] != "hey -z 1m http://triage/" {
+			t.Errorf("rollout webhook payload %v", p[0])
+		}
+	}
+	if p := calls["/done"]; len(p) > 0 && p[0]["phase"] != "Succeeded" {
+		t.Errorf("post-rollout payload %v", p[0])
+	}
+	hookMu.Unlock()
+
+	// 5. Operator verbs: abort restores the weights before the rollout.
+	if code := c.call(t, "POST", "/api/v1/admin/models/triage/rollouts", `{"version":"v1","interval":"1h"}`, nil); code != 201 {
 		t.Fatalf("start: %d", code)
 	}
 	if code := c.call(t, "POST", "/api/v1/admin/models/triage/rollouts/current/pause", "", nil); code != 200 {
@@ -282,7 +341,7 @@ func TestRolloutThroughTheAdminAPI(t *testing.T) {
 	if code := c.call(t, "POST", "/api/v1/admin/models/triage/rollouts/current/abort", "", nil); code != 200 {
 		t.Errorf("abort: %d", code)
 	}
-	if w := c.weights(t); w["v1"] != 100 || w["v2"] != 0 {
+	if w := c.weights(t); w["v2"] != 100 || w["v1"] != 0 {
 		t.Errorf("aborted, weights %v", w)
 	}
 }

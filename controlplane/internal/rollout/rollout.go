@@ -13,6 +13,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/secureai-nexus/nexus/controlplane/internal/analysis"
@@ -22,6 +23,9 @@ import (
 type Phase string
 
 const (
+	// Waiting is a rollout whose confirm-rollout webhooks have not said
+	// yes: the canary has no traffic yet.
+	Waiting     Phase = "waiting"
 	Progressing Phase = "progressing"
 	Paused      Phase = "paused"
 	RollingBack Phase = "rolling_back"
@@ -71,6 +75,59 @@ type Spec struct {
 	StepDeadline Duration `json:"stepDeadline,omitempty"`
 	Rollback     string   `json:"rollback,omitempty"`
 	Gates        []Gate   `json:"gates,omitempty"`
+	Webhooks     []Hook   `json:"webhooks,omitempty"`
+}
+
+// Hook is a webhook in Flagger's shape, so flagger-loadtester and k6
+// webhooks work unchanged.
+type Hook struct {
+	Name     string            `json:"name"`
+	Type     string            `json:"type"`
+	URL      string            `json:"url"`
+	Timeout  Duration          `json:"timeout,omitempty"`
+	Metadata map[string]string `json:"metadata,omitempty"`
+}
+
+// Webhook types, with Flagger's meaning:
+//   - confirm-rollout: asked before the canary gets traffic; the rollout
+//     waits until every one answers 2xx.
+//   - pre-rollout: called once before the first step; a failure rolls back.
+//   - rollout: called at every evaluation; a failure fails the step.
+//   - confirm-promotion: asked before promotion; holds the last step
+//     until every one answers 2xx.
+//   - post-rollout: called once the rollout is over (its answer is kept
+//     in the history only).
+//   - rollback: asked at every evaluation; a 2xx rolls back.
+//   - event: told of every event.
+const (
+	HookConfirmRollout   = "confirm-rollout"
+	HookPreRollout       = "pre-rollout"
+	HookRollout          = "rollout"
+	HookConfirmPromotion = "confirm-promotion"
+	HookPostRollout      = "post-rollout"
+	HookRollback         = "rollback"
+	HookEvent            = "event"
+)
+
+// HookTypes are the types a spec may name.
+var HookTypes = []string{HookConfirmRollout, HookPreRollout, HookRollout, HookConfirmPromotion, HookPostRollout, HookRollback, HookEvent}
+
+// HookResult is a webhook's answer: OK for a 2xx.
+type HookResult struct {
+	Hook   string `json:"hook"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// HooksOf lists spec's webhooks of typ.
+func (s Spec) HooksOf(typ string) []Hook {
+	var out []Hook
+	for _, h := range s.Webhooks {
+		if h.Type == typ {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // Defaults are the seed's: 5 %, then +10 % every 30 minutes.
@@ -132,6 +189,20 @@ func (s Spec) Normalize() (Spec, error) {
 	case RollbackImmediate, RollbackGradual:
 	default:
 		return s, fieldErr("rollback", fmt.Sprintf("must be immediate or gradual, got %q", s.Rollback))
+	}
+	for i, h := range s.Webhooks {
+		p := fmt.Sprintf("webhooks[%d]", i)
+		switch {
+		case h.Name == "":
+			return s, fieldErr(p+".name", "is required")
+		case !slices.Contains(HookTypes, h.Type):
+			return s, fieldErr(p+".type", fmt.Sprintf("must be one of %v, got %q", HookTypes, h.Type))
+		case !strings.HasPrefix(h.URL, "http://") && !strings.HasPrefix(h.URL, "https://"):
+			return s, fieldErr(p+".url", fmt.Sprintf("must be an http or https URL, got %q", h.URL))
+		}
+		if h.Timeout == 0 {
+			s.Webhooks[i].Timeout = Duration(10 * time.Second)
+		}
 	}
 	if len(s.Gates) == 0 {
 		s.Gates = DefaultGates()
@@ -227,19 +298,44 @@ func Start(model string, spec Spec, current map[string]uint32, now time.Time) (S
 	st := State{
 		Model: model, Canary: spec.Version, Baseline: baseline, Spec: spec, Phase: Progressing,
 		Started: now, StepStarted: now, LastEvaluated: now, Previous: maps.Clone(current),
+		Weight: int(current[spec.Version]),
 	}
-	act := st.moveTo(0, now, "started", fmt.Sprintf("%s at %d%%, %s at %d%%", st.Canary, spec.Steps[0], baseline, 100-spec.Steps[0]))
-	return st, act, nil
+	if len(spec.HooksOf(HookConfirmRollout)) > 0 || len(spec.HooksOf(HookPreRollout)) > 0 {
+		// The canary waits for its confirmations and pre-rollout hooks;
+		// the first evaluation asks them.
+		st.Phase = Waiting
+		st.LastEvaluated = now.Add(-time.Duration(spec.Interval))
+		return st, st.event(now, "waiting", "waiting for the confirm-rollout and pre-rollout webhooks"), nil
+	}
+	return st, st.begin(now), nil
+}
+
+func (st *State) begin(now time.Time) Action {
+	return st.moveTo(0, now, "started", fmt.Sprintf("%s at %d%%, %s at %d%%", st.Canary, st.Spec.Steps[0], st.Baseline, 100-st.Spec.Steps[0]))
 }
 
 // Due says an evaluation is due.
 func (st State) Due(now time.Time) bool {
-	return (st.Phase == Progressing || st.Phase == RollingBack) && !now.Before(st.LastEvaluated.Add(time.Duration(st.Spec.Interval)))
+	return (st.Phase == Progressing || st.Phase == RollingBack || st.Phase == Waiting) && !now.Before(st.LastEvaluated.Add(time.Duration(st.Spec.Interval)))
+}
+
+// HooksDue lists the webhook types whose answers Decide reads at this
+// evaluation: the runner calls those before it.
+func (st State) HooksDue() []string {
+	switch {
+	case st.Phase == Waiting:
+		return []string{HookConfirmRollout, HookPreRollout}
+	case st.Phase != Progressing:
+		return nil
+	case st.Step == len(st.Spec.Steps)-1:
+		return []string{HookRollout, HookRollback, HookConfirmPromotion}
+	}
+	return []string{HookRollout, HookRollback}
 }
 
 // Decide evaluates the gates' observations at now. It does nothing unless
 // an evaluation is due.
-func Decide(st State, obs []Observation, now time.Time) (State, Action) {
+func Decide(st State, obs []Observation, now time.Time, hooks ...HookResult) (State, Action) {
 	if !st.Due(now) {
 		return st, Action{}
 	}
@@ -247,6 +343,41 @@ func Decide(st State, obs []Observation, now time.Time) (State, Action) {
 	st.LastEvaluated = now
 	if st.Phase == RollingBack {
 		return st.stepDown(now)
+	}
+	answered := func(typ string) (all bool, failed []string) {
+		all = true
+		for _, h := range st.Spec.HooksOf(typ) {
+			ok := false
+			for _, r := range hooks {
+				if r.Hook == h.Name {
+					ok = r.OK
+					if !r.OK {
+						failed = append(failed, h.Name+": "+r.Detail)
+					}
+				}
+			}
+			all = all && ok
+		}
+		return all, failed
+	}
+	if st.Phase == Waiting {
+		if ok, _ := answered(HookConfirmRollout); !ok {
+			return st, Action{}
+		}
+		if ok, failed := answered(HookPreRollout); !ok {
+			st.Phase, st.Reason = Aborted, "pre-rollout webhook failed: "+joinAll(failed)
+			return st, st.event(now, "aborted", st.Reason)
+		}
+		st.Phase = Progressing
+		return st, st.begin(now)
+	}
+	for _, h := range st.Spec.HooksOf(HookRollback) {
+		for _, r := range hooks {
+			if r.Hook == h.Name && r.OK {
+				st.Reason = "rollback webhook " + h.Name + " asked for it"
+				return st.rollback(now, true)
+			}
+		}
 	}
 	results := make([]GateResult, len(st.Spec.Gates))
 	byName := map[string]Observation{}
@@ -274,6 +405,10 @@ func Decide(st State, obs []Observation, now time.Time) (State, Action) {
 			waiting = append(waiting, g.Name+": "+results[i].Detail)
 		}
 	}
+	if ok, hf := answered(HookRollout); !ok {
+		verdict = analysis.Fail
+		failed = append(failed, "rollout webhook: "+joinAll(hf))
+	}
 	st.Gates = results
 	switch verdict {
 	case analysis.Fail:
@@ -293,6 +428,11 @@ func Decide(st State, obs []Observation, now time.Time) (State, Action) {
 		return st, Action{}
 	}
 	if st.Step == len(st.Spec.Steps)-1 {
+		if ok, _ := answered(HookConfirmPromotion); !ok {
+			st.Passes = 0
+			st.Reason = "waiting for the confirm-promotion webhooks"
+			return st, Action{}
+		}
 		return st.promote(now, "every gate passed at 100%")
 	}
 	next := st.Spec.Steps[st.Step+1]

@@ -3,6 +3,7 @@ package rollout
 import (
 	"errors"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -220,5 +221,83 @@ func TestGates(t *testing.T) {
 	}
 	if r := e.Evaluate(Observation{Requests: 2, Errors: 2}); r.Verdict != "fail" {
 		t.Errorf("2 of 2 failed: %s", r.Verdict)
+	}
+}
+
+func hooked(types ...string) func(*Spec) {
+	return func(s *Spec) {
+		for _, typ := range types {
+			s.Webhooks = append(s.Webhooks, Hook{Name: typ + "-hook", Type: typ, URL: "http://127.0.0.1:9/" + typ})
+		}
+	}
+}
+
+func answer(typ string, ok bool) HookResult {
+	return HookResult{Hook: typ + "-hook", OK: ok, Detail: "status 500"}
+}
+
+func TestWebhooks(t *testing.T) {
+	m := time.Minute
+	start := func(s Spec) State {
+		st, act, err := Start("triage", s, map[string]uint32{"v1": 100, "v2": 0}, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if act.Weights != nil {
+			t.Fatalf("a confirm-rollout rollout pushed %v before its confirmation", act.Weights)
+		}
+		return st
+	}
+	// confirm-rollout holds the canary at 0 until it answers 2xx.
+	st := start(spec(hooked(HookConfirmRollout, HookPreRollout)))
+	if st.Phase != Waiting || st.Weight != 0 || !st.Due(t0) {
+		t.Fatalf("start: %s at %d%%, due %v", st.Phase, st.Weight, st.Due(t0))
+	}
+	st, act := Decide(st, nil, t0, answer(HookConfirmRollout, false), answer(HookPreRollout, true))
+	if st.Phase != Waiting || act.Weights != nil {
+		t.Fatalf("unconfirmed: %s %v", st.Phase, act.Weights)
+	}
+	st, act = Decide(st, nil, t0.Add(m), answer(HookConfirmRollout, true), answer(HookPreRollout, true))
+	if st.Phase != Progressing || !maps.Equal(act.Weights, map[string]uint32{"v1": 90, "v2": 10}) {
+		t.Fatalf("confirmed: %s %v", st.Phase, act.Weights)
+	}
+	// A failing pre-rollout hook ends the rollout before any traffic.
+	st = start(spec(hooked(HookPreRollout)))
+	st, act = Decide(st, nil, t0, answer(HookPreRollout, false))
+	if st.Phase != Aborted || act.Weights != nil || !strings.Contains(st.Reason, "pre-rollout") {
+		t.Fatalf("pre-rollout failed: %s %v %q", st.Phase, act.Weights, st.Reason)
+	}
+	// A failing rollout hook fails the step; a rollback hook's 2xx rolls back.
+	for _, tc := range []struct {
+		hooks []HookResult
+		typ   string
+		want  Phase
+	}{
+		{[]HookResult{answer(HookRollout, false)}, HookRollout, RolledBack},
+		{[]HookResult{answer(HookRollout, true)}, HookRollout, Progressing},
+		{[]HookResult{answer(HookRollback, true)}, HookRollback, RolledBack},
+		{[]HookResult{answer(HookRollback, false)}, HookRollback, Progressing},
+	} {
+		s, _, _ := Start("triage", spec(hooked(tc.typ), func(s *Spec) { s.Rollback = RollbackGradual }), map[string]uint32{"v1": 100, "v2": 0}, t0)
+		got, _ := Decide(s, healthy(), t0.Add(m), tc.hooks...)
+		if got.Phase != tc.want {
+			t.Errorf("%s %+v: %s (%q), want %s", tc.typ, tc.hooks, got.Phase, got.Reason, tc.want)
+		}
+	}
+	// confirm-promotion holds the last step until it answers 2xx.
+	st, _, _ = Start("triage", spec(hooked(HookConfirmPromotion), func(s *Spec) { s.Steps = []int{100} }), map[string]uint32{"v1": 100, "v2": 0}, t0)
+	if due := st.HooksDue(); !slices.Contains(due, HookConfirmPromotion) {
+		t.Fatalf("hooks due at the last step: %v", due)
+	}
+	st, _ = Decide(st, healthy(), t0.Add(m), answer(HookConfirmPromotion, false))
+	if st.Phase != Progressing || !strings.Contains(st.Reason, "confirm-promotion") {
+		t.Fatalf("unconfirmed promotion: %s %q", st.Phase, st.Reason)
+	}
+	st, _ = Decide(st, healthy(), t0.Add(2*m), answer(HookConfirmPromotion, true))
+	if st.Phase != Promoted {
+		t.Fatalf("confirmed promotion: %s", st.Phase)
+	}
+	if _, _, err := Start("triage", spec(func(s *Spec) { s.Webhooks = []Hook{{Name: "x", Type: "pre-flight", URL: "http://x"}} }), map[string]uint32{"v1": 100, "v2": 0}, t0); err == nil || !strings.Contains(err.Error(), "webhooks[0].type") {
+		t.Errorf("unknown webhook type: %v", err)
 	}
 }

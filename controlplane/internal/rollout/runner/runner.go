@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sort"
 	"sync"
 	"time"
@@ -53,6 +54,8 @@ type Runner struct {
 	Now      func() time.Time
 	// Tick is how often due evaluations are looked for (default 1s).
 	Tick time.Duration
+	// HTTP calls the webhooks (nil: http.DefaultClient).
+	HTTP *http.Client
 
 	mu     sync.Mutex
 	states map[string]rollout.State
@@ -101,6 +104,7 @@ func (r *Runner) Start(ctx context.Context, actor, model string, spec rollout.Sp
 	if err := r.commit(ctx, actor, st, act); err != nil {
 		return rollout.State{}, err
 	}
+	go r.announce(context.WithoutCancel(ctx), st, act)
 	return st, nil
 }
 
@@ -154,6 +158,7 @@ func (r *Runner) Act(ctx context.Context, actor, model, verb string) (rollout.St
 	if err := r.commit(ctx, actor, next, act); err != nil {
 		return rollout.State{}, err
 	}
+	go r.announce(context.WithoutCancel(ctx), next, act)
 	return next, nil
 }
 
@@ -200,14 +205,25 @@ func (r *Runner) Step(ctx context.Context) {
 		if st.Phase == rollout.Progressing {
 			obs = r.Observer.Observe(ctx, st, now)
 		}
+		hooks := r.callHooks(ctx, st, st.HooksDue())
 		r.mu.Lock()
+		var (
+			next rollout.State
+			act  rollout.Action
+			ok   bool
+		)
 		if cur := r.states[st.Model]; cur.Phase == st.Phase && cur.LastEvaluated.Equal(st.LastEvaluated) {
-			next, act := rollout.Decide(cur, obs, now)
+			next, act = rollout.Decide(cur, obs, now, hooks...)
 			if err := r.commit(ctx, "rollout:"+st.Model, next, act); err != nil {
 				r.Log.Error("rollout step not applied; retried at the next tick", "model", st.Model, "error", err)
+			} else {
+				ok = true
 			}
 		}
 		r.mu.Unlock()
+		if ok {
+			r.announce(ctx, next, act)
+		}
 	}
 }
 
