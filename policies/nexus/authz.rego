@@ -119,6 +119,23 @@ deny contains msg if {
 	msg := sprintf("caller %s may call model %s only pinned to a granted version (x-nexus-model-version)", [caller, nexus.model])
 }
 
+# --- candidates: versions that are not serving yet -------------------------
+
+# A request pinned to a version that is registered, verified or validated
+# but not serving is a smoke test of a candidate at weight 0: only an
+# operator may send one (data.nexus.operators, or an admin).
+is_operator if caller in data.nexus.operators
+
+is_operator if is_admin
+
+deny contains msg if {
+	model_call
+	nexus.version != ""
+	nexus.version_state in {"registered", "verified", "validated", "retired"}
+	not is_operator
+	msg := sprintf("version %s of model %s is %s: only an operator may call it pinned (smoke test)", [nexus.version, nexus.model, nexus.version_state])
+}
+
 # --- personal data ---------------------------------------------------------
 
 blocked_classes := {c | some c in data.nexus.blocked_classes}

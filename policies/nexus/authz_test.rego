@@ -166,3 +166,27 @@ test_model_rule_allows_small_max_tokens if {
 	d := authz.allow with input as call(clinic, {"parsed_body": {"model": "triage", "max_tokens": 256}})
 	d.allowed == true
 }
+
+# --- candidates ---
+
+operator := "spiffe://nexus.local/ns/nexus/sa/operator"
+
+pinned(who, version, state) := call(who, {"nexus": {
+	"caller": {"spiffe_id": who, "trust_domain": "nexus.local", "path": trim_prefix(who, "spiffe://nexus.local")},
+	"model": "triage", "version": version, "version_state": state, "policy": "nexus.models.triage", "purpose": "",
+	"pii": {"classes": [], "counts": {}},
+}})
+
+test_candidate_smoke_test_only_for_operators if {
+	d := authz.allow with input as pinned(clinic, "v3", "validated")
+	d.allowed == false
+	some r in d.reasons
+	contains(r, "only an operator may call it pinned")
+	o := authz.allow with input as pinned(operator, "v3", "validated")
+	o.allowed == true
+}
+
+test_serving_version_pinned_by_anyone_granted if {
+	d := authz.allow with input as pinned(clinic, "v1", "serving")
+	d.allowed == true
+}

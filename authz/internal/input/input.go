@@ -184,6 +184,9 @@ func nexus(req *authv3.CheckRequest) map[string]any {
 		"caller":  caller,
 		"model":   model,
 		"version": version,
+		// The version's life-cycle state, from the route (the control
+		// plane), when the request is pinned to a version.
+		"version_state": ext["version_state"],
 		"policy":  ext["policy"],
 		"purpose": headers[HeaderPurpose],
 		"pii":     pii(meta[PIIGuardNamespace], headers[HeaderPII]),

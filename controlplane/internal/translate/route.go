@@ -112,6 +112,11 @@ func (b *builder) authzContext(md *mesh.Model, version string) map[string]*anypb
 	ext := map[string]string{"model": md.Name, "policy": md.Policy}
 	if version != "" {
 		ext["version"] = version
+		// A request pinned to a version that is not serving yet is a smoke
+		// test of a candidate: the policy lets only operators send it.
+		if v, ok := md.Version(version); ok {
+			ext["version_state"] = string(v.State)
+		}
 	}
 	return map[string]*anypb.Any{FilterExtAuthz: b.anyOf(&extauthz.ExtAuthzPerRoute{
 		Override: &extauthz.ExtAuthzPerRoute_CheckSettings{CheckSettings: &extauthz.CheckSettings{ContextExtensions: ext}},
