@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"time"
 
+	metricsv3 "github.com/envoyproxy/go-control-plane/envoy/service/metrics/v3"
 	"google.golang.org/grpc"
 
 	"github.com/secureai-nexus/nexus/controlplane/internal/admin"
@@ -144,8 +145,12 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		xlis.Close()
 		return fmt.Errorf("listen for the admin API on %s: %w", cfg.AdminAddr, err)
 	}
+	// The sidecars' stats stream, on the xDS port with the same node
+	// authentication: fast rollback between evaluations.
+	sink := &metricsource.StatsSink{}
+	xs.Register(func(r grpc.ServiceRegistrar) { metricsv3.RegisterMetricsServiceServer(r, sink) })
 	rollouts := &runner.Runner{Log: log.With("component", "rollout"), Traffic: ctrl, Store: st, Now: time.Now, Tick: cfg.RolloutTick,
-		Observer: observer(cfg.PrometheusURL)}
+		Observer: observer(cfg.PrometheusURL), Fast: &metricsource.FastObserver{Sink: sink, Cluster: translate.ModelVersionCluster}}
 	if err := rollouts.Load(ctx); err != nil {
 		return err
 	}

@@ -44,21 +44,7 @@ func TestTraceFromChangeToACK(t *testing.T) {
 	defer cancel()
 
 	// The model's sidecar subscribes to routes and ACKs the first push.
-	bundle, err := x509bundle.Load(spiffeid.RequireTrustDomainFromString("nexus.local"), filepath.Join(dir, "bundle.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	nodeTok, err := os.ReadFile(filepath.Join(dir, "nodes", "model~triage.token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tlsCfg := tlsconfig.TLSClientConfig(bundle, tlsconfig.AuthorizeID(spiffeid.RequireFromString("spiffe://nexus.local/nexus/controlplane")))
-	conn, err := grpc.NewClient(r.XDSAddr, grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)),
-		grpc.WithPerRPCCredentials(bearer(strings.TrimSpace(string(nodeTok)))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := sidecarConn(t, dir, r.XDSAddr, "model~triage")
 	ads := sotw.NewADSClient(ctx, &core.Node{Id: "model~triage"}, resourcev3.RouteType)
 	if err := ads.InitConnect(conn); err != nil {
 		t.Fatal(err)
@@ -191,4 +177,27 @@ func scrapeAdmin(t *testing.T, url, token string) map[string]float64 {
 		}
 	}
 	return out
+}
+
+// sidecarConn dials the xDS port as node's sidecar does from its
+// bootstrap: TLS checking the control plane's SPIFFE id, and the node
+// credential the control plane wrote for it.
+func sidecarConn(t *testing.T, dataDir, xdsAddr, node string) *grpc.ClientConn {
+	t.Helper()
+	bundle, err := x509bundle.Load(spiffeid.RequireTrustDomainFromString("nexus.local"), filepath.Join(dataDir, "bundle.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeTok, err := os.ReadFile(filepath.Join(dataDir, "nodes", node+".token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsCfg := tlsconfig.TLSClientConfig(bundle, tlsconfig.AuthorizeID(spiffeid.RequireFromString("spiffe://nexus.local/nexus/controlplane")))
+	conn, err := grpc.NewClient(xdsAddr, grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)),
+		grpc.WithPerRPCCredentials(bearer(strings.TrimSpace(string(nodeTok)))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }

@@ -567,3 +567,41 @@ func joinAll(parts []string) string {
 	}
 	return out
 }
+
+// FastCheck looks between evaluations at what the sidecars' stats stream
+// already shows: an error-rate gate that fails on the part of the
+// interval that has passed rolls back now, without waiting for the
+// evaluation. It never advances a step: passing takes a whole interval.
+func FastCheck(st State, obs []Observation, now time.Time) (State, Action) {
+	if st.Phase != Progressing || st.Due(now) {
+		return st, Action{}
+	}
+	byName := map[string]Observation{}
+	for _, o := range obs {
+		byName[o.Gate] = o
+	}
+	var failed []string
+	critical := false
+	var results []GateResult
+	for _, g := range st.Spec.Gates {
+		o, ok := byName[g.Name]
+		if g.Type != GateErrorRate || !ok || o.Err != "" {
+			continue
+		}
+		r := g.Evaluate(o)
+		results = append(results, r)
+		if r.Verdict == analysis.Fail {
+			failed = append(failed, g.Name+": "+r.Detail)
+			critical = critical || g.Critical
+		}
+	}
+	if len(failed) == 0 {
+		return st, Action{}
+	}
+	st = st.clone()
+	st.Gates = results
+	st.LastEvaluated = now
+	st.Reason = "gate failed between evaluations (sidecar stats): " + joinAll(failed)
+	// Gradual rollback still steps down one interval at a time.
+	return st.rollback(now, critical)
+}

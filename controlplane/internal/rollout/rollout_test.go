@@ -301,3 +301,22 @@ func TestWebhooks(t *testing.T) {
 		t.Errorf("unknown webhook type: %v", err)
 	}
 }
+
+func TestFastCheck(t *testing.T) {
+	st, _, _ := Start("triage", spec(func(s *Spec) { s.Interval = Duration(time.Hour) }), map[string]uint32{"v1": 100, "v2": 0}, t0)
+	bad := []Observation{{Gate: "error-rate", Requests: 50, Errors: 10}}
+	clean := []Observation{{Gate: "error-rate", Requests: 5000, Errors: 0}}
+	if got, act := FastCheck(st, clean, t0.Add(5*time.Second)); got.Phase != Progressing || act.Weights != nil || got.Weight != 10 {
+		t.Fatalf("a clean canary moved between evaluations: %s %d%%", got.Phase, got.Weight)
+	}
+	if got, act := FastCheck(st, []Observation{{Gate: "error-rate", Err: "no stats"}}, t0.Add(5*time.Second)); got.Phase != Progressing || act.Weights != nil {
+		t.Fatal("no stats rolled back")
+	}
+	got, act := FastCheck(st, bad, t0.Add(5*time.Second))
+	if got.Phase != RolledBack || !maps.Equal(act.Weights, map[string]uint32{"v1": 100, "v2": 0}) || !strings.Contains(got.Reason, "between evaluations") {
+		t.Fatalf("failing canary: %s %v %q", got.Phase, act.Weights, got.Reason)
+	}
+	if got, _ := FastCheck(st, bad, t0.Add(time.Hour)); got.Phase != Progressing {
+		t.Error("FastCheck acted when an evaluation was due (Decide's turn)")
+	}
+}

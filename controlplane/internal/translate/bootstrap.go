@@ -3,6 +3,7 @@ package translate
 import (
 	"fmt"
 	"path/filepath"
+	"time"
 
 	bootstrap "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
@@ -17,6 +18,9 @@ import (
 // BootstrapAdminBasePort is the first Envoy admin port; node i of the mesh
 // gets BootstrapAdminBasePort+i so several sidecars fit on one machine.
 const BootstrapAdminBasePort = 15000
+
+// statsFlushInterval is how often a sidecar streams its stats.
+const statsFlushInterval = time.Second
 
 // BootstrapCredentials are how a sidecar of the built-in identity provider
 // reaches the control plane before it holds an SVID.
@@ -107,6 +111,18 @@ func Bootstrap(m *mesh.Mesh, nodeID string, creds BootstrapCredentials) (*bootst
 		// Envoy's admin serves /stats/prometheus on the loopback address
 		// above. piiguard's counters (wasmcustom.piiguard.…) get their
 		// last segment as a label: piiguard_findings{class="EMAIL"}.
+		// Every second, the sidecar streams its stats to the control plane
+		// (the metrics service on the xDS connection's cluster, with the
+		// same credential): a failing canary is rolled back within
+		// seconds, not at the next scrape and evaluation.
+		StatsFlushInterval: dur(statsFlushInterval),
+		StatsSinks: []*metricsv3.StatsSink{{
+			Name: "envoy.stat_sinks.metrics_service",
+			ConfigType: &metricsv3.StatsSink_TypedConfig{TypedConfig: b.anyOf(&metricsv3.MetricsServiceConfig{
+				GrpcService:         xdsService,
+				TransportApiVersion: core.ApiVersion_V3,
+			})},
+		}},
 		StatsConfig: &metricsv3.StatsConfig{StatsTags: []*metricsv3.TagSpecifier{
 			{TagName: "class", TagValue: &metricsv3.TagSpecifier_Regex{Regex: `^(?:wasmcustom\.)?piiguard\.findings(\.class\.([A-Z0-9_]+))$`}},
 			{TagName: "mode", TagValue: &metricsv3.TagSpecifier_Regex{Regex: `^(?:wasmcustom\.)?piiguard\.actions(\.mode\.([a-z]+))$`}},

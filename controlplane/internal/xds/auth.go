@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	metricsv3 "github.com/envoyproxy/go-control-plane/envoy/service/metrics/v3"
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
@@ -177,6 +178,9 @@ func (b *boundStream) check(m any) error {
 		id = r.GetNode().GetId()
 	case *discovery.DeltaDiscoveryRequest:
 		id = r.GetNode().GetId()
+	case *metricsv3.StreamMetricsMessage:
+		// Envoy's stats stream names its node in the first message only.
+		id = r.GetIdentifier().GetNode().GetId()
 	default:
 		return status.Errorf(codes.InvalidArgument, "unexpected message %T", m)
 	}

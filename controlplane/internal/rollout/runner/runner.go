@@ -56,6 +56,10 @@ type Runner struct {
 	Tick time.Duration
 	// HTTP calls the webhooks (nil: http.DefaultClient).
 	HTTP *http.Client
+	// Fast, when set, is looked at on every tick between evaluations (the
+	// sidecars' stats stream): a failing error-rate gate rolls back at
+	// once.
+	Fast Observer
 
 	mu     sync.Mutex
 	states map[string]rollout.State
@@ -192,13 +196,31 @@ func (r *Runner) Run(ctx context.Context) {
 func (r *Runner) Step(ctx context.Context) {
 	now := r.Now()
 	r.mu.Lock()
-	var due []rollout.State
+	var due, between []rollout.State
 	for _, st := range r.states {
-		if st.Due(now) {
+		switch {
+		case st.Due(now):
 			due = append(due, st)
+		case st.Phase == rollout.Progressing && r.Fast != nil:
+			between = append(between, st)
 		}
 	}
 	r.mu.Unlock()
+	for _, st := range between {
+		obs := r.Fast.Observe(ctx, st, now)
+		r.mu.Lock()
+		if cur := r.states[st.Model]; cur.Phase == st.Phase && cur.LastEvaluated.Equal(st.LastEvaluated) {
+			next, act := rollout.FastCheck(cur, obs, now)
+			if act.Weights != nil {
+				if err := r.commit(ctx, "rollout:"+st.Model, next, act); err != nil {
+					r.Log.Error("fast rollback not applied; retried at the next tick", "model", st.Model, "error", err)
+				} else {
+					go r.announce(context.WithoutCancel(ctx), next, act)
+				}
+			}
+		}
+		r.mu.Unlock()
+	}
 	sort.Slice(due, func(i, j int) bool { return due[i].Model < due[j].Model })
 	for _, st := range due {
 		var obs []rollout.Observation
