@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/secureai-nexus/nexus/inference-backend/internal/artifact"
 	"github.com/secureai-nexus/nexus/inference-backend/internal/identity"
 	"github.com/secureai-nexus/nexus/inference-backend/internal/model"
 	"github.com/secureai-nexus/nexus/inference-backend/internal/server"
@@ -34,6 +35,7 @@ func main() {
 		allowed = append(allowed, v)
 		return nil
 	})
+	artifactDir := flag.String("artifact", "", "the model directory this backend serves: its root digest is reported on /v1/models, so the control plane can check it is the verified one")
 	faultRate := flag.Float64("fault-error-rate", 0, "answer this fraction of requests with a 500 (testing a bad canary)")
 	faultLatency := flag.Duration("fault-latency", 0, "add this latency to every answer (testing a slow canary)")
 	faultAfter := flag.Duration("fault-after", 0, "inject the faults only from this long after start")
@@ -45,6 +47,15 @@ func main() {
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("model", *name, "version", *version)
 	srv := server.New(model.Model{Name: *name, Version: *version}, log)
+	if *artifactDir != "" {
+		d, err := artifact.RootDigest(*artifactDir)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "nexus-backend: --artifact:", err)
+			os.Exit(1)
+		}
+		srv.Digest = d
+		log.Info("model files", "artifact", *artifactDir, "digest", d)
+	}
 	if *faultRate > 0 || *faultLatency > 0 {
 		srv.Faults = &server.Faults{ErrorRate: *faultRate, Latency: *faultLatency, After: *faultAfter, Start: time.Now()}
 		log.Warn("fault injection on", "error_rate", *faultRate, "latency", *faultLatency, "after", *faultAfter)

@@ -22,6 +22,9 @@ import (
 // HeaderVersion names the version that answered, on every response.
 const HeaderVersion = "x-nexus-model-version"
 
+// HeaderDigest carries the root digest of the model files that answered.
+const HeaderDigest = "x-nexus-model-digest"
+
 const maxBodyBytes = 1 << 20
 
 // Server answers for one model version.
@@ -35,7 +38,10 @@ type Server struct {
 	Metrics http.Handler
 	// Faults, when set, make this backend fail or slow down on purpose:
 	// the rollout tests' bad canary.
-	Faults     *Faults
+	Faults *Faults
+	// Digest is the root digest of the model files this backend loaded
+	// ("sha256:…"), reported on /v1/models and in x-nexus-model-digest.
+	Digest     string
 	none       *Instruments
 	labelsOnce sync.Once
 	labels     map[string]*labels
@@ -82,6 +88,9 @@ func (s *Server) Handler() http.Handler {
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(HeaderVersion, s.Model.Version)
+		if s.Digest != "" {
+			w.Header().Set(HeaderDigest, s.Digest)
+		}
 		mux.ServeHTTP(w, r)
 	})
 }
@@ -96,7 +105,7 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 
 func (s *Server) models(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, 200, map[string]any{"object": "list", "data": []map[string]any{{
-		"id": s.Model.Name, "object": "model", "owned_by": "nexus", "version": s.Model.Version,
+		"id": s.Model.Name, "object": "model", "owned_by": "nexus", "version": s.Model.Version, "digest": s.Digest,
 	}}})
 }
 
