@@ -40,7 +40,8 @@
 // certificate-method bundles made by Sign and SignWithCertificate with
 // keys and CAs generated at test time; model_signing's own v1.0/v1.1
 // conformance bundles (key, certificate and keyless, the keyless one made
-// against the public Sigstore instance) under testdata/conformance. A
+// against the public Sigstore instance), read from outside the repository
+// when NEXUS_OMS_CONFORMANCE_DIR names where they are. A
 // keyless signature cannot be made here: that needs Fulcio, Rekor and an
 // OIDC token, none reachable offline, so keyless is tested on the stored
 // bundle and for its refusals. npm's @sigstore/verify checks our bundles

@@ -20,7 +20,7 @@ func FuzzParseStatement(f *testing.F) {
 	f.Add(shardStatement("f:0:4", "f:4:8", "f:8:10"))
 	f.Add([]byte(`{"_type":"https://in-toto.io/Statement/v1","predicateType":"https://model_signing/signature/v1.0","subject":[{"name":"x","digest":{"sha256":"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}}],"predicate":{"serialization":{"method":"files","hash_type":"sha256","allow_symlinks":true},"resources":[]}}`))
 	// model_signing's own statements.
-	dirs, _ := filepath.Glob(filepath.Join("testdata", "conformance", "v*"))
+	dirs, _ := filepath.Glob(filepath.Join(os.Getenv("NEXUS_OMS_CONFORMANCE_DIR"), "v*"))
 	for _, d := range dirs {
 		var b struct {
 			DSSEEnvelope struct {
