@@ -1,8 +1,14 @@
 package e2e
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -42,13 +48,22 @@ func TestRegistryEndToEnd(t *testing.T) {
 	if err := os.WriteFile(m.file, []byte(mesh), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The model's publisher's key: signatures must verify with it.
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(key)
+	pub, _ := x509.MarshalPKIXPublicKey(key.Public())
+	keyFile, pubFile := filepath.Join(m.dir, "signing.key"), filepath.Join(m.dir, "signing.pub")
+	_ = os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+	_ = os.WriteFile(pubFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), 0o644)
+
 	start(t, filepath.Join(bin, "nexus-backend"), "--model", "triage", "--version", "v1", "--addr", m.backend1)
-	start(t, filepath.Join(bin, "nexus-backend"), "--model", "triage", "--version", "v3", "--addr", backend3)
 	waitHTTP(t, "http://"+m.backend1+"/readyz")
-	waitHTTP(t, "http://"+backend3+"/readyz")
 	// The built-in model answers each version in its own words (so traffic
 	// tests can tell them apart): its versions overlap by about 0.15.
-	_, token := m.startControlPlane(t, bin, "--validation-similarity", "0.1")
+	_, token := m.startControlPlane(t, bin, "--validation-similarity", "0.1", "--model-signing-key", pubFile)
 	base := "http://" + m.admin + "/api/v1/admin/models/triage"
 
 	if code := api(t, "PUT", base+"/traffic", token, `{"weights":{"v1":80,"v2":10,"v3":10}}`, nil); code != 409 {
@@ -89,10 +104,33 @@ func TestRegistryEndToEnd(t *testing.T) {
 	if err := os.Remove(filepath.Join(artifact, "optimizer.pt")); err != nil {
 		t.Fatal(err)
 	}
+	// Unsigned: refused, since the control plane requires signatures.
+	v = view{}
+	if code := api(t, "POST", base+"/versions/v3/verify", token, "", &v); code != 422 || !strings.Contains(strings.Join(v.Record.Verification.Problems, ";"), "unsigned") {
+		t.Fatalf("verify unsigned: %d %+v", code, v)
+	}
+	// Signed with nexusctl, then a file changed after signing: refused,
+	// naming it.
+	sign := exec.Command(filepath.Join(bin, "nexusctl"), "model", "sign", artifact, "--key", keyFile)
+	if out, err := sign.CombinedOutput(); err != nil || !strings.Contains(string(out), "signed "+artifact) {
+		t.Fatalf("nexusctl model sign: %v\n%s", err, out)
+	}
+	orig, _ := os.ReadFile(filepath.Join(artifact, "good.safetensors"))
+	tampered := append([]byte(nil), orig...)
+	tampered[len(tampered)-1] ^= 1
+	_ = os.WriteFile(filepath.Join(artifact, "good.safetensors"), tampered, 0o644)
+	v = view{}
+	if code := api(t, "POST", base+"/versions/v3/verify", token, "", &v); code != 422 || !strings.Contains(strings.Join(v.Record.Verification.Problems, ";"), "good.safetensors") {
+		t.Fatalf("verify tampered: %d %+v", code, v)
+	}
+	_ = os.WriteFile(filepath.Join(artifact, "good.safetensors"), orig, 0o644)
 	v = view{}
 	if code := api(t, "POST", base+"/versions/v3/verify", token, "", &v); code != 200 || v.State != "verified" {
 		t.Fatalf("verify: %d %+v", code, v)
 	}
+	// The candidate backend serves the verified files, and says so.
+	start(t, filepath.Join(bin, "nexus-backend"), "--model", "triage", "--version", "v3", "--addr", backend3, "--artifact", artifact)
+	waitHTTP(t, "http://"+backend3+"/readyz")
 	v = view{}
 	if code := api(t, "POST", base+"/versions/v3/validate", token, "", &v); code != 200 || v.State != "validated" {
 		t.Fatalf("validate: %d %+v", code, v)
@@ -101,7 +139,7 @@ func TestRegistryEndToEnd(t *testing.T) {
 	for _, c := range v.Record.Validation.Checks {
 		names[c.Name] = c.OK
 	}
-	for _, n := range []string{"input-validation", "output-stability", "resource-use", "pii-echo"} {
+	for _, n := range []string{"artifact-digest", "input-validation", "output-stability", "resource-use", "pii-echo"} {
 		if !names[n] {
 			t.Errorf("check %s missing or failed: %+v", n, v.Record.Validation.Checks)
 		}
@@ -123,7 +161,9 @@ func TestRegistryEndToEnd(t *testing.T) {
 			got = append(got, r.Action)
 		}
 	}
-	if strings.Join(got, ",") != "version.registered,version.verified,version.validated" {
+	// Three refused verifications (unsafe pickle, unsigned, tampered), each
+	// audited with its evidence, then the two that passed.
+	if strings.Join(got, ",") != "version.registered,version.registered,version.registered,version.verified,version.validated" {
 		t.Errorf("audited %v", got)
 	}
 }

@@ -39,6 +39,11 @@ func main() {
 	flag.DurationVar(&cfg.RolloutTick, "rollout-tick", time.Second, "how often due rollout evaluations are looked for")
 	flag.Float64Var(&cfg.Validation.Similarity, "validation-similarity", 0.5, "least token overlap between a candidate's and the serving version's answers to the golden prompts")
 	flag.DurationVar(&cfg.Validation.MaxP95, "validation-max-p95", 2*time.Second, "largest p95 latency a candidate may show under the validation load")
+	flag.StringVar(&cfg.ModelSigning.KeyFile, "model-signing-key", "", "PEM public key model signatures (OMS) must verify with: versions without one fail verification")
+	flag.StringVar(&cfg.ModelSigning.CAFile, "model-signing-ca", "", "PEM CA certificates a model signature's certificate must chain to")
+	flag.StringVar(&cfg.ModelSigning.TrustedRootFile, "model-signing-trusted-root", "", "Sigstore trusted root (JSON) for keyless model signatures")
+	flag.StringVar(&cfg.ModelSigning.Identity, "model-signing-identity", "", "the signer's identity (certificate SAN) a certificate or keyless signature must name")
+	flag.StringVar(&cfg.ModelSigning.Issuer, "model-signing-issuer", "", "the OIDC issuer a keyless signature's certificate must name")
 	flag.BoolVar(&debug, "debug", false, "log at debug level")
 	flag.Parse()
 

@@ -24,6 +24,7 @@ import (
 	"github.com/secureai-nexus/nexus/controlplane/internal/mesh"
 	"github.com/secureai-nexus/nexus/controlplane/internal/metricsource"
 	"github.com/secureai-nexus/nexus/controlplane/internal/registry"
+	"github.com/secureai-nexus/nexus/controlplane/internal/registry/oms"
 	"github.com/secureai-nexus/nexus/controlplane/internal/rollout"
 	"github.com/secureai-nexus/nexus/controlplane/internal/rollout/runner"
 	"github.com/secureai-nexus/nexus/controlplane/internal/store"
@@ -72,6 +73,45 @@ type Config struct {
 	RolloutTick time.Duration
 	// Validation tunes the registry's behavioural checks.
 	Validation registry.ValidationOptions
+	// ModelSigning says whom model signatures must come from: a public
+	// key, CA certificates or a Sigstore trusted root (files), and for a
+	// certificate the identity it must name. Empty: signatures are
+	// checked only if a version has one, and then fail.
+	ModelSigning ModelSigning
+}
+
+// ModelSigning locates the trust for model signatures.
+type ModelSigning struct {
+	KeyFile, CAFile, TrustedRootFile string
+	Identity, Issuer                 string
+}
+
+func (ms ModelSigning) trust() (*oms.Trust, error) {
+	set := 0
+	var t oms.Trust
+	for _, f := range []struct {
+		path string
+		into *[]byte
+	}{{ms.KeyFile, &t.PublicKeyPEM}, {ms.CAFile, &t.CACertificatesPEM}, {ms.TrustedRootFile, &t.TrustedRootJSON}} {
+		if f.path == "" {
+			continue
+		}
+		b, err := os.ReadFile(f.path)
+		if err != nil {
+			return nil, fmt.Errorf("model signing: %w", err)
+		}
+		*f.into = b
+		set++
+	}
+	switch set {
+	case 0:
+		return nil, nil
+	case 1:
+	default:
+		return nil, errors.New("model signing: name one of --model-signing-key, --model-signing-ca, --model-signing-trusted-root")
+	}
+	t.Identity = oms.Identity{SubjectAlternativeName: ms.Identity, Issuer: ms.Issuer}
+	return &t, nil
 }
 
 // Ready describes what started; Run sends it once serving.
@@ -149,6 +189,10 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	// authentication: fast rollback between evaluations.
 	sink := &metricsource.StatsSink{}
 	xs.Register(func(r grpc.ServiceRegistrar) { metricsv3.RegisterMetricsServiceServer(r, sink) })
+	trust, err := cfg.ModelSigning.trust()
+	if err != nil {
+		return err
+	}
 	rollouts := &runner.Runner{Log: log.With("component", "rollout"), Traffic: ctrl, Store: st, Now: time.Now, Tick: cfg.RolloutTick,
 		Observer: observer(cfg.PrometheusURL), Fast: &metricsource.FastObserver{Sink: sink, Cluster: translate.ModelVersionCluster}}
 	if err := rollouts.Load(ctx); err != nil {
@@ -157,7 +201,7 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	go rollouts.Run(ctx)
 	api := &admin.API{Log: log.With("component", "admin"), Auth: auth, Ctrl: ctrl, Status: xs, Audit: st,
 		Tracer: tel.TracerProvider.Tracer("github.com/secureai-nexus/nexus/controlplane/admin"), Propagator: tel.Propagator,
-		Metrics: tel.MetricsHandler(), Rollouts: rollouts, Registry: &registry.Registry{Ctrl: ctrl, Records: st, Options: cfg.Validation}}
+		Metrics: tel.MetricsHandler(), Rollouts: rollouts, Registry: &registry.Registry{Ctrl: ctrl, Records: st, Options: cfg.Validation, Trust: trust}}
 	if err := weightMetrics(tel.MeterProvider, ctrl.Mesh); err != nil {
 		return fmt.Errorf("telemetry: %w", err)
 	}

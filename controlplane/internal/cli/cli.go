@@ -44,6 +44,7 @@ Usage:
   nexusctl [flags] audit [--after N]           read the audit log
   nexusctl [flags] audit verify                verify the audit hash chain
   nexusctl validate MESH_FILE                  check a mesh file, listing every problem
+  nexusctl model sign MODEL_DIR --key KEY.pem  sign a model directory (OpenSSF Model Signing, key method)
   nexusctl bootstrap MESH_FILE NODE_ID         print a node's Envoy bootstrap (JSON)
   nexusctl [flags] token create SPIFFE_ID [--ttl 10m]
                                                mint a single-use join token bound to one SPIFFE id
@@ -131,6 +132,8 @@ func RunTraced(ctx context.Context, tp trace.TracerProvider, prop propagation.Te
 		err = c.rollout(ctx, stdout, rest[1:])
 	case "validate":
 		err = validate(stdout, rest[1:])
+	case "model":
+		err = model(stdout, rest[1:])
 	case "bootstrap":
 		err = bootstrap(stdout, *dataDir, rest[1:])
 	case "token":

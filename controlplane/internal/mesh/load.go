@@ -155,6 +155,7 @@ type versionFile struct {
 	SPIFFEID  string   `yaml:"spiffeId"`
 	State     string   `yaml:"state"`
 	Artifact  string   `yaml:"artifact"`
+	Signature string   `yaml:"signature"`
 }
 
 // Defaults that a demanding operator would otherwise have to repeat.
@@ -698,7 +699,7 @@ func (v *validator) model(p string, f *modelFile, td string) Model {
 	for j := range f.Versions {
 		vp := fmt.Sprintf("%s.versions[%d]", p, j)
 		vf := &f.Versions[j]
-		ver := Version{Name: vf.Name, Artifact: vf.Artifact, State: StateServing}
+		ver := Version{Name: vf.Name, Artifact: vf.Artifact, Signature: vf.Signature, State: StateServing}
 		if vf.State != "" {
 			ver.State = VersionState(vf.State)
 			if !slices.Contains(VersionStates, ver.State) {

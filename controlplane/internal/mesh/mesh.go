@@ -142,6 +142,9 @@ type Version struct {
 	// Artifact is the directory (or URL) the version's model files are
 	// in, for the registry's checks.
 	Artifact string
+	// Signature is the OMS signature bundle of the artifact (default
+	// model.sig inside it, when present).
+	Signature string
 }
 
 // VersionState is a model version's life-cycle state: registered, then

@@ -50,6 +50,7 @@ var kinds = map[string]string{
 	".pt":          "pickle", ".pth": "pickle", ".bin": "pickle", ".pkl": "pickle", ".ckpt": "pickle",
 	".json": "text", ".txt": "text", ".md": "text", ".model": "data", ".tiktoken": "text",
 	".jinja": "text", ".yaml": "text", ".yml": "text", ".vocab": "text", ".merges": "text",
+	".sig": "signature",
 }
 
 // defaultIgnored are not part of the model (OMS's default exclusions).

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/secureai-nexus/nexus/controlplane/internal/audit"
 	"github.com/secureai-nexus/nexus/controlplane/internal/mesh"
+	"github.com/secureai-nexus/nexus/controlplane/internal/registry/oms"
 )
 
 // Record is what the registry keeps for a version: its state and the
@@ -33,6 +36,19 @@ type Verification struct {
 	Artifact string         `json:"artifact"`
 	Report   ArtifactReport `json:"report"`
 	Problems []string       `json:"problems,omitempty"`
+	// Digest is the artifact's root digest ("sha256:…"): the signed one
+	// when the version is signed, else the one computed here. A backend
+	// must report the same digest to pass validation.
+	Digest string `json:"digest,omitempty"`
+	// Signature is the verified signature's method and signer, when signed.
+	Signature *SignatureCheck `json:"signature,omitempty"`
+}
+
+// SignatureCheck is what the signature said.
+type SignatureCheck struct {
+	Bundle string `json:"bundle"`
+	Method string `json:"method"`
+	Signer string `json:"signer"`
 }
 
 // Validation is the outcome of the behavioural checks at weight 0.
@@ -71,6 +87,9 @@ type Registry struct {
 	Now     func() time.Time
 	// Options tune validation.
 	Options ValidationOptions
+	// Trust is whom model signatures must come from; when set, an
+	// unsigned version fails verification.
+	Trust *oms.Trust
 }
 
 // ValidationOptions bound the behavioural checks.
@@ -99,6 +118,7 @@ type View struct {
 	State     mesh.VersionState `json:"state"`
 	Weight    uint32            `json:"weight"`
 	Artifact  string            `json:"artifact,omitempty"`
+	Signature string            `json:"signature,omitempty"`
 	Endpoints []string          `json:"endpoints"`
 	Record    *Record           `json:"record,omitempty"`
 }
@@ -115,7 +135,7 @@ func (r *Registry) Versions(ctx context.Context, model string) ([]View, error) {
 	}
 	out := make([]View, 0, len(md.Versions))
 	for _, v := range md.Versions {
-		view := View{Name: v.Name, State: v.State, Weight: v.Weight, Artifact: v.Artifact, Endpoints: []string{}}
+		view := View{Name: v.Name, State: v.State, Weight: v.Weight, Artifact: v.Artifact, Signature: v.Signature, Endpoints: []string{}}
 		for _, e := range v.Endpoints {
 			view.Endpoints = append(view.Endpoints, e.String())
 		}
@@ -165,9 +185,11 @@ func (r *Registry) Verify(ctx context.Context, actor, model, version string) (Vi
 		ver.Problems = []string{err.Error()}
 	case !rep.OK:
 		ver.Problems = rep.Problems()
-	default:
-		ver.OK = true
 	}
+	if p := r.verifySignature(ctx, v, ver); p != "" {
+		ver.Problems = append(ver.Problems, p)
+	}
+	ver.OK = len(ver.Problems) == 0
 	rec := Record{State: v.State, Verification: ver}
 	if ver.OK {
 		rec.State = mesh.StateVerified
@@ -205,7 +227,11 @@ func (r *Registry) Validate(ctx context.Context, actor, model, version string) (
 			}
 		}
 	}
-	val.Checks = r.behaviour(ctx, model, "http://"+v.Endpoints[0], refEndpoint)
+	digest := ""
+	if v.Record != nil && v.Record.Verification != nil {
+		digest = v.Record.Verification.Digest
+	}
+	val.Checks = r.behaviour(ctx, model, "http://"+v.Endpoints[0], refEndpoint, digest)
 	val.OK = true
 	for _, c := range val.Checks {
 		val.OK = val.OK && c.OK
@@ -218,6 +244,46 @@ func (r *Registry) Validate(ctx context.Context, actor, model, version string) (
 		rec.State = mesh.StateValidated
 	}
 	return r.save(ctx, actor, model, version, rec)
+}
+
+// verifySignature checks the version's OMS signature against the trust,
+// sets the verified digest, and returns a problem or "".
+func (r *Registry) verifySignature(ctx context.Context, v View, ver *Verification) string {
+	bundle := v.Signature
+	if bundle == "" {
+		if _, err := os.Stat(filepath.Join(v.Artifact, oms.DefaultSignatureFile)); err == nil {
+			bundle = filepath.Join(v.Artifact, oms.DefaultSignatureFile)
+		}
+	}
+	if bundle == "" {
+		if r.Trust != nil {
+			return "unsigned: the control plane accepts only signed models (--model-signing-*), and " + v.Name + " has no signature"
+		}
+		m, err := oms.Manifest(v.Artifact, oms.Options{})
+		if err != nil {
+			return err.Error()
+		}
+		ver.Digest = "sha256:" + m.RootDigestHex()
+		return ""
+	}
+	if r.Trust == nil {
+		return "signed, but the control plane has no key, CA or trusted root to check the signature with (--model-signing-*)"
+	}
+	raw, err := os.ReadFile(bundle)
+	if err != nil {
+		return "signature: " + err.Error()
+	}
+	var opts []oms.VerifyOption
+	if rel, err := filepath.Rel(v.Artifact, bundle); err == nil && !strings.HasPrefix(rel, "..") {
+		opts = append(opts, oms.WithSignatureFile(filepath.ToSlash(rel)))
+	}
+	res, err := oms.Verify(ctx, raw, v.Artifact, *r.Trust, opts...)
+	if err != nil {
+		return "signature: " + err.Error()
+	}
+	ver.Digest = "sha256:" + res.RootDigest
+	ver.Signature = &SignatureCheck{Bundle: bundle, Method: string(res.Method), Signer: res.Signer}
+	return ""
 }
 
 func weightOf(vs []View, name string) uint32 {
@@ -259,7 +325,7 @@ var goldenPrompts = []string{
 // never contain: the model saw only tokens.
 var rawPII = regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}|\b\d{3}-\d{2}-\d{4}\b|\b(?:\d[ -]?){13,16}\b`)
 
-func (r *Registry) behaviour(ctx context.Context, model, candidate, refEndpoint string) []Check {
+func (r *Registry) behaviour(ctx context.Context, model, candidate, refEndpoint, digest string) []Check {
 	opts := r.Options
 	if opts.Similarity == 0 {
 		opts.Similarity = 0.5
@@ -279,6 +345,25 @@ func (r *Registry) behaviour(ctx context.Context, model, candidate, refEndpoint 
 		return post(ctx, client, base, body)
 	}
 	var checks []Check
+
+	// The files the backend loaded are the ones verified: it reports
+	// their root digest on /v1/models.
+	ad := Check{Name: "artifact-digest", OK: true, Evidence: map[string]any{"verified": digest}}
+	running, err := runningDigest(ctx, client, candidate)
+	ad.Evidence["running"] = running
+	switch {
+	case err != nil:
+		ad.OK, ad.Detail = false, "GET /v1/models: "+err.Error()
+	case digest == "":
+		ad.OK, ad.Detail = false, "no verified digest: verify the version first"
+	case running == "":
+		ad.OK, ad.Detail = false, "the backend reports no digest of the files it loaded (start it with --artifact)"
+	case running != digest:
+		ad.OK, ad.Detail = false, fmt.Sprintf("the backend runs %s, not the verified %s", running, digest)
+	default:
+		ad.Detail = "the backend runs the verified files (" + digest + ")"
+	}
+	checks = append(checks, ad)
 
 	// Input validation: malformed and oversized requests are refused,
 	// never a 5xx or a dropped connection.
@@ -360,6 +445,30 @@ func (r *Registry) behaviour(ctx context.Context, model, candidate, refEndpoint 
 	}
 	checks = append(checks, pe)
 	return checks
+}
+
+func runningDigest(ctx context.Context, client *http.Client, base string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimRight(base, "/")+"/v1/models", nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Data []struct {
+			Digest string `json:"digest"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&out); err != nil {
+		return "", fmt.Errorf("%d, not a model list", resp.StatusCode)
+	}
+	if len(out.Data) == 0 {
+		return "", nil
+	}
+	return out.Data[0].Digest, nil
 }
 
 func post(ctx context.Context, client *http.Client, base string, body []byte) (int, string, time.Duration, error) {

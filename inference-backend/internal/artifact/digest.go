@@ -14,8 +14,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 )
+
+// signatureFile is where the signature sits by default (model.sig).
+const signatureFile = "model.sig"
 
 // ignored are not part of a model (the format's default exclusions).
 var ignored = map[string]bool{".git": true, ".gitignore": true, ".gitattributes": true, ".github": true}
@@ -38,14 +43,20 @@ func RootDigest(dir string) (string, error) {
 		}
 		if d.Type().IsRegular() {
 			rel, _ := filepath.Rel(dir, path)
-			names = append(names, filepath.ToSlash(rel))
+			// The signature is not part of what it signs.
+			if rel != signatureFile {
+				names = append(names, filepath.ToSlash(rel))
+			}
 		}
 		return nil
 	})
 	if err != nil {
 		return "", fmt.Errorf("model directory %s: %w", dir, err)
 	}
-	sort.Strings(names)
+	// Component by component, as the format orders them: "a/b" before "a.b".
+	sort.Slice(names, func(i, j int) bool {
+		return slices.Compare(strings.Split(names[i], "/"), strings.Split(names[j], "/")) < 0
+	})
 	root := sha256.New()
 	for _, n := range names {
 		f, err := os.Open(filepath.Join(dir, filepath.FromSlash(n)))

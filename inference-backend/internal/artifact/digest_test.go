@@ -28,6 +28,18 @@ func TestRootDigest(t *testing.T) {
 	if err != nil || got != "sha256:"+hex.EncodeToString(want[:]) {
 		t.Fatalf("RootDigest = %s, %v", got, err)
 	}
+	// Component order: "a/b" sorts before "a.b" ('/' is not compared).
+	dir2 := t.TempDir()
+	for _, n := range []string{"a.b", "a/b"} {
+		p := filepath.Join(dir2, filepath.FromSlash(n))
+		_ = os.MkdirAll(filepath.Dir(p), 0o755)
+		_ = os.WriteFile(p, []byte(n), 0o644)
+	}
+	x, y := sha256.Sum256([]byte("a/b")), sha256.Sum256([]byte("a.b"))
+	want2 := sha256.Sum256(append(x[:], y[:]...))
+	if got2, _ := RootDigest(dir2); got2 != "sha256:"+hex.EncodeToString(want2[:]) {
+		t.Errorf("component order: %s", got2)
+	}
 	write("model.safetensors", "weightz")
 	if again, _ := RootDigest(dir); again == got {
 		t.Error("a changed byte left the digest unchanged")
