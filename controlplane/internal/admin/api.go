@@ -81,6 +81,10 @@ type API struct {
 	Rollouts Rollouts
 	// Registry, when set, serves the version endpoints.
 	Registry Registry
+	// AuditSigner, when set, signs the audit log's checkpoints (origin
+	// AuditOrigin) and serves its proofs.
+	AuditSigner *audit.Signer
+	AuditOrigin string
 }
 
 // maxBodyBytes bounds request bodies; a traffic change is a few bytes.
@@ -103,6 +107,12 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("POST /api/v1/admin/identity/join-tokens/revoke", a.authed(a.revokeJoinToken))
 	mux.Handle("POST /api/v1/admin/identity/rotate-root", a.authed(a.rotateRoot))
 	mux.Handle("GET /api/v1/admin/identity/bundle", a.authed(a.getBundle))
+	if a.AuditSigner != nil {
+		mux.Handle("GET /api/v1/admin/audit/checkpoint", a.authed(a.auditCheckpoint))
+		mux.Handle("GET /api/v1/admin/audit/verifier", a.authed(a.auditVerifier))
+		mux.Handle("GET /api/v1/admin/audit/proof/inclusion", a.authed(a.auditInclusion))
+		mux.Handle("GET /api/v1/admin/audit/proof/consistency", a.authed(a.auditConsistency))
+	}
 	if a.Registry != nil {
 		mux.Handle("GET /api/v1/admin/models/{model}/versions", a.authed(a.listVersions))
 		mux.Handle("GET /api/v1/admin/models/{model}/versions/{version}", a.authed(a.getVersion))

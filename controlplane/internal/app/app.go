@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/secureai-nexus/nexus/controlplane/internal/admin"
+	"github.com/secureai-nexus/nexus/controlplane/internal/audit"
 	"github.com/secureai-nexus/nexus/controlplane/internal/controller"
 	"github.com/secureai-nexus/nexus/controlplane/internal/identity"
 	"github.com/secureai-nexus/nexus/controlplane/internal/mesh"
@@ -193,6 +194,13 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	if err != nil {
 		return err
 	}
+	// The audit log's checkpoints are signed with a key of the control
+	// plane's own, kept in its data dir.
+	origin := m.TrustDomain + "/nexus/audit"
+	auditSigner, err := audit.LoadOrCreateSigner(filepath.Join(cfg.DataDir, "audit-checkpoint.key"), origin)
+	if err != nil {
+		return err
+	}
 	rollouts := &runner.Runner{Log: log.With("component", "rollout"), Traffic: ctrl, Store: st, Now: time.Now, Tick: cfg.RolloutTick,
 		Observer: observer(cfg.PrometheusURL), Fast: &metricsource.FastObserver{Sink: sink, Cluster: translate.ModelVersionCluster}}
 	if err := rollouts.Load(ctx); err != nil {
@@ -201,7 +209,8 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	go rollouts.Run(ctx)
 	api := &admin.API{Log: log.With("component", "admin"), Auth: auth, Ctrl: ctrl, Status: xs, Audit: st,
 		Tracer: tel.TracerProvider.Tracer("github.com/secureai-nexus/nexus/controlplane/admin"), Propagator: tel.Propagator,
-		Metrics: tel.MetricsHandler(), Rollouts: rollouts, Registry: &registry.Registry{Ctrl: ctrl, Records: st, Options: cfg.Validation, Trust: trust}}
+		Metrics: tel.MetricsHandler(), Rollouts: rollouts, Registry: &registry.Registry{Ctrl: ctrl, Records: st, Options: cfg.Validation, Trust: trust},
+		AuditSigner: auditSigner, AuditOrigin: origin}
 	if err := weightMetrics(tel.MeterProvider, ctrl.Mesh); err != nil {
 		return fmt.Errorf("telemetry: %w", err)
 	}

@@ -129,6 +129,25 @@ func (c cp) call(t *testing.T, method, path, body string, out any) int {
 	return resp.StatusCode
 }
 
+// text GETs path and returns the body as it came.
+func (c cp) text(t *testing.T, path string) []byte {
+	t.Helper()
+	req, _ := http.NewRequest("GET", c.addr+path, nil)
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
+	}
+	return b
+}
+
+func itoa(i int) string { return fmt.Sprint(i) }
+
 type rolloutView struct {
 	Phase, Canary, Reason string
 	Weight                int

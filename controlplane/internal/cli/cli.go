@@ -248,6 +248,10 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 		}
 		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
 	}
+	if raw, ok := out.(*[]byte); ok { // a text answer, such as a checkpoint
+		*raw = data
+		return nil
+	}
 	return json.Unmarshal(data, out)
 }
 
@@ -378,7 +382,7 @@ func (c *client) audit(ctx context.Context, w io.Writer, args []string) error {
 			return fmt.Errorf("audit chain BROKEN at record %d: %s", v.BrokenAt, v.Reason)
 		}
 		fmt.Fprintf(w, "audit chain OK: %s, head %s\n", plural(v.Records, "record"), v.Head)
-		return nil
+		return c.checkpoint(ctx, w, args[1:])
 	}
 	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
 	after := fs.Int64("after", 0, "show records after this sequence number")
