@@ -10,8 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/secureai-nexus/nexus/controlplane/internal/audit"
 	"github.com/secureai-nexus/nexus/controlplane/internal/atomicfile"
+	"github.com/secureai-nexus/nexus/controlplane/internal/audit"
 )
 
 // checkpoint fetches the audit log's signed checkpoint, verifies it with
