@@ -52,7 +52,7 @@ func (c *client) checkpoint(ctx context.Context, w io.Writer, args []string) err
 	}
 	cp, err := audit.OpenCheckpoint(signed, key)
 	if err != nil {
-		return fmt.Errorf("the control plane's checkpoint does not verify with the pinned key: %w", err)
+		return fmt.Errorf("the control plane's checkpoint does not verify with the key pinned in %s (another control plane, or its key changed: remove the file only if you know why): %w", *state, err)
 	}
 	if prevNote != "" {
 		prev, err := audit.OpenCheckpoint([]byte(prevNote), key)

@@ -36,6 +36,7 @@ func TestAgainstRunningControlPlane(t *testing.T) {
 	r := <-ready
 	defer func() { cancel(); <-done }()
 	flags := []string{"--server", "http://" + r.AdminAddr, "--token-file", r.AdminTokenPath}
+	t.Setenv("NEXUS_AUDIT_CHECKPOINT", filepath.Join(t.TempDir(), "checkpoint"))
 
 	tests := []struct {
 		args     []string
@@ -50,7 +51,7 @@ func TestAgainstRunningControlPlane(t *testing.T) {
 		{[]string{"traffic", "nope", "v1=100"}, 1, []string{`no model named "nope" (404 model_not_found)`}},
 		{[]string{"proxy-status"}, 0, []string{"model~triage", "service~frontdesk", "NOT CONNECTED"}},
 		{[]string{"audit"}, 0, []string{"token:local-admin", "traffic.set", `{"v1":60,"v2":40}`}},
-		{[]string{"audit", "verify"}, 0, []string{"audit chain OK: 1 record,"}},
+		{[]string{"audit", "verify"}, 0, []string{"audit chain OK: 1 record,", "checkpoint OK: 1 record (the first seen)"}},
 		{[]string{"frobnicate"}, 1, []string{`unknown command "frobnicate"`}},
 	}
 	for _, tt := range tests {
