@@ -115,6 +115,7 @@ func (a *API) Handler() http.Handler {
 	}
 	if a.Registry != nil {
 		mux.Handle("GET /api/v1/admin/models/{model}/versions", a.authed(a.listVersions))
+		mux.Handle("POST /api/v1/admin/models/{model}/versions", a.authed(a.registerVersion))
 		mux.Handle("GET /api/v1/admin/models/{model}/versions/{version}", a.authed(a.getVersion))
 		mux.Handle("GET /api/v1/admin/models/{model}/versions/{version}/validation", a.authed(a.getValidation))
 		mux.Handle("POST /api/v1/admin/models/{model}/versions/{version}/verify", a.authed(a.checkVersion("verify")))

@@ -12,6 +12,7 @@ import (
 // Registry verifies and validates model versions; nil serves no version
 // endpoints.
 type Registry interface {
+	Register(ctx context.Context, actor, model string, reg mesh.Registration) (registry.View, error)
 	Versions(ctx context.Context, model string) ([]registry.View, error)
 	Version(ctx context.Context, model, version string) (registry.View, error)
 	Verify(ctx context.Context, actor, model, version string) (registry.View, error)
@@ -25,6 +26,22 @@ func (a *API) listVersions(w http.ResponseWriter, r *http.Request, _ Principal) 
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"versions": vs})
+}
+
+func (a *API) registerVersion(w http.ResponseWriter, r *http.Request, p Principal) {
+	var reg mesh.Registration
+	if err := decodeJSON(r, &reg); err != nil {
+		writeBodyError(w, err)
+		return
+	}
+	ctx, cancel := commitContext(r)
+	defer cancel()
+	v, err := a.Registry.Register(ctx, p.String(), r.PathValue("model"), reg)
+	if err != nil {
+		a.versionError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, v)
 }
 
 func (a *API) getVersion(w http.ResponseWriter, r *http.Request, _ Principal) {
@@ -76,7 +93,17 @@ func (a *API) checkVersion(step string) func(http.ResponseWriter, *http.Request,
 
 func (a *API) versionError(w http.ResponseWriter, err error) {
 	var ns *mesh.NotServableError
+	var ve *mesh.ValidationError
+	var ex *mesh.VersionExistsError
 	switch {
+	case errors.As(err, &ve):
+		field := ""
+		if len(ve.Errors) > 0 {
+			field = ve.Errors[0].Path
+		}
+		writeError(w, http.StatusBadRequest, "invalid_argument", field, err.Error())
+	case errors.As(err, &ex):
+		writeError(w, http.StatusConflict, "version_exists", "name", err.Error())
 	case errors.Is(err, mesh.ErrUnknownModel):
 		writeError(w, http.StatusNotFound, "model_not_found", "model", err.Error())
 	case errors.Is(err, mesh.ErrUnknownVersion):

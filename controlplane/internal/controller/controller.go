@@ -78,10 +78,26 @@ func (c *Controller) overlay(ctx context.Context, base *mesh.Mesh) (*mesh.Mesh, 
 		}
 		for version, raw := range versions {
 			if _, ok := md.Version(version); !ok {
+				// Registered through the API: added back, unless the file
+				// now lists it (the file wins).
+				var rec struct {
+					State        mesh.VersionState  `json:"state"`
+					Registration *mesh.Registration `json:"registration"`
+				}
+				if json.Unmarshal(raw, &rec) != nil || rec.Registration == nil {
+					continue
+				}
+				next, err := m.WithRegisteredVersion(model, *rec.Registration, rec.State)
+				if err != nil {
+					c.log.Warn("registered version no longer fits the mesh; left out", "model", model, "version", version, "error", err)
+					continue
+				}
+				m = next
 				continue
 			}
 			var rec struct {
-				State mesh.VersionState `json:"state"`
+				State        mesh.VersionState  `json:"state"`
+				Registration *mesh.Registration `json:"registration"`
 			}
 			if json.Unmarshal(raw, &rec) == nil && rec.State != "" {
 				m = m.WithVersionState(model, version, rec.State)
@@ -205,6 +221,34 @@ func (c *Controller) SetTraffic(ctx context.Context, actor, model string, weight
 	md, _ := next.Model(model)
 	c.log.Info("traffic shifted", "model", model, "actor", actor, "before", string(before), "after", string(after), "audit_seq", rec.Seq)
 	return *md, rec, nil
+}
+
+// RegisterVersion adds a version to model at weight 0, registered, with
+// the record the registry keeps for it.
+func (c *Controller) RegisterVersion(ctx context.Context, actor, model string, reg mesh.Registration, record json.RawMessage) (audit.Record, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	next, err := c.mesh.WithRegisteredVersion(model, reg, mesh.StateRegistered)
+	if err != nil {
+		return audit.Record{}, err
+	}
+	commit, err := c.pub.Prepare(next)
+	if err != nil {
+		return audit.Record{}, err
+	}
+	rec, err := c.store.SaveVersionState(ctx, model, reg.Name, record, audit.Entry{
+		Time: c.now(), Actor: actor, Action: "version.registered", Target: "models/" + model + "/versions/" + reg.Name, After: record,
+	})
+	if err != nil {
+		return audit.Record{}, fmt.Errorf("persist version: %w", err)
+	}
+	trace.SpanFromContext(ctx).SetAttributes(attribute.Int64("nexus.audit.seq", rec.Seq))
+	c.mesh = next
+	if err := commit(ctx); err != nil {
+		return rec, errors.Join(ErrNotPublished, err)
+	}
+	c.log.Info("version registered", "model", model, "version", reg.Name, "actor", actor, "audit_seq", rec.Seq)
+	return rec, nil
 }
 
 // SetVersionState records a version's new life-cycle state with the

@@ -854,3 +854,64 @@ var ErrUnknownModel = errors.New("unknown model")
 
 // ErrUnknownVersion is returned for a version a model does not define.
 var ErrUnknownVersion = errors.New("unknown version")
+
+// Registration is a version registered through the admin API rather than
+// listed in the mesh file.
+type Registration struct {
+	Name      string   `json:"name"`
+	Artifact  string   `json:"artifact,omitempty"`
+	Signature string   `json:"signature,omitempty"`
+	Endpoints []string `json:"endpoints"`
+	SPIFFEID  string   `json:"spiffe_id,omitempty"`
+}
+
+// WithRegisteredVersion returns a copy of the mesh with reg added to
+// model as a registered version at weight 0, or the problems with reg,
+// each naming its field.
+func (m *Mesh) WithRegisteredVersion(model string, reg Registration, state VersionState) (*Mesh, error) {
+	md, ok := m.Model(model)
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownModel, model)
+	}
+	v := &validator{}
+	switch {
+	case reg.Name == "":
+		v.errorf("name", "is required")
+	case !versionRE.MatchString(reg.Name):
+		v.errorf("name", "%q must be letters, digits, '.', '_' or '-' (at most 63)", reg.Name)
+	}
+	if _, dup := md.Version(reg.Name); dup {
+		return nil, &VersionExistsError{Model: model, Version: reg.Name}
+	}
+	ver := Version{Name: reg.Name, Artifact: reg.Artifact, Signature: reg.Signature, State: state}
+	if len(reg.Endpoints) == 0 {
+		v.errorf("endpoints", "at least one endpoint is required")
+	}
+	for i, e := range reg.Endpoints {
+		ver.Endpoints = append(ver.Endpoints, v.address(fmt.Sprintf("endpoints[%d]", i), e))
+	}
+	if reg.SPIFFEID == "" {
+		ver.SPIFFEID = spiffeID(m.TrustDomain, "model/"+model+"/"+reg.Name)
+	} else {
+		ver.SPIFFEID = v.spiffeID("spiffe_id", reg.SPIFFEID, m.TrustDomain)
+	}
+	if len(v.errs) > 0 {
+		return nil, &ValidationError{Source: "version", Errors: v.errs}
+	}
+	out := *m
+	out.Models = make([]Model, len(m.Models))
+	copy(out.Models, m.Models)
+	for i := range out.Models {
+		if out.Models[i].Name == model {
+			out.Models[i].Versions = append(append([]Version(nil), out.Models[i].Versions...), ver)
+		}
+	}
+	return &out, nil
+}
+
+// VersionExistsError is a registration of a version the model has.
+type VersionExistsError struct{ Model, Version string }
+
+func (e *VersionExistsError) Error() string {
+	return fmt.Sprintf("model %s already has a version %s", e.Model, e.Version)
+}

@@ -27,6 +27,9 @@ type Record struct {
 	State        mesh.VersionState `json:"state"`
 	Verification *Verification     `json:"verification,omitempty"`
 	Validation   *Validation       `json:"validation,omitempty"`
+	// Registration is set for a version registered through the API (not
+	// listed in the mesh file): what it is made of.
+	Registration *mesh.Registration `json:"registration,omitempty"`
 }
 
 // Verification is the outcome of checking a version's artifact.
@@ -71,6 +74,7 @@ type Check struct {
 // Controller changes a version's state in the served mesh.
 type Controller interface {
 	Mesh() *mesh.Mesh
+	RegisterVersion(ctx context.Context, actor, model string, reg mesh.Registration, record json.RawMessage) (audit.Record, error)
 	SetVersionState(ctx context.Context, actor, model, version string, state mesh.VersionState, record json.RawMessage) (audit.Record, error)
 }
 
@@ -164,6 +168,19 @@ func (r *Registry) Version(ctx context.Context, model, version string) (View, er
 	return View{}, fmt.Errorf("%w: model %s has no version %q", mesh.ErrUnknownVersion, model, version)
 }
 
+// Register adds a version to model through the API: registered, at
+// weight 0, with the artifact, signature and endpoints given.
+func (r *Registry) Register(ctx context.Context, actor, model string, reg mesh.Registration) (View, error) {
+	raw, err := json.Marshal(Record{State: mesh.StateRegistered, Registration: &reg})
+	if err != nil {
+		return View{}, err
+	}
+	if _, err := r.Ctrl.RegisterVersion(ctx, actor, model, reg, raw); err != nil {
+		return View{}, err
+	}
+	return r.Version(ctx, model, reg.Name)
+}
+
 // Verify checks the version's artifact; on success a registered version
 // becomes verified. A failure leaves its state and records why.
 func (r *Registry) Verify(ctx context.Context, actor, model, version string) (View, error) {
@@ -191,6 +208,9 @@ func (r *Registry) Verify(ctx context.Context, actor, model, version string) (Vi
 	}
 	ver.OK = len(ver.Problems) == 0
 	rec := Record{State: v.State, Verification: ver}
+	if v.Record != nil {
+		rec.Registration = v.Record.Registration
+	}
 	if ver.OK {
 		rec.State = mesh.StateVerified
 	}
@@ -238,7 +258,7 @@ func (r *Registry) Validate(ctx context.Context, actor, model, version string) (
 	}
 	rec := Record{State: v.State, Validation: val}
 	if v.Record != nil {
-		rec.Verification = v.Record.Verification
+		rec.Verification, rec.Registration = v.Record.Verification, v.Record.Registration
 	}
 	if val.OK {
 		rec.State = mesh.StateValidated
