@@ -73,49 +73,62 @@ func hashes(p []audit.Hash) [][]byte {
 }
 
 func (a *API) auditInclusion(w http.ResponseWriter, r *http.Request, _ Principal) {
-	index, err1 := intParam(r, "index", -1)
-	size, err2 := intParam(r, "size", -1)
-	switch {
-	case err1 != nil || index < 0:
-		writeError(w, http.StatusBadRequest, "invalid_argument", "index", "index: required, the leaf's 0-based position (record seq − 1)")
-		return
-	case err2 != nil || size < 1:
-		writeError(w, http.StatusBadRequest, "invalid_argument", "size", "size: required, the size of a checkpoint's tree")
-		return
-	}
-	leaves, ok := a.proofLeaves(w, r)
-	if !ok {
-		return
-	}
-	p, err := audit.InclusionProof(leaves, int(index), int(size))
-	if errors.Is(err, audit.ErrProofRange) {
-		writeError(w, http.StatusBadRequest, "invalid_argument", "index", err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, proofView{Index: &index, Size: size, LeafHash: leaves[index][:], Hashes: hashes(p)})
+	a.proof(w, r, [2]proofParam{
+		{"index", 0, "index: required, the leaf's 0-based position (record seq − 1)"},
+		{"size", 1, "size: required, the size of a checkpoint's tree"},
+	}, func(leaves []audit.Hash, index, size int64) (proofView, error) {
+		p, err := audit.InclusionProof(leaves, int(index), int(size))
+		if err != nil {
+			return proofView{}, err
+		}
+		return proofView{Index: &index, Size: size, LeafHash: leaves[index][:], Hashes: hashes(p)}, nil
+	})
 }
 
 func (a *API) auditConsistency(w http.ResponseWriter, r *http.Request, _ Principal) {
-	from, err1 := intParam(r, "from", -1)
-	to, err2 := intParam(r, "to", -1)
-	switch {
-	case err1 != nil || from < 1:
-		writeError(w, http.StatusBadRequest, "invalid_argument", "from", "from: required, the earlier checkpoint's size")
-		return
-	case err2 != nil || to < from:
-		writeError(w, http.StatusBadRequest, "invalid_argument", "to", "to: required, at least from")
-		return
+	a.proof(w, r, [2]proofParam{
+		{"from", 1, "from: required, the earlier checkpoint's size"},
+		{"to", 1, "to: required, at least from"},
+	}, func(leaves []audit.Hash, from, to int64) (proofView, error) {
+		p, err := audit.ConsistencyProof(leaves, int(from), int(to))
+		if err != nil {
+			return proofView{}, err
+		}
+		return proofView{From: from, To: to, Hashes: hashes(p)}, nil
+	})
+}
+
+// proofParam is a proof's query parameter, its least value and the
+// message when it is missing or below it.
+type proofParam struct {
+	name string
+	min  int64
+	msg  string
+}
+
+// proof reads the two parameters and the log, and answers with what
+// build makes of them; a proof outside the log is the second
+// parameter's 400.
+func (a *API) proof(w http.ResponseWriter, r *http.Request, params [2]proofParam, build func([]audit.Hash, int64, int64) (proofView, error)) {
+	var vals [2]int64
+	for i, p := range params {
+		v, err := intParam(r, p.name, -1)
+		if err != nil || v < p.min {
+			writeError(w, http.StatusBadRequest, "invalid_argument", p.name, p.msg)
+			return
+		}
+		vals[i] = v
 	}
 	leaves, ok := a.proofLeaves(w, r)
 	if !ok {
 		return
 	}
-	p, err := audit.ConsistencyProof(leaves, int(from), int(to))
+	view, err := build(leaves, vals[0], vals[1])
 	if errors.Is(err, audit.ErrProofRange) {
-		writeError(w, http.StatusBadRequest, "invalid_argument", "to", err.Error())
+		writeError(w, http.StatusBadRequest, "invalid_argument", params[0].name, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, proofView{From: from, To: to, Hashes: hashes(p)})
+	writeJSON(w, http.StatusOK, view)
 }
 
 func (a *API) proofLeaves(w http.ResponseWriter, r *http.Request) ([]audit.Hash, bool) {
