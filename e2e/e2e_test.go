@@ -56,21 +56,34 @@ func binaries(t *testing.T) string {
 // the kernel hands out for ":0" can be taken as the source port of any
 // outgoing connection in the time a process takes to start and bind it,
 // which once made a CI run's nexus-authz fail with "address already in
-// use".
+// use". A port is handed out once per test binary: ports picked at once
+// (a mesh's, or several scenarios' laid out ahead) are not bound until
+// their processes start, and two of them could otherwise be the same.
 func freePort(t *testing.T) int {
 	t.Helper()
+	handedOut.Lock()
+	defer handedOut.Unlock()
 	for range 200 {
 		port := 20000 + rand.IntN(12000)
+		if handedOut.ports[port] {
+			continue
+		}
 		l, err := net.Listen("tcp", "127.0.0.1:"+itoa(port))
 		if err != nil {
 			continue
 		}
 		l.Close()
+		handedOut.ports[port] = true
 		return port
 	}
 	t.Fatal("no free port on 127.0.0.1 in 20000–31999")
 	return 0
 }
+
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
 
 type proc struct {
 	cmd *exec.Cmd

@@ -21,10 +21,24 @@ import (
 )
 
 // Default query templates, over the metrics nexus-backend exports.
+//
+// A counter series appears with its first increment (an error type's first
+// error, a new canary's first request), and increase() needs two samples
+// in the window: while a new series has one, increase() alone has no
+// value for it and the query answered 0 errors though Prometheus held
+// them, so a canary that began failing just before an evaluation passed
+// it. The counts take such a series' value when it did not exist at the
+// window's start: all of it came in the window. (With two samples or
+// more, increase() extrapolates a new series back to zero itself.)
 const (
-	RequestsQuery = `sum(increase(gen_ai_server_request_duration_seconds_count{gen_ai_request_model="{{ model }}",nexus_model_version="{{ version }}"}[{{ interval }}]))`
-	ErrorsQuery   = `sum(increase(gen_ai_server_request_duration_seconds_count{gen_ai_request_model="{{ model }}",nexus_model_version="{{ version }}",error_type!=""}[{{ interval }}])) or vector(0)`
+	RequestsQuery = `sum(increase(` + requestsSeries + `[{{ interval }}]) or (` + requestsSeries + ` unless ` + requestsSeries + ` offset {{ interval }})) or vector(0)`
+	ErrorsQuery   = `sum(increase(` + errorsSeries + `[{{ interval }}]) or (` + errorsSeries + ` unless ` + errorsSeries + ` offset {{ interval }})) or vector(0)`
 	LatencyQuery  = `histogram_quantile({{ quantile }}, sum by (le) (rate(gen_ai_server_request_duration_seconds_bucket{gen_ai_request_model="{{ model }}",nexus_model_version="{{ version }}"}[{{ interval }}])))`
+)
+
+const (
+	requestsSeries = `gen_ai_server_request_duration_seconds_count{gen_ai_request_model="{{ model }}",nexus_model_version="{{ version }}"}`
+	errorsSeries   = `gen_ai_server_request_duration_seconds_count{gen_ai_request_model="{{ model }}",nexus_model_version="{{ version }}",error_type!=""}`
 )
 
 // Vars are what a template may use.

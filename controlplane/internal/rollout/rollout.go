@@ -483,6 +483,10 @@ func Resume(st State, now time.Time) (State, Action, error) {
 	return st, st.event(now, "resumed", fmt.Sprintf("resumed at %d%%", st.Weight)), nil
 }
 
+// Weights are what the rollout serves while it is not over: the canary at
+// Weight, the baseline at the rest, every other version at 0.
+func (st State) Weights() map[string]uint32 { return st.weights(st.Weight) }
+
 func (st *State) weights(canary int) map[string]uint32 {
 	w := map[string]uint32{}
 	for v := range st.Previous {

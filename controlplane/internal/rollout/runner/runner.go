@@ -82,9 +82,36 @@ func (r *Runner) Load(ctx context.Context) error {
 		r.states[model] = st
 		if !st.Phase.Terminal() {
 			r.Log.Info("rollout resumed", "model", model, "version", st.Canary, "phase", st.Phase, "weight", st.Weight)
+			r.restoreWeights(ctx, st)
 		}
 	}
 	return nil
+}
+
+// restoreWeights serves a resumed rollout's weights. commit pushes a
+// step's weights, then stores the step: a control plane stopped between
+// the two served the new step's weights while the rollout resumed at the
+// step before, and held them until its next decision. The stored step is
+// the rollout's truth; its next evaluation decides again.
+func (r *Runner) restoreWeights(ctx context.Context, st rollout.State) {
+	md, ok := r.Traffic.Mesh().Model(st.Model)
+	if !ok {
+		r.Log.Error("rollout resumed for a model the mesh no longer has", "model", st.Model)
+		return
+	}
+	want, have := st.Weights(), md.Weights()
+	if have[st.Canary] == want[st.Canary] && have[st.Baseline] == want[st.Baseline] {
+		return
+	}
+	w := make(map[string]int64, len(want))
+	for v, x := range want {
+		w[v] = int64(x)
+	}
+	if _, _, err := r.Traffic.SetTraffic(ctx, "rollout:"+st.Model, st.Model, w); err != nil {
+		r.Log.Error("rollout's weights not restored", "model", st.Model, "weights", want, "serving", have, "error", err)
+		return
+	}
+	r.Log.Warn("rollout's weights restored: the control plane stopped after pushing a step it did not record", "model", st.Model, "weights", want, "was", have)
 }
 
 // Start begins a rollout on behalf of actor.
