@@ -187,10 +187,10 @@ func nexus(req *authv3.CheckRequest) map[string]any {
 		// The version's life-cycle state, from the route (the control
 		// plane), when the request is pinned to a version.
 		"version_state": ext["version_state"],
-		"policy":  ext["policy"],
-		"purpose": headers[HeaderPurpose],
-		"pii":     pii(meta[PIIGuardNamespace], headers[HeaderPII]),
-		"claims":  claims,
+		"policy":        ext["policy"],
+		"purpose":       headers[HeaderPurpose],
+		"pii":           pii(meta[PIIGuardNamespace], headers[HeaderPII]),
+		"claims":        claims,
 	}
 }
 

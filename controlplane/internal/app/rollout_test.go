@@ -298,7 +298,7 @@ func TestRolloutThroughTheAdminAPI(t *testing.T) {
 		defer hookMu.Unlock()
 		calls[r.URL.Path] = append(calls[r.URL.Path], p)
 		if r.URL.Path == "/confirm" && !confirm {
-			http.Error(w, "not yet", 403)
+			http.Error(w, "not yet", http.StatusForbidden)
 		}
 	}))
 	defer hooks.Close()

@@ -3,8 +3,6 @@ package registry
 import (
 	"archive/zip"
 	"bufio"
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -170,8 +168,6 @@ func (p *pickleReader) line() (string, error) {
 	return strings.TrimSuffix(s, "\n"), nil
 }
 
-var _ = binary.LittleEndian
-
 // scanPickleStream walks one pickle to its STOP.
 func scanPickleStream(br *bufio.Reader) error {
 	p := &pickleReader{r: br}
@@ -300,9 +296,4 @@ func scanPickleStream(br *bufio.Reader) error {
 		}
 	}
 	return fmt.Errorf("more than %d opcodes", maxPickleOps)
-}
-
-// isPickle says whether b starts like a pickle or a torch.save zip.
-func isPickle(b []byte) bool {
-	return bytes.HasPrefix(b, []byte("PK\x03\x04")) || (len(b) > 1 && b[0] == 0x80 && b[1] <= 5)
 }
