@@ -21,7 +21,10 @@ import (
 // Headers the filter owns: a client's own values are always replaced or
 // removed, so they cannot be forged.
 const (
-	HeaderPII          = "x-nexus-pii"
+	HeaderPII = "x-nexus-pii"
+	// HeaderPIIActions says what the filter did with what it found,
+	// by mode: "redact=1,tokenize=2" (counts only), for the sidecar's span.
+	HeaderPIIActions   = "x-nexus-pii-actions"
 	DefaultModelHeader = "x-nexus-model"
 	defaultMaxBody     = 1 << 20
 )
@@ -131,6 +134,7 @@ type restorer interface {
 
 func (s *stream) OnRequestHeaders(_ int, endOfStream bool) proxywasm.Action {
 	_ = s.host.RemoveHeader(proxywasm.MapHTTPRequestHeaders, HeaderPII)
+	_ = s.host.RemoveHeader(proxywasm.MapHTTPRequestHeaders, HeaderPIIActions)
 	// The model is decided by the body, never by the caller's header.
 	_ = s.host.RemoveHeader(proxywasm.MapHTTPRequestHeaders, s.p.cfg.ModelHeader)
 	ct, _ := s.host.GetHeader(proxywasm.MapHTTPRequestHeaders, "content-type")
@@ -194,6 +198,9 @@ func (s *stream) OnRequestBody(size int, endOfStream bool) proxywasm.Action {
 		}
 	}
 	_ = s.host.ReplaceHeader(proxywasm.MapHTTPRequestHeaders, HeaderPII, Summary(r.Counts))
+	if len(r.Counts) > 0 {
+		_ = s.host.ReplaceHeader(proxywasm.MapHTTPRequestHeaders, HeaderPIIActions, Actions(s.p.policy, r.Counts))
+	}
 	// The routing header carries the model's name as sent, unless that
 	// name itself holds personal data: then no header, never the data.
 	if m := r.Model; m != "" && len(s.p.policy.Scanner.Scan([]byte(m))) == 0 {
@@ -203,6 +210,29 @@ func (s *stream) OnRequestBody(size int, endOfStream bool) proxywasm.Action {
 		s.vault = r.Vault
 	}
 	return proxywasm.ActionContinue
+}
+
+// Actions renders what each mode did with the findings, as the
+// x-nexus-pii-actions header: "redact=1,tokenize=2", modes sorted.
+func Actions(p *transform.Policy, counts map[scan.Class]int) string {
+	by := map[string]int{}
+	for class, n := range counts {
+		mode, ok := p.Modes[class]
+		if !ok {
+			mode = transform.Report
+		}
+		by[string(mode)] += n
+	}
+	modes := make([]string, 0, len(by))
+	for m := range by {
+		modes = append(modes, m)
+	}
+	slices.Sort(modes)
+	parts := make([]string, len(modes))
+	for i, m := range modes {
+		parts[i] = m + "=" + strconv.Itoa(by[m])
+	}
+	return strings.Join(parts, ",")
 }
 
 // Summary renders counts as the x-nexus-pii header: "EMAIL=2,US_SSN=1",

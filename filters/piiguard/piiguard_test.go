@@ -57,6 +57,9 @@ func TestTokenizeAndRestore(t *testing.T) {
 			if v, _ := header(hs, "x-nexus-pii"); v != "EMAIL=1,IP_ADDRESS=1,US_SSN=1" {
 				t.Errorf("x-nexus-pii = %q", v)
 			}
+			if v, _ := header(hs, "x-nexus-pii-actions"); v != "redact=1,report=1,tokenize=1" {
+				t.Errorf("x-nexus-pii-actions = %q", v)
+			}
 			if v, _ := header(hs, "x-nexus-model"); v != "triage" {
 				t.Errorf("model header = %q; the caller's forged value must be replaced from the body", v)
 			}

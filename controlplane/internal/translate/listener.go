@@ -122,6 +122,11 @@ func (b *builder) hcm(statPrefix, routeConfig string, filters []*hcm.HttpFilter)
 				Type: &tracingtypev3.CustomTag_RequestHeader{RequestHeader: &tracingtypev3.CustomTag_Header{
 					Name: "x-nexus-pii", DefaultValue: "none",
 				}},
+			}, {
+				Tag: "nexus.pii.actions",
+				Type: &tracingtypev3.CustomTag_RequestHeader{RequestHeader: &tracingtypev3.CustomTag_Header{
+					Name: "x-nexus-pii-actions", DefaultValue: "none",
+				}},
 			}},
 			Provider: &tracev3.Tracing_Http{
 				Name: "envoy.tracers.opentelemetry",
