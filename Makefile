@@ -52,7 +52,8 @@ lint: lint.gofmt lint.govet lint.staticcheck ## gofmt, go vet, staticcheck
 # test files included): a separate go vet would compile every dependency a
 # second time without -race, the largest single cost of a cold run.
 go.test.unit: ## go vet + go test (-race for the servers) in every module
-	@set -e; for m in $(MODULES); do echo "== $$m"; race=-race; [ $$m = filters ] && race=; \
+	@set -e; NEXUS_SIGSTORE_VERIFY_DIR=$$(scripts/sigstore-verify.sh); export NEXUS_SIGSTORE_VERIFY_DIR; \
+	  for m in $(MODULES); do echo "== $$m"; race=-race; [ $$m = filters ] && race=; \
 	  (cd $$m && $(GO) test $$race -vet=all -count=1 ./...); done
 	@echo "== filters/scan as built for the .wasm (words dismissed by their first letter)"
 	cd filters && $(GO) test -tags scan_dismiss -count=1 ./scan/
@@ -61,6 +62,9 @@ go.test.fuzz: ## Run each fuzz target for 20s
 	cd controlplane && $(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 20s ./internal/mesh/
 	cd controlplane && $(GO) test -run '^$$' -fuzz FuzzTranslate -fuzztime 20s ./internal/translate/
 	cd controlplane && $(GO) test -run '^$$' -fuzz FuzzSetTraffic -fuzztime 20s ./internal/admin/
+	cd controlplane && $(GO) test -run '^$$' -fuzz FuzzParseCheckpoint -fuzztime 20s ./internal/audit/
+	cd controlplane && $(GO) test -run '^$$' -fuzz FuzzParseStatement -fuzztime 20s ./internal/registry/oms/
+	cd controlplane && $(GO) test -run '^$$' -fuzz FuzzVerifyBundle -fuzztime 20s ./internal/registry/oms/
 	cd controlplane && $(GO) test -run '^$$' -fuzz FuzzScanPickle -fuzztime 20s ./internal/registry/
 	cd controlplane && $(GO) test -run '^$$' -fuzz FuzzParseSafetensors -fuzztime 20s ./internal/registry/
 	cd controlplane && $(GO) test -run '^$$' -fuzz FuzzParseGGUF -fuzztime 20s ./internal/registry/
@@ -95,6 +99,10 @@ go.test.fuzz: ## Run each fuzz target for 20s
 	cd authz && $(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime 20s ./internal/decisionlog/
 	cd authz && $(GO) test -run '^$$' -fuzz FuzzAppendEntry -fuzztime 20s ./internal/decisionlog/
 	cd controlplane && $(GO) test -run '^$$' -fuzz FuzzSignCSR -fuzztime 20s ./internal/ca/
+
+conformance.oms: ## Verify model_signing's own release-test signatures (OMS_CONFORMANCE_DIR: their files, kept outside this repository)
+	@test -n "$(OMS_CONFORMANCE_DIR)" || { echo "set OMS_CONFORMANCE_DIR to a directory holding model_signing's release-test signatures and keys"; exit 2; }
+	cd controlplane && NEXUS_OMS_CONFORMANCE_DIR=$(OMS_CONFORMANCE_DIR) $(GO) test -tags conformance -count=1 -run Conformance ./internal/registry/oms/
 
 compat.live: ## Compare nexus-authz with a live opa-envoy-plugin (OPA_ENVOY_BIN=/path/to/binary); UPDATE=1 rewrites the golden expectations from it
 	@test -n "$(OPA_ENVOY_BIN)" || { echo "set OPA_ENVOY_BIN to an opa-envoy-plugin binary (built from its repository, outside this one)"; exit 2; }
@@ -144,4 +152,4 @@ clean: ## Remove binaries and local state
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} /^[a-zA-Z0-9_.-]+:.*?##/ { printf "  %-18s %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)
 
-.PHONY: run test wasm build bench e2e e2e-spire lint go.test.unit go.test.fuzz golden compat.live bench.versus bench.v8 filters.corpus peer.update lint.gofmt lint.govet lint.staticcheck clean help
+.PHONY: run test wasm build bench e2e e2e-spire conformance.oms lint go.test.unit go.test.fuzz golden compat.live bench.versus bench.v8 filters.corpus peer.update lint.gofmt lint.govet lint.staticcheck clean help

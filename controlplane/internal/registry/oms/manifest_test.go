@@ -234,7 +234,7 @@ func TestManifestDefaultExclusions(t *testing.T) {
 func symlink(t *testing.T, target, link string) {
 	t.Helper()
 	if err := os.Symlink(target, link); err != nil {
-		t.Skipf("symlinks: %v", err)
+		t.Fatalf("symlinks: %v", err)
 	}
 }
 
@@ -325,7 +325,7 @@ func TestManifestSpecialFile(t *testing.T) {
 	dir := writeModel(t, map[string]string{"f": "x"})
 	l, err := net.Listen("unix", filepath.Join(dir, "sock"))
 	if err != nil {
-		t.Skipf("unix socket: %v", err)
+		t.Fatalf("unix socket: %v", err)
 	}
 	defer l.Close()
 	if _, err := Manifest(dir, Options{}); !errors.Is(err, ErrNotRegular) || !strings.Contains(err.Error(), "sock") {
@@ -339,7 +339,7 @@ func TestManifestSpecialFile(t *testing.T) {
 func TestManifestBadName(t *testing.T) {
 	dir := writeModel(t, map[string]string{"f": "x"})
 	if err := os.WriteFile(filepath.Join(dir, "bad\xff"), nil, 0o644); err != nil {
-		t.Skipf("non-UTF-8 name: %v", err)
+		t.Fatalf("non-UTF-8 name: %v", err)
 	}
 	if _, err := Manifest(dir, Options{}); !errors.Is(err, ErrBadName) {
 		t.Fatalf("got %v", err)
