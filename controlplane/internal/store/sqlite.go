@@ -389,3 +389,26 @@ func (s *SQLite) RevokeJoinToken(ctx context.Context, hash string, now time.Time
 		return nil
 	})
 }
+
+// EnsureSchema creates a package's own tables (ddl is idempotent: CREATE
+// TABLE IF NOT EXISTS …). Packages such as keys and consent keep their
+// rows in the store's database so a change and its audit record still
+// commit in one transaction.
+func (s *SQLite) EnsureSchema(ctx context.Context, ddl string) error {
+	if _, err := s.db.ExecContext(ctx, ddl); err != nil {
+		return fmt.Errorf("create schema: %w", err)
+	}
+	return nil
+}
+
+// Change runs change and appends e to the audit log in one transaction:
+// either both are written or neither. entry, when given, builds the
+// record from what the change found.
+func (s *SQLite) Change(ctx context.Context, e audit.Entry, change func(*sql.Tx) error, entry ...func() audit.Entry) (audit.Record, error) {
+	return s.write(ctx, e, change, entry...)
+}
+
+// Query runs a read-only query against the store's database.
+func (s *SQLite) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return s.db.QueryContext(ctx, query, args...)
+}

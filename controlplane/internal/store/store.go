@@ -6,6 +6,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"time"
 
@@ -68,3 +69,13 @@ var (
 
 // ErrClosed is returned after Close.
 var ErrClosed = errors.New("store is closed")
+
+// Tables is what a package that keeps its own rows needs from the store:
+// its schema, audited changes, and reads. *SQLite implements it.
+type Tables interface {
+	EnsureSchema(ctx context.Context, ddl string) error
+	Change(ctx context.Context, e audit.Entry, change func(*sql.Tx) error, entry ...func() audit.Entry) (audit.Record, error)
+	Query(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+var _ Tables = (*SQLite)(nil)
