@@ -144,14 +144,28 @@ func nexusFlags(fs *flag.FlagSet, cfg *server.Config) *tuning {
 
 // verifyLog checks decision log files, oldest first. A log rotated with
 // --decision-log-backups is verified as FILE.N … FILE.1 FILE.
-func verifyLog(files []string) int {
-	if len(files) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: nexus-authz verify-log FILE [FILE…] (oldest first)")
+//
+// --anchor HASH also requires a line with that hash: a decision-log head
+// the control plane anchored into its audit log (nexusctl audit anchors),
+// so the lines up to it are covered by the audit log's signed checkpoint.
+func verifyLog(args []string) int {
+	fs := flag.NewFlagSet("nexus-authz verify-log", flag.ContinueOnError)
+	anchor := fs.String("anchor", "", "hash of an anchored decision-log head that must be in the chain")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: nexus-authz verify-log [--anchor HASH] FILE [FILE…] (oldest first)")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	v, err := decisionlog.Verify(files, func(name string) (io.ReadCloser, error) {
+	files := fs.Args()
+	if len(files) == 0 {
+		fs.Usage()
+		return 2
+	}
+	v, err := decisionlog.VerifyAnchored(files, func(name string) (io.ReadCloser, error) {
 		return os.Open(filepath.Clean(name))
-	})
+	}, *anchor)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "decision log BROKEN:", err)
 		return 1
@@ -159,6 +173,9 @@ func verifyLog(files []string) int {
 	note := ""
 	if v.Continues {
 		note = " (continues a chain from an earlier, rotated-away file)"
+	}
+	if v.AnchorLine > 0 {
+		note += fmt.Sprintf("; anchored head at %s:%d", v.AnchorFile, v.AnchorLine)
 	}
 	fmt.Printf("decision log OK: %d lines, head %s%s\n", v.Lines, v.Head, note)
 	return 0

@@ -435,7 +435,7 @@ func TestManagerKeepsLastGoodSet(t *testing.T) {
 	src := newSource(t, hsConfig(bs.URL))
 	ctx := context.Background()
 	m := policy.NewManager(src, policy.Options{Query: "data.authz.allow"}, slog.New(slog.DiscardHandler))
-	m.OnLoad = func(ok bool, _ string) {
+	m.OnLoad = func(ok bool, _ string, _ error) {
 		if ok {
 			src.ReportActivation(nil)
 		} else {

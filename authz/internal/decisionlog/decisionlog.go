@@ -193,6 +193,38 @@ type Logger struct {
 	prev    string
 	batch   []byte // whole lines waiting for one Write
 	scratch []byte // the line being sealed, reused
+	// batchHead is the chain head once the batch is written, and
+	// batchLines how many lines the batch holds.
+	batchHead  string
+	batchLines int64
+
+	// head is the chain's head as the sink last accepted it: what an
+	// anchor in the audit log may name.
+	headMu sync.Mutex
+	head   Head
+}
+
+// Head is the chain's last line as written to the sink.
+type Head struct {
+	// Hash is the last written line's hash (Genesis, or the chain this
+	// logger continued, before it writes any).
+	Hash string `json:"hash"`
+	// Lines counts lines this logger wrote; Dropped lines lost to a full
+	// queue; WriteErrors Writes the sink failed (their lines are lost and
+	// the chain shows the break).
+	Lines       int64     `json:"lines"`
+	Dropped     int64     `json:"dropped"`
+	WriteErrors int64     `json:"write_errors"`
+	Time        time.Time `json:"time,omitzero"`
+}
+
+// Head returns the chain's head as last written.
+func (l *Logger) Head() Head {
+	l.headMu.Lock()
+	defer l.headMu.Unlock()
+	h := l.head
+	h.Dropped += l.dropped.Load()
+	return h
 }
 
 // batchBytes bounds the lines gathered into one Write.
@@ -227,6 +259,7 @@ func New(sink io.Writer, prev string, queue int, metrics Metrics, opts ...Option
 		prev = Genesis
 	}
 	l := &Logger{sink: sink, metrics: metrics, queue: make(chan Entry, queue), prev: prev, done: make(chan struct{})}
+	l.head.Hash = prev
 	for _, o := range opts {
 		o(l)
 	}
@@ -272,6 +305,9 @@ func (l *Logger) run() {
 	l.batch = make([]byte, 0, batchBytes)
 	for e := range l.queue {
 		if n := l.dropped.Swap(0); n > 0 {
+			l.headMu.Lock()
+			l.head.Dropped += n
+			l.headMu.Unlock()
 			// The gap carries the next decision's labels: in FormatOPA
 			// they say which instance lost the lines.
 			l.add(Entry{Type: "gap", Time: time.Now().UTC(), Dropped: n, Labels: e.Labels})
@@ -305,27 +341,36 @@ func (l *Logger) add(e Entry) {
 		l.flush()
 	}
 	if len(line) > cap(l.batch) {
-		l.write(line)
+		l.write(line, hash, 1)
 		return
 	}
 	l.batch = append(l.batch, line...)
+	l.batchHead, l.batchLines = hash, l.batchLines+1
 }
 
 // flush writes the batch, if any, in one Write.
 func (l *Logger) flush() {
 	if len(l.batch) > 0 {
-		l.write(l.batch)
-		l.batch = l.batch[:0]
+		l.write(l.batch, l.batchHead, l.batchLines)
+		l.batch, l.batchLines = l.batch[:0], 0
 	}
 }
 
-// write hands whole lines to the sink. A failed Write loses them: the next
-// line's previous-hash then names a line the sink does not hold, which
-// Verify reports where it happened.
-func (l *Logger) write(p []byte) {
-	if _, err := l.sink.Write(p); err != nil {
+// write hands whole lines to the sink, ending in the line hashed head. A
+// failed Write loses them: the next line's previous-hash then names a line
+// the sink does not hold, which Verify reports where it happened.
+func (l *Logger) write(p []byte, head string, lines int64) {
+	_, err := l.sink.Write(p)
+	if err != nil {
 		l.metrics.LogWriteError()
 	}
+	l.headMu.Lock()
+	defer l.headMu.Unlock()
+	if err != nil {
+		l.head.WriteErrors++
+		return
+	}
+	l.head.Hash, l.head.Lines, l.head.Time = head, l.head.Lines+lines, time.Now().UTC()
 }
 
 // Seal renders e after prev as a FormatNexus line whose last field is the
@@ -362,6 +407,10 @@ type Verification struct {
 	// Continues is set when the first line links to a chain that began in
 	// an earlier, rotated-away file.
 	Continues bool
+	// AnchorFile and AnchorLine locate the line whose hash was anchored
+	// (VerifyAnchored); empty when it was not found.
+	AnchorFile string `json:"anchor_file,omitempty"`
+	AnchorLine int    `json:"anchor_line,omitempty"`
 }
 
 // BrokenError says where a chain breaks.
@@ -375,6 +424,18 @@ func (e *BrokenError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e
 
 // Verify checks the chain across files given oldest first.
 func Verify(files []string, open func(string) (io.ReadCloser, error)) (Verification, error) {
+	return VerifyAnchored(files, open, "")
+}
+
+// ErrAnchorNotFound says the chain verifies but holds no line with the
+// anchored hash: lines the control plane's audit log vouches for are gone
+// (or the files are not the anchored log).
+var ErrAnchorNotFound = errors.New("no line has the anchored hash")
+
+// VerifyAnchored checks the chain and that one of its lines has the hash
+// anchor — a head the control plane's audit log recorded, under a signed
+// checkpoint — so everything up to that line is covered by the checkpoint.
+func VerifyAnchored(files []string, open func(string) (io.ReadCloser, error), anchor string) (Verification, error) {
 	var v Verification
 	prev := ""
 	for _, name := range files {
@@ -382,19 +443,22 @@ func Verify(files []string, open func(string) (io.ReadCloser, error)) (Verificat
 		if err != nil {
 			return v, err
 		}
-		err = verifyOne(name, f, &prev, &v)
+		err = verifyOne(name, f, &prev, &v, anchor)
 		f.Close()
 		if err != nil {
 			return v, err
 		}
 	}
 	v.Head = prev
+	if anchor != "" && v.AnchorLine == 0 {
+		return v, fmt.Errorf("anchor %s: %w", anchor, ErrAnchorNotFound)
+	}
 	return v, nil
 }
 
 const hashSuffixLen = len(`,"hash":"`) + 64 + len(`"}`)
 
-func verifyOne(name string, r io.Reader, prev *string, v *Verification) error {
+func verifyOne(name string, r io.Reader, prev *string, v *Verification, anchor string) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 64<<20)
 	n := 0
@@ -424,6 +488,9 @@ func verifyOne(name string, r io.Reader, prev *string, v *Verification) error {
 		}
 		*prev = hash
 		v.Lines++
+		if anchor != "" && hash == anchor {
+			v.AnchorFile, v.AnchorLine = name, n
+		}
 	}
 	if err := sc.Err(); err != nil {
 		return &BrokenError{name, n + 1, err.Error()}

@@ -29,9 +29,10 @@ type Manager struct {
 	src  Source
 	opts Options
 	log  *slog.Logger
-	// OnLoad, when set, is told of each load attempt's outcome. It runs
-	// under the manager's lock: it may call Current, not Status or Reload.
-	OnLoad func(ok bool, revision string)
+	// OnLoad, when set, is told of each load attempt's outcome: the new
+	// set's revision, or why it was refused. It runs under the manager's
+	// lock: it may call Current, not Status or Reload.
+	OnLoad func(ok bool, revision string, err error)
 
 	current atomic.Pointer[Set]
 	mu      sync.Mutex
@@ -75,7 +76,7 @@ func (m *Manager) Reload(ctx context.Context) error {
 		}
 		m.status.LastError = err.Error()
 		if m.OnLoad != nil {
-			m.OnLoad(false, "")
+			m.OnLoad(false, "", err)
 		}
 		return err
 	}
@@ -92,7 +93,7 @@ func (m *Manager) Reload(ctx context.Context) error {
 	m.status.LastError = ""
 	m.log.Info("policy set loaded", "source", m.src.String(), "revision", set.Revision, "query", set.Query, "rego_tests_passed", set.Tests)
 	if m.OnLoad != nil {
-		m.OnLoad(true, set.Revision)
+		m.OnLoad(true, set.Revision, nil)
 	}
 	return nil
 }

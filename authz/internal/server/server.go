@@ -29,6 +29,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/secureai-nexus/nexus/authz/internal/auditfeed"
 	"github.com/secureai-nexus/nexus/authz/internal/bundles"
 	"github.com/secureai-nexus/nexus/authz/internal/decision"
 	"github.com/secureai-nexus/nexus/authz/internal/decisionlog"
@@ -296,7 +297,14 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		hs.SetServingStatus(authv3.Authorization_ServiceDesc.ServiceName, st)
 	}
 	var status *statusReporter
-	mgr.OnLoad = func(ok bool, rev string) {
+	var head func() decisionlog.Head
+	if cfg.DecisionLog != "off" {
+		head = dlog.Head
+	}
+	feed := auditfeed.New(head, 1024, nil)
+	feedPolicy := feed.PolicyLoaded(src.String())
+	mgr.OnLoad = func(ok bool, rev string, loadErr error) {
+		feedPolicy(ok, rev, loadErr)
 		m.PolicyLoad(ok, rev)
 		setHealth()
 		status.Changed()
@@ -393,6 +401,9 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		})
 	}
 	mux.HandleFunc("GET /health", handleHealth(hsrc))
+	// The control plane anchors the decision log's head and records policy
+	// activations from here; the page holds no personal data.
+	mux.Handle("GET /v1/nexus/audit-feed", feed.Handler())
 	data := &dataAPI{
 		current: mgr.Current, maxBytes: int64(max(cfg.MaxInputBytes, 1<<20)), timeout: max(cfg.DecisionTimeout, time.Second),
 		loopback: isLoopback(cfg.HTTPAddr), newID: decision.NewID,
