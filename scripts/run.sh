@@ -47,7 +47,8 @@ prom_flag=()
 if [ -n "$PROM" ] && port_free 9090; then prom_flag=(--prometheus-url http://127.0.0.1:9090); fi
 
 bin/nexus-controlplane --config examples/mesh.yaml --data-dir "$DATA/controlplane" \
-  --xds-addr 127.0.0.1:18000 --admin-addr 127.0.0.1:18080 "${prom_flag[@]}" >"$LOGS/controlplane.log" 2>&1 & pids+=($!)
+  --xds-addr 127.0.0.1:18000 --admin-addr 127.0.0.1:18080 "${prom_flag[@]}" \
+  --authz-audit-feed http://127.0.0.1:9192 >"$LOGS/controlplane.log" 2>&1 & pids+=($!)
 cp_pid=$!
 
 for _ in $(seq 1 100); do

@@ -36,6 +36,11 @@ func main() {
 		return nil
 	})
 	flag.StringVar(&cfg.PrometheusURL, "prometheus-url", "", "Prometheus query API that rollout gates read (e.g. http://127.0.0.1:9090); without it gates are inconclusive and rollouts hold")
+	flag.Func("authz-audit-feed", "nexus-authz HTTP address (http://127.0.0.1:9192) whose policy activations and decision-log head are pulled into the audit log (repeatable)", func(v string) error {
+		cfg.AuthzAuditFeeds = append(cfg.AuthzAuditFeeds, v)
+		return nil
+	})
+	flag.DurationVar(&cfg.AnchorInterval, "anchor-interval", time.Minute, "how often nexus-authz's decision-log head is anchored into the audit log")
 	flag.DurationVar(&cfg.RolloutTick, "rollout-tick", time.Second, "how often due rollout evaluations are looked for")
 	flag.Float64Var(&cfg.Validation.Similarity, "validation-similarity", 0.5, "least token overlap between a candidate's and the serving version's answers to the golden prompts")
 	flag.DurationVar(&cfg.Validation.MaxP95, "validation-max-p95", 2*time.Second, "largest p95 latency a candidate may show under the validation load")

@@ -25,6 +25,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/secureai-nexus/nexus/controlplane/internal/anchor"
 	"github.com/secureai-nexus/nexus/controlplane/internal/audit"
 	"github.com/secureai-nexus/nexus/controlplane/internal/controller"
 	"github.com/secureai-nexus/nexus/controlplane/internal/mesh"
@@ -85,6 +86,8 @@ type API struct {
 	// AuditOrigin) and serves its proofs.
 	AuditSigner *audit.Signer
 	AuditOrigin string
+	// Anchors, when set, reports the nexus-authz audit feeds.
+	Anchors interface{ Statuses() []anchor.Status }
 }
 
 // maxBodyBytes bounds request bodies; a traffic change is a few bytes.
@@ -112,6 +115,11 @@ func (a *API) Handler() http.Handler {
 		mux.Handle("GET /api/v1/admin/audit/verifier", a.authed(a.auditVerifier))
 		mux.Handle("GET /api/v1/admin/audit/proof/inclusion", a.authed(a.auditInclusion))
 		mux.Handle("GET /api/v1/admin/audit/proof/consistency", a.authed(a.auditConsistency))
+	}
+	if a.Anchors != nil {
+		mux.Handle("GET /api/v1/admin/audit/anchors", a.authed(func(w http.ResponseWriter, _ *http.Request, _ Principal) {
+			writeJSON(w, http.StatusOK, map[string]any{"feeds": a.Anchors.Statuses()})
+		}))
 	}
 	if a.Registry != nil {
 		mux.Handle("GET /api/v1/admin/models/{model}/versions", a.authed(a.listVersions))

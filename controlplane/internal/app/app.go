@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/secureai-nexus/nexus/controlplane/internal/admin"
+	"github.com/secureai-nexus/nexus/controlplane/internal/anchor"
 	"github.com/secureai-nexus/nexus/controlplane/internal/audit"
 	"github.com/secureai-nexus/nexus/controlplane/internal/controller"
 	"github.com/secureai-nexus/nexus/controlplane/internal/identity"
@@ -72,6 +73,11 @@ type Config struct {
 	// RolloutTick is how often due rollout evaluations are looked for
 	// (default 1s).
 	RolloutTick time.Duration
+	// AuthzAuditFeeds are nexus-authz HTTP addresses whose policy events
+	// and decision-log heads are pulled into the audit log every
+	// AnchorInterval (default 1m).
+	AuthzAuditFeeds []string
+	AnchorInterval  time.Duration
 	// Validation tunes the registry's behavioural checks.
 	Validation registry.ValidationOptions
 	// ModelSigning says whom model signatures must come from: a public
@@ -207,10 +213,14 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		return err
 	}
 	go rollouts.Run(ctx)
+	anchors, err := startAnchors(ctx, log.With("component", "anchor"), cfg, st)
+	if err != nil {
+		return err
+	}
 	api := &admin.API{Log: log.With("component", "admin"), Auth: auth, Ctrl: ctrl, Status: xs, Audit: st,
 		Tracer: tel.TracerProvider.Tracer("github.com/secureai-nexus/nexus/controlplane/admin"), Propagator: tel.Propagator,
 		Metrics: tel.MetricsHandler(), Rollouts: rollouts, Registry: &registry.Registry{Ctrl: ctrl, Records: st, Options: cfg.Validation, Trust: trust},
-		AuditSigner: auditSigner, AuditOrigin: origin}
+		AuditSigner: auditSigner, AuditOrigin: origin, Anchors: anchors}
 	if err := weightMetrics(tel.MeterProvider, ctrl.Mesh); err != nil {
 		return fmt.Errorf("telemetry: %w", err)
 	}
@@ -397,4 +407,23 @@ func (noSource) Observe(_ context.Context, st rollout.State, _ time.Time) []roll
 		out[i] = rollout.Observation{Gate: g.Name, Err: "no metric source: start the control plane with --prometheus-url"}
 	}
 	return out
+}
+
+// startAnchors pulls each nexus-authz's audit feed into the audit log.
+func startAnchors(ctx context.Context, log *slog.Logger, cfg Config, st *store.SQLite) (*anchor.Runner, error) {
+	r := &anchor.Runner{Log: log, Store: st, Interval: cfg.AnchorInterval, Client: &http.Client{Timeout: 10 * time.Second}}
+	for _, s := range cfg.AuthzAuditFeeds {
+		f, err := anchor.ParseFeed(s)
+		if err != nil {
+			return nil, fmt.Errorf("--authz-audit-feed: %w", err)
+		}
+		r.Feeds = append(r.Feeds, f)
+	}
+	if err := r.Load(ctx); err != nil {
+		return nil, err
+	}
+	if len(r.Feeds) > 0 {
+		go r.Run(ctx)
+	}
+	return r, nil
 }
