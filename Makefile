@@ -99,6 +99,7 @@ go.test.fuzz: ## Run each fuzz target for 20s
 	cd authz && $(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime 20s ./internal/decisionlog/
 	cd authz && $(GO) test -run '^$$' -fuzz FuzzAppendEntry -fuzztime 20s ./internal/decisionlog/
 	cd controlplane && $(GO) test -run '^$$' -fuzz FuzzSignCSR -fuzztime 20s ./internal/ca/
+	cd controlplane && $(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 20s ./internal/anchor/
 
 conformance.oms: ## Verify model_signing's own release-test signatures (OMS_CONFORMANCE_DIR: their files, kept outside this repository)
 	@test -n "$(OMS_CONFORMANCE_DIR)" || { echo "set OMS_CONFORMANCE_DIR to a directory holding model_signing's release-test signatures and keys"; exit 2; }
