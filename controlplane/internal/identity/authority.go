@@ -56,7 +56,21 @@ type Authority struct {
 	mu     sync.Mutex
 	svids  map[spiffeid.ID]*x509svid.SVID
 	bundle []*x509.Certificate // last bundle subscribers were told about
+
+	// refusals coalesces repeated refusals of the same kind, so a
+	// misconfigured or hostile client retrying in a loop cannot flood the
+	// audit log: the first is recorded at once, repeats at most once per
+	// refusalWindow with their count.
+	refusalMu sync.Mutex
+	refusals  map[string]*refusal
 }
+
+type refusal struct {
+	recorded time.Time
+	repeats  int
+}
+
+const refusalWindow = time.Minute
 
 // Open loads the sealed CA (creating it on first start) for td.
 func Open(ctx context.Context, log *slog.Logger, td spiffeid.TrustDomain, st store.Store, cfg Config) (*Authority, error) {
@@ -77,7 +91,7 @@ func Open(ctx context.Context, log *slog.Logger, td spiffeid.TrustDomain, st sto
 		cfg.MaxJoinTokenTTL = 24 * time.Hour
 	}
 	a := &Authority{log: log, cfg: cfg, ca: c, store: st, now: cfg.CA.Now,
-		svids: map[spiffeid.ID]*x509svid.SVID{}}
+		svids: map[spiffeid.ID]*x509svid.SVID{}, refusals: map[string]*refusal{}}
 	a.bundle = c.Bundle().X509Authorities()
 	return a, nil
 }
@@ -294,17 +308,60 @@ func (a *Authority) Join(ctx context.Context, token string, csrDER []byte, peer 
 }
 
 func (a *Authority) refuse(ctx context.Context, target, peer, reason string) {
-	after, _ := json.Marshal(map[string]string{"reason": reason})
-	if _, err := a.store.Append(ctx, audit.Entry{Time: a.now(), Actor: "join:" + peer, Action: "identity.join.refused", Target: target, After: after}); err != nil {
-		a.log.Error("cannot audit a refused join", "error", err)
-	}
+	a.audit(ctx, "join:"+peer, "identity.join.refused", target, reason)
 	a.log.Warn("join refused", "peer", peer, "spiffe_id", target, "reason", reason)
+}
+
+// RefuseJoin audits a join refused before it reached a token (none sent).
+func (a *Authority) RefuseJoin(ctx context.Context, peer, reason string) {
+	a.refuse(ctx, "", peer, reason)
+}
+
+// audit records a refusal, coalescing repeats of the same (action,
+// target, reason) within refusalWindow into the next record's count. The
+// peer address is left out of the key: a client reconnecting from a new
+// port is the same refusal.
+func (a *Authority) audit(ctx context.Context, actor, action, target, reason string) {
+	key := action + "\x00" + target + "\x00" + reason
+	now := a.now()
+	a.refusalMu.Lock()
+	r := a.refusals[key]
+	if r != nil && now.Sub(r.recorded) < refusalWindow {
+		r.repeats++
+		a.refusalMu.Unlock()
+		return
+	}
+	repeats := 0
+	if r != nil {
+		repeats = r.repeats
+	}
+	a.refusals[key] = &refusal{recorded: now}
+	for k, old := range a.refusals {
+		if now.Sub(old.recorded) >= refusalWindow && old.repeats == 0 {
+			delete(a.refusals, k)
+		}
+	}
+	a.refusalMu.Unlock()
+	after := map[string]any{"reason": reason}
+	if repeats > 0 {
+		after["repeats_since_last_record"] = repeats
+	}
+	raw, _ := json.Marshal(after)
+	if _, err := a.store.Append(ctx, audit.Entry{Time: now, Actor: actor, Action: action, Target: target, After: raw}); err != nil {
+		a.log.Error("cannot audit a refusal", "action", action, "error", err)
+	}
 }
 
 // Renew signs a new SVID for a workload that proved id with its current
 // SVID over mTLS.
 func (a *Authority) Renew(id spiffeid.ID, csrDER []byte) ([]*x509.Certificate, error) {
 	return a.ca.SignCSR(id, csrDER)
+}
+
+// RefuseRenewal audits an SVID renewal that was refused.
+func (a *Authority) RefuseRenewal(ctx context.Context, id, peer, reason string) {
+	a.audit(ctx, "renew:"+peer, "identity.renew.refused", id, reason)
+	a.log.Warn("SVID renewal refused", "peer", peer, "spiffe_id", id, "reason", reason)
 }
 
 func tokenHash(token string) string {

@@ -74,6 +74,7 @@ func (s *Service) join(ctx context.Context, in *wrapperspb.BytesValue) (*wrapper
 		}
 	}
 	if token == "" {
+		s.A.RefuseJoin(ctx, peerString(ctx), "no join token")
 		return nil, status.Error(codes.Unauthenticated, "join needs a join token (authorization: Bearer nxjt_…)")
 	}
 	chain, err := s.A.Join(ctx, token, in.GetValue(), peerString(ctx))
@@ -89,13 +90,16 @@ func (s *Service) join(ctx context.Context, in *wrapperspb.BytesValue) (*wrapper
 func (s *Service) renew(ctx context.Context, in *wrapperspb.BytesValue) (*wrapperspb.BytesValue, error) {
 	id, err := PeerID(ctx)
 	if err != nil {
+		s.A.RefuseRenewal(ctx, "", peerString(ctx), status.Convert(err).Message())
 		return nil, err
 	}
 	if id.TrustDomain() != s.A.TrustDomain() {
+		s.A.RefuseRenewal(ctx, id.String(), peerString(ctx), "not in trust domain "+s.A.TrustDomain().Name())
 		return nil, status.Errorf(codes.PermissionDenied, "%s is not in %s", id, s.A.TrustDomain())
 	}
 	chain, err := s.A.Renew(id, in.GetValue())
 	if err != nil {
+		s.A.RefuseRenewal(ctx, id.String(), peerString(ctx), err.Error())
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
 	return wrapperspb.Bytes(der(chain)), nil
