@@ -88,6 +88,11 @@ type Engine struct {
 	// sub that the span carries as enduser.pseudo.id; without it the span
 	// names no end user.
 	SubjectKey []byte
+	// Callers, when set, is told each decision's caller and outcome, for
+	// the access review's "last used".
+	Callers interface {
+		Seen(caller string, allowed bool, at time.Time)
+	}
 }
 
 // SpanName is the Check span's name: the gRPC method, as gRPC
@@ -179,6 +184,9 @@ func (e *Engine) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 		annotate(span, &entry, res.Failure, in, e.SubjectKey)
 	}
 	e.Log.Log(entry)
+	if e.Callers != nil && entry.Caller != "" {
+		e.Callers.Seen(entry.Caller, res.Allowed, start)
+	}
 
 	resp, err := Response(res, id, e.DecisionIDHeader)
 	if err != nil {

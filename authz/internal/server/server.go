@@ -302,6 +302,7 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		head = dlog.Head
 	}
 	feed := auditfeed.New(head, 1024, nil)
+	callers, started := &auditfeed.Callers{}, time.Now()
 	feedPolicy := feed.PolicyLoaded(src.String())
 	mgr.OnLoad = func(ok bool, rev string, loadErr error) {
 		feedPolicy(ok, rev, loadErr)
@@ -336,6 +337,7 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		Labels:           instanceLabels(cfg.Labels),
 		Tracer:           tel.TracerProvider.Tracer("github.com/secureai-nexus/nexus/authz"),
 		SubjectKey:       cfg.SubjectKey,
+		Callers:          callers,
 	}
 
 	if cfg.MaxConcurrentStreams > 0 {
@@ -404,6 +406,7 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	// The control plane anchors the decision log's head and records policy
 	// activations from here; the page holds no personal data.
 	mux.Handle("GET /v1/nexus/audit-feed", feed.Handler())
+	mux.Handle("GET /v1/nexus/access", callers.Handler(started))
 	data := &dataAPI{
 		current: mgr.Current, maxBytes: int64(max(cfg.MaxInputBytes, 1<<20)), timeout: max(cfg.DecisionTimeout, time.Second),
 		loopback: isLoopback(cfg.HTTPAddr), newID: decision.NewID,
