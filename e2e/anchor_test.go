@@ -131,6 +131,52 @@ func TestDecisionLogAnchoredIntoAuditLog(t *testing.T) {
 		t.Fatalf("anchors: %d %+v", code, anchors)
 	}
 
+	// The access review names the caller the policy allowed, the grant it
+	// used, the admin token and an open join token, each with its last use.
+	nexusctl := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(filepath.Join(bin, "nexusctl"), append([]string{"--server", "http://" + m.admin,
+			"--token-file", filepath.Join(m.dir, "data", "admin.token")}, args...)...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("nexusctl %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	nexusctl("token", "create", "spiffe://nexus.local/nexus/authz", "--ttl", "10m")
+	var review struct {
+		Principals []struct {
+			Kind     string    `json:"kind"`
+			ID       string    `json:"id"`
+			LastUsed time.Time `json:"last_used"`
+			Stale    bool      `json:"stale"`
+		} `json:"principals"`
+		Unavailable []string `json:"unavailable"`
+	}
+	if err := json.Unmarshal([]byte(nexusctl("access-review", "-o", "json")), &review); err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]bool{}
+	for _, p := range review.Principals {
+		switch {
+		case p.Kind == "caller" && p.ID == "spiffe://nexus.local/ns/clinic/sa/frontdesk",
+			p.Kind == "policy-grant" && p.ID == "spiffe://nexus.local/ns/clinic/sa/*",
+			p.Kind == "admin-token":
+			if p.LastUsed.IsZero() || p.Stale {
+				t.Errorf("%s %s: last used %v, stale %v", p.Kind, p.ID, p.LastUsed, p.Stale)
+			}
+			found[p.Kind] = true
+		case p.Kind == "join-token":
+			found[p.Kind] = true
+		}
+	}
+	if len(found) != 4 || len(review.Unavailable) != 0 {
+		t.Fatalf("access review is missing some of caller, policy-grant, admin-token, join-token (found %v); unavailable %v", found, review.Unavailable)
+	}
+	if table := nexusctl("access-review"); !strings.Contains(table, "KIND") || !strings.Contains(table, "stale") {
+		t.Fatalf("access review table:\n%s", table)
+	}
+
 	// The anchored head is a line of the file, and the chain up to it is
 	// intact.
 	_ = az.cmd.Process.Signal(os.Interrupt)

@@ -25,6 +25,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/secureai-nexus/nexus/controlplane/internal/accessreview"
 	"github.com/secureai-nexus/nexus/controlplane/internal/anchor"
 	"github.com/secureai-nexus/nexus/controlplane/internal/audit"
 	"github.com/secureai-nexus/nexus/controlplane/internal/controller"
@@ -88,6 +89,10 @@ type API struct {
 	AuditOrigin string
 	// Anchors, when set, reports the nexus-authz audit feeds.
 	Anchors interface{ Statuses() []anchor.Status }
+	// AccessReview, when set, serves GET /api/v1/admin/access-review.
+	AccessReview interface {
+		Review(ctx context.Context) (accessreview.Report, error)
+	}
 }
 
 // maxBodyBytes bounds request bodies; a traffic change is a few bytes.
@@ -120,6 +125,9 @@ func (a *API) Handler() http.Handler {
 		mux.Handle("GET /api/v1/admin/audit/anchors", a.authed(func(w http.ResponseWriter, _ *http.Request, _ Principal) {
 			writeJSON(w, http.StatusOK, map[string]any{"feeds": a.Anchors.Statuses()})
 		}))
+	}
+	if a.AccessReview != nil {
+		mux.Handle("GET /api/v1/admin/access-review", a.authed(a.accessReview))
 	}
 	if a.Registry != nil {
 		mux.Handle("GET /api/v1/admin/models/{model}/versions", a.authed(a.listVersions))
@@ -516,4 +524,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
+}
+
+func (a *API) accessReview(w http.ResponseWriter, r *http.Request, _ Principal) {
+	rep, err := a.AccessReview.Review(r.Context())
+	if err != nil {
+		a.Log.Error("access review failed", "error", err)
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "", "the access review cannot be built: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
 }

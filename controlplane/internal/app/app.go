@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -18,6 +19,7 @@ import (
 	metricsv3 "github.com/envoyproxy/go-control-plane/envoy/service/metrics/v3"
 	"google.golang.org/grpc"
 
+	"github.com/secureai-nexus/nexus/controlplane/internal/accessreview"
 	"github.com/secureai-nexus/nexus/controlplane/internal/admin"
 	"github.com/secureai-nexus/nexus/controlplane/internal/anchor"
 	"github.com/secureai-nexus/nexus/controlplane/internal/audit"
@@ -220,7 +222,8 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	api := &admin.API{Log: log.With("component", "admin"), Auth: auth, Ctrl: ctrl, Status: xs, Audit: st,
 		Tracer: tel.TracerProvider.Tracer("github.com/secureai-nexus/nexus/controlplane/admin"), Propagator: tel.Propagator,
 		Metrics: tel.MetricsHandler(), Rollouts: rollouts, Registry: &registry.Registry{Ctrl: ctrl, Records: st, Options: cfg.Validation, Trust: trust},
-		AuditSigner: auditSigner, AuditOrigin: origin, Anchors: anchors}
+		AuditSigner: auditSigner, AuditOrigin: origin, Anchors: anchors,
+		AccessReview: accessReviewSources(cfg, st, tokenPath, anchors)}
 	if err := weightMetrics(tel.MeterProvider, ctrl.Mesh); err != nil {
 		return fmt.Errorf("telemetry: %w", err)
 	}
@@ -426,4 +429,21 @@ func startAnchors(ctx context.Context, log *slog.Logger, cfg Config, st *store.S
 		go r.Run(ctx)
 	}
 	return r, nil
+}
+
+// accessReviewSources reads the access review's inputs: the store, the
+// admin API's own authentication and each nexus-authz's grants and
+// callers.
+func accessReviewSources(cfg Config, st *store.SQLite, tokenPath string, anchors *anchor.Runner) *accessreview.Sources {
+	src := &accessreview.Sources{Store: st, AdminToken: tokenPath, OIDCIssuer: cfg.OIDCIssuer, OIDCAudience: cfg.OIDCAudience,
+		Client: &http.Client{Timeout: 5 * time.Second}}
+	if cfg.AdminMTLSAddr != "" {
+		src.AdminSPIFFEIDs = cfg.AdminSPIFFEIDs
+	}
+	for _, f := range anchors.Feeds {
+		if u, err := url.Parse(f.URL); err == nil {
+			src.Authz = append(src.Authz, u.Scheme+"://"+u.Host)
+		}
+	}
+	return src
 }

@@ -43,6 +43,7 @@ Usage:
   nexusctl [flags] rollout abort|promote|pause|resume MODEL
   nexusctl [flags] audit [--after N]           read the audit log
   nexusctl [flags] audit verify                verify the audit hash chain
+  nexusctl [flags] access-review [-o json]     every principal that can change anything or call a model, with last use
   nexusctl validate MESH_FILE                  check a mesh file, listing every problem
   nexusctl model sign MODEL_DIR --key KEY.pem  sign a model directory (OpenSSF Model Signing, key method)
   nexusctl bootstrap MESH_FILE NODE_ID         print a node's Envoy bootstrap (JSON)
@@ -128,6 +129,8 @@ func RunTraced(ctx context.Context, tp trace.TracerProvider, prop propagation.Te
 		err = c.traffic(ctx, stdout, rest[1:])
 	case "audit":
 		err = c.audit(ctx, stdout, rest[1:])
+	case "access-review":
+		err = c.accessReview(ctx, stdout, rest[1:])
 	case "rollout":
 		err = c.rollout(ctx, stdout, rest[1:])
 	case "validate":

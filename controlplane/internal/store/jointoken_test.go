@@ -80,3 +80,38 @@ func TestJoinTokenLifecycle(t *testing.T) {
 		t.Errorf("revoking a used token: err = %v", err)
 	}
 }
+
+func TestOpenJoinTokens(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.OpenSQLite(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	for _, tok := range []store.JoinToken{
+		{Hash: "open", SPIFFEID: "spiffe://nexus.local/a", CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
+		{Hash: "expired", SPIFFEID: "spiffe://nexus.local/b", CreatedAt: now, ExpiresAt: now.Add(time.Second)},
+		{Hash: "revoked", SPIFFEID: "spiffe://nexus.local/c", CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
+		{Hash: "used", SPIFFEID: "spiffe://nexus.local/d", CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
+	} {
+		if _, err := st.CreateJoinToken(ctx, tok, audit.Entry{Time: now, Actor: "test", Action: "jointoken.create", Target: tok.SPIFFEID}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.RevokeJoinToken(ctx, "revoked", now, audit.Entry{Time: now, Actor: "test", Action: "jointoken.revoke", Target: "revoked"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ConsumeJoinToken(ctx, "used", now, func(store.JoinToken, error) audit.Entry {
+		return audit.Entry{Time: now, Actor: "w", Action: "identity.join", Target: "d"}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	open, err := st.OpenJoinTokens(ctx, now.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(open) != 1 || open[0].Hash != "open" || !open[0].ExpiresAt.Equal(now.Add(time.Hour)) {
+		t.Fatalf("open tokens = %+v, want only the unused, unrevoked, unexpired one", open)
+	}
+}

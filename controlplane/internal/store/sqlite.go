@@ -412,3 +412,30 @@ func (s *SQLite) Change(ctx context.Context, e audit.Entry, change func(*sql.Tx)
 func (s *SQLite) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	return s.db.QueryContext(ctx, query, args...)
 }
+
+// OpenJoinTokens lists the join tokens that can still be exchanged at now:
+// unused, unrevoked, unexpired.
+func (s *SQLite) OpenJoinTokens(ctx context.Context, now time.Time) ([]JoinToken, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT hash, spiffe_id, created_at, expires_at FROM join_tokens
+		WHERE used_at IS NULL AND revoked_at IS NULL AND expires_at > ? ORDER BY created_at`, now.UTC().Format(time.RFC3339Nano))
+	if err != nil {
+		return nil, fmt.Errorf("read join tokens: %w", err)
+	}
+	defer rows.Close()
+	var out []JoinToken
+	for rows.Next() {
+		var t JoinToken
+		var created, expires string
+		if err := rows.Scan(&t.Hash, &t.SPIFFEID, &created, &expires); err != nil {
+			return nil, fmt.Errorf("read join tokens: %w", err)
+		}
+		if t.CreatedAt, err = time.Parse(time.RFC3339Nano, created); err != nil {
+			return nil, fmt.Errorf("join token %.16s: created_at: %w", t.Hash, err)
+		}
+		if t.ExpiresAt, err = time.Parse(time.RFC3339Nano, expires); err != nil {
+			return nil, fmt.Errorf("join token %.16s: expires_at: %w", t.Hash, err)
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
