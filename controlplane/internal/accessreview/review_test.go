@@ -53,9 +53,9 @@ func TestBuild(t *testing.T) {
 		"admin-oidc bob":          {now.Add(-day), false, "traffic.set"},
 		// The clinic grant covers frontdesk (directly under sa/), not
 		// sa/deep/child; the trust-domain grant covers both.
-		"policy-grant spiffe://nexus.local/ns/clinic/sa/*":   {now.Add(-time.Hour), false, "allowed call"},
-		"policy-grant spiffe://nexus.local/**":               {now.Add(-time.Hour), false, "allowed call"},
-		"policy-grant spiffe://nexus.local/ns/nexus/sa/op":   {time.Time{}, true, ""},
+		"policy-grant spiffe://nexus.local/ns/clinic/sa/*":    {now.Add(-time.Hour), false, "allowed call"},
+		"policy-grant spiffe://nexus.local/**":                {now.Add(-time.Hour), false, "allowed call"},
+		"policy-grant spiffe://nexus.local/ns/nexus/sa/op":    {time.Time{}, true, ""},
 		"caller spiffe://nexus.local/ns/clinic/sa/frontdesk":  {now.Add(-time.Hour), false, "allowed call"},
 		"caller spiffe://nexus.local/ns/clinic/sa/deep/child": {now.Add(-2 * time.Hour), false, "allowed call"},
 		// A join token expires by itself: not stale though unused.

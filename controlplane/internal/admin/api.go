@@ -51,10 +51,12 @@ type Status interface {
 	Versions(nodeID string) map[string]string
 }
 
-// AuditLog reads the audit chain.
+// AuditLog reads the audit chain and its stored Merkle tree.
 type AuditLog interface {
 	Audit(ctx context.Context, after int64, limit int) ([]audit.Record, error)
 	VerifyAudit(ctx context.Context) (audit.Verification, error)
+	AuditSize(ctx context.Context) (int64, error)
+	audit.Nodes
 }
 
 // Identity is the built-in CA's admin surface; nil with SPIRE.

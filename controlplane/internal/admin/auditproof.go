@@ -9,35 +9,20 @@ import (
 	"github.com/secureai-nexus/nexus/controlplane/internal/audit"
 )
 
-// leaves reads the whole audit log as Merkle leaves.
-func (a *API) leaves(ctx context.Context) ([]audit.Hash, error) {
-	var out []audit.Hash
-	var after int64
-	for {
-		recs, err := a.Audit.Audit(ctx, after, maxAuditPage)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range recs {
-			out = append(out, audit.RecordLeaf(r))
-			after = r.Seq
-		}
-		if len(recs) < maxAuditPage {
-			return out, nil
-		}
-	}
-}
-
 func (a *API) auditCheckpoint(w http.ResponseWriter, r *http.Request, _ Principal) {
 	ctx, cancel := commitContext(r)
 	defer cancel()
-	leaves, err := a.leaves(ctx)
+	size, err := a.Audit.AuditSize(ctx)
+	var root audit.Hash
+	if err == nil {
+		root, err = audit.TreeRoot(ctx, a.Audit, size)
+	}
 	if err != nil {
-		a.Log.Error("read audit log", "error", err)
+		a.Log.Error("read audit tree", "error", err)
 		writeError(w, http.StatusInternalServerError, "internal", "", "could not read the audit log")
 		return
 	}
-	signed, err := a.AuditSigner.Sign(audit.Checkpoint{Origin: a.AuditOrigin, Size: int64(len(leaves)), Root: audit.RootHash(leaves)})
+	signed, err := a.AuditSigner.Sign(audit.Checkpoint{Origin: a.AuditOrigin, Size: size, Root: root})
 	if err != nil {
 		a.Log.Error("sign checkpoint", "error", err)
 		writeError(w, http.StatusInternalServerError, "internal", "", "could not sign the checkpoint")
@@ -76,12 +61,16 @@ func (a *API) auditInclusion(w http.ResponseWriter, r *http.Request, _ Principal
 	a.proof(w, r, [2]proofParam{
 		{"index", 0, "index: required, the leaf's 0-based position (record seq − 1)"},
 		{"size", 1, "size: required, the size of a checkpoint's tree"},
-	}, func(leaves []audit.Hash, index, size int64) (proofView, error) {
-		p, err := audit.InclusionProof(leaves, int(index), int(size))
+	}, func(ctx context.Context, logSize, index, size int64) (proofView, error) {
+		p, err := audit.TreeInclusionProof(ctx, a.Audit, index, size, logSize)
 		if err != nil {
 			return proofView{}, err
 		}
-		return proofView{Index: &index, Size: size, LeafHash: leaves[index][:], Hashes: hashes(p)}, nil
+		leaf, err := a.Audit.Node(ctx, 0, index)
+		if err != nil {
+			return proofView{}, err
+		}
+		return proofView{Index: &index, Size: size, LeafHash: leaf[:], Hashes: hashes(p)}, nil
 	})
 }
 
@@ -89,8 +78,8 @@ func (a *API) auditConsistency(w http.ResponseWriter, r *http.Request, _ Princip
 	a.proof(w, r, [2]proofParam{
 		{"from", 1, "from: required, the earlier checkpoint's size"},
 		{"to", 1, "to: required, at least from"},
-	}, func(leaves []audit.Hash, from, to int64) (proofView, error) {
-		p, err := audit.ConsistencyProof(leaves, int(from), int(to))
+	}, func(ctx context.Context, logSize, from, to int64) (proofView, error) {
+		p, err := audit.TreeConsistencyProof(ctx, a.Audit, from, to, logSize)
 		if err != nil {
 			return proofView{}, err
 		}
@@ -109,7 +98,7 @@ type proofParam struct {
 // proof reads the two parameters and the log, and answers with what
 // build makes of them; a proof outside the log is the second
 // parameter's 400.
-func (a *API) proof(w http.ResponseWriter, r *http.Request, params [2]proofParam, build func([]audit.Hash, int64, int64) (proofView, error)) {
+func (a *API) proof(w http.ResponseWriter, r *http.Request, params [2]proofParam, build func(context.Context, int64, int64, int64) (proofView, error)) {
 	var vals [2]int64
 	for i, p := range params {
 		v, err := intParam(r, p.name, -1)
@@ -119,26 +108,21 @@ func (a *API) proof(w http.ResponseWriter, r *http.Request, params [2]proofParam
 		}
 		vals[i] = v
 	}
-	leaves, ok := a.proofLeaves(w, r)
-	if !ok {
-		return
+	ctx, cancel := commitContext(r)
+	defer cancel()
+	size, err := a.Audit.AuditSize(ctx)
+	var view proofView
+	if err == nil {
+		view, err = build(ctx, size, vals[0], vals[1])
 	}
-	view, err := build(leaves, vals[0], vals[1])
 	if errors.Is(err, audit.ErrProofRange) {
 		writeError(w, http.StatusBadRequest, "invalid_argument", params[0].name, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, view)
-}
-
-func (a *API) proofLeaves(w http.ResponseWriter, r *http.Request) ([]audit.Hash, bool) {
-	ctx, cancel := commitContext(r)
-	defer cancel()
-	leaves, err := a.leaves(ctx)
 	if err != nil {
-		a.Log.Error("read audit log", "error", err)
+		a.Log.Error("read audit tree", "error", err)
 		writeError(w, http.StatusInternalServerError, "internal", "", "could not read the audit log")
-		return nil, false
+		return
 	}
-	return leaves, true
+	writeJSON(w, http.StatusOK, view)
 }

@@ -102,3 +102,6 @@ func subproof(m int, d []Hash, whole bool) []Hash {
 	}
 	return append(subproof(m-k, d[k:], false), RootHash(d[:k]))
 }
+
+// NodeHash is RFC 6962's hash of an interior node: SHA-256(0x01 ‖ l ‖ r).
+func NodeHash(l, r Hash) Hash { return nodeHash(l, r) }

@@ -46,6 +46,12 @@ CREATE TABLE IF NOT EXISTS audit (
 	prev_hash TEXT NOT NULL,
 	hash      TEXT NOT NULL UNIQUE
 );
+CREATE TABLE IF NOT EXISTS audit_tree (
+	level INTEGER NOT NULL,
+	idx   INTEGER NOT NULL,
+	hash  BLOB NOT NULL,
+	PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS rollouts (
 	model      TEXT PRIMARY KEY,
 	state      TEXT NOT NULL,
@@ -92,7 +98,108 @@ func OpenSQLite(ctx context.Context, dir string) (*SQLite, error) {
 		db.Close()
 		return nil, fmt.Errorf("restrict %s: %w", path, err)
 	}
-	return &SQLite{db: db}, nil
+	s := &SQLite{db: db}
+	if err := s.backfillTree(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+// backfillTree adds the Merkle tree nodes of records written before the
+// store kept them, so every database serves proofs from stored nodes.
+func (s *SQLite) backfillTree(ctx context.Context) error {
+	var records, leaves int64
+	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM audit`).Scan(&records); err != nil {
+		return fmt.Errorf("read audit size: %w", err)
+	}
+	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_tree WHERE level = 0`).Scan(&leaves); err != nil {
+		return fmt.Errorf("read audit tree size: %w", err)
+	}
+	if leaves >= records {
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
+	rows, err := tx.QueryContext(ctx, `SELECT seq, hash FROM audit WHERE seq > ? ORDER BY seq`, leaves)
+	if err != nil {
+		return fmt.Errorf("read audit log: %w", err)
+	}
+	type leaf struct {
+		seq  int64
+		hash string
+	}
+	var todo []leaf
+	for rows.Next() {
+		var l leaf
+		if err := rows.Scan(&l.seq, &l.hash); err != nil {
+			rows.Close()
+			return err
+		}
+		todo = append(todo, l)
+	}
+	rows.Close()
+	for _, l := range todo {
+		if err := appendTree(ctx, tx, l.seq-1, audit.LeafHash([]byte(l.hash))); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// txNodes reads tree nodes inside a transaction.
+type txNodes struct{ tx *sql.Tx }
+
+func (t txNodes) Node(ctx context.Context, level int, index int64) (audit.Hash, error) {
+	return readNode(t.tx.QueryRowContext(ctx, `SELECT hash FROM audit_tree WHERE level = ? AND idx = ?`, level, index))
+}
+
+func readNode(row *sql.Row) (audit.Hash, error) {
+	var raw []byte
+	if err := row.Scan(&raw); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			// Within the tree's size every node is stored: a missing one
+			// is damage, not a request out of range.
+			return audit.Hash{}, errors.New("audit tree node is not stored")
+		}
+		return audit.Hash{}, err
+	}
+	var h audit.Hash
+	if len(raw) != len(h) {
+		return h, fmt.Errorf("audit tree node has %d bytes", len(raw))
+	}
+	copy(h[:], raw)
+	return h, nil
+}
+
+func appendTree(ctx context.Context, tx *sql.Tx, index int64, leaf audit.Hash) error {
+	nodes, err := audit.TreeAppend(ctx, index, leaf, txNodes{tx})
+	if err != nil {
+		return err
+	}
+	for _, n := range nodes {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_tree (level, idx, hash) VALUES (?, ?, ?)`, n.Level, n.Index, n.Hash[:]); err != nil {
+			return fmt.Errorf("append audit tree node %d/%d: %w", n.Level, n.Index, err)
+		}
+	}
+	return nil
+}
+
+// AuditSize is the number of audit records: the tree's size.
+func (s *SQLite) AuditSize(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_tree WHERE level = 0`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("read audit size: %w", err)
+	}
+	return n, nil
+}
+
+// Node implements audit.Nodes over the stored tree.
+func (s *SQLite) Node(ctx context.Context, level int, index int64) (audit.Hash, error) {
+	return readNode(s.db.QueryRowContext(ctx, `SELECT hash FROM audit_tree WHERE level = ? AND idx = ?`, level, index))
 }
 
 // Close closes the database.
@@ -246,6 +353,9 @@ func (s *SQLite) write(ctx context.Context, e audit.Entry, change func(*sql.Tx) 
 		nullJSON(rec.Before), nullJSON(rec.After), rec.PrevHash, rec.Hash); err != nil {
 		return audit.Record{}, fmt.Errorf("append audit record: %w", err)
 	}
+	if err := appendTree(ctx, tx, rec.Seq-1, audit.RecordLeaf(rec)); err != nil {
+		return audit.Record{}, err
+	}
 	if err := tx.Commit(); err != nil {
 		return audit.Record{}, fmt.Errorf("commit: %w", err)
 	}
@@ -310,6 +420,7 @@ func (s *SQLite) VerifyAudit(ctx context.Context) (audit.Verification, error) {
 	}
 	defer rows.Close()
 	var v audit.Verifier
+	var leaves []audit.Hash
 	for rows.Next() {
 		r, err := scanRecord(rows)
 		if err != nil {
@@ -318,8 +429,71 @@ func (s *SQLite) VerifyAudit(ctx context.Context) (audit.Verification, error) {
 		if !v.Add(r) {
 			break
 		}
+		leaves = append(leaves, audit.RecordLeaf(r))
 	}
-	return v.Result(), rows.Err()
+	if err := rows.Err(); err != nil {
+		return audit.Verification{}, err
+	}
+	rows.Close()
+	res := v.Result()
+	if !res.OK {
+		return res, nil
+	}
+	// Checkpoints and proofs are served from the stored tree: every node
+	// of it must be the tree of these records.
+	if err := s.verifyTree(ctx, leaves); err != nil {
+		res.OK, res.BrokenAt = false, res.Records
+		res.Reason = "the stored Merkle tree does not match the records: " + err.Error()
+	}
+	return res, nil
+}
+
+// verifyTree compares the stored nodes over the first len(leaves) leaves
+// with the nodes recomputed from them, level by level (nodes appended
+// since the records were read are past that range and ignored).
+func (s *SQLite) verifyTree(ctx context.Context, leaves []audit.Hash) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT level, idx, hash FROM audit_tree ORDER BY level, idx`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	level, want := 0, leaves
+	next := 0 // index in want of the next expected node
+	for rows.Next() {
+		var l int
+		var idx int64
+		var raw []byte
+		if err := rows.Scan(&l, &idx, &raw); err != nil {
+			return err
+		}
+		for l > level {
+			if next < len(want) {
+				return fmt.Errorf("node %d/%d is missing", level, next)
+			}
+			parents := make([]audit.Hash, len(want)/2)
+			for i := range parents {
+				parents[i] = audit.NodeHash(want[2*i], want[2*i+1])
+			}
+			level, want, next = level+1, parents, 0
+		}
+		if idx >= int64(len(want)) {
+			continue // appended after the records were read
+		}
+		if idx != int64(next) {
+			return fmt.Errorf("node %d/%d is missing", level, next)
+		}
+		if string(raw) != string(want[idx][:]) {
+			return fmt.Errorf("node %d/%d was edited", level, idx)
+		}
+		next++
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if next < len(want) || len(want) > 1 {
+		return fmt.Errorf("node %d/%d is missing", level, next)
+	}
+	return nil
 }
 
 // CreateJoinToken implements Store.
