@@ -263,7 +263,9 @@ func TestCheckKeyRotation(t *testing.T) {
 		{"KEK without period", func(e *KeyEvidence) { e.KEKs[0].MaxAge = 0 }, "has no rotation period"},
 		{"no KEK", func(e *KeyEvidence) { e.KEKs = nil }, "no key-encryption key"},
 		{"class not rotating", func(e *KeyEvidence) { e.DataKeys[0].Created = now.Add(-5 * time.Hour) }, "class inference: the newest data key is 5h0m0s old, past its 4h0m0s rotation"},
-		{"unknown class", func(e *KeyEvidence) { e.DataKeys = append(e.DataKeys, DataKey{ID: "x", Class: "capture", Created: now}) }, "class capture has no rotation period"},
+		{"unknown class", func(e *KeyEvidence) {
+			e.DataKeys = append(e.DataKeys, DataKey{ID: "x", Class: "capture", Created: now})
+		}, "class capture has no rotation period"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

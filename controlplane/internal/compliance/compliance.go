@@ -86,7 +86,9 @@ func (c Control) Token() string {
 			dash = true
 		}
 	}
-	return strings.TrimSuffix(b.String(), ".")
+	// A dot ends an abbreviation ("Art.") as often as it joins numbers.
+	tok := strings.NewReplacer(".-", "-", "-.", "-").Replace(b.String())
+	return strings.TrimSuffix(tok, ".")
 }
 
 // String is the control as a person reads it: "HIPAA 164.312(b)".

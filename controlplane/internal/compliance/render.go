@@ -57,10 +57,10 @@ func Render(r Report, f Format) ([]byte, error) {
 // view is what the templates see.
 type view struct {
 	Report
-	Title        string
-	Generated    string
-	Sat, Not     int
-	Total        int
+	Title     string
+	Generated string
+	Sat, Not  int
+	Total     int
 }
 
 func newView(r Report) view {
