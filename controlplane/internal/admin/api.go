@@ -26,6 +26,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/secureai-nexus/nexus/controlplane/internal/audit"
+	"github.com/secureai-nexus/nexus/controlplane/internal/compliance"
 	"github.com/secureai-nexus/nexus/controlplane/internal/controller"
 	"github.com/secureai-nexus/nexus/controlplane/internal/mesh"
 	"github.com/secureai-nexus/nexus/controlplane/internal/xds"
@@ -85,6 +86,9 @@ type API struct {
 	// AuditOrigin) and serves its proofs.
 	AuditSigner *audit.Signer
 	AuditOrigin string
+	// Compliance, when set, serves the compliance report from these
+	// evidence sources.
+	Compliance *compliance.Sources
 }
 
 // maxBodyBytes bounds request bodies; a traffic change is a few bytes.
@@ -112,6 +116,9 @@ func (a *API) Handler() http.Handler {
 		mux.Handle("GET /api/v1/admin/audit/verifier", a.authed(a.auditVerifier))
 		mux.Handle("GET /api/v1/admin/audit/proof/inclusion", a.authed(a.auditInclusion))
 		mux.Handle("GET /api/v1/admin/audit/proof/consistency", a.authed(a.auditConsistency))
+	}
+	if a.Compliance != nil {
+		mux.Handle("GET /api/v1/admin/compliance/report", a.authed(a.complianceReport))
 	}
 	if a.Registry != nil {
 		mux.Handle("GET /api/v1/admin/models/{model}/versions", a.authed(a.listVersions))
