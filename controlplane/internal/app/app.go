@@ -207,10 +207,12 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		return err
 	}
 	go rollouts.Run(ctx)
+	reg := &registry.Registry{Ctrl: ctrl, Records: st, Options: cfg.Validation, Trust: trust}
 	api := &admin.API{Log: log.With("component", "admin"), Auth: auth, Ctrl: ctrl, Status: xs, Audit: st,
 		Tracer: tel.TracerProvider.Tracer("github.com/secureai-nexus/nexus/controlplane/admin"), Propagator: tel.Propagator,
-		Metrics: tel.MetricsHandler(), Rollouts: rollouts, Registry: &registry.Registry{Ctrl: ctrl, Records: st, Options: cfg.Validation, Trust: trust},
-		AuditSigner: auditSigner, AuditOrigin: origin}
+		Metrics: tel.MetricsHandler(), Rollouts: rollouts, Registry: reg,
+		AuditSigner: auditSigner, AuditOrigin: origin,
+		Compliance: complianceSources(cfg, ctrl, xs, st, auditSigner, origin, reg, rollouts)}
 	if err := weightMetrics(tel.MeterProvider, ctrl.Mesh); err != nil {
 		return fmt.Errorf("telemetry: %w", err)
 	}
