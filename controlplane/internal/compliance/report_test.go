@@ -424,3 +424,27 @@ func TestHTMLIsSelfContained(t *testing.T) {
 		t.Error("the page lacks its inline style or its findings")
 	}
 }
+
+// FuzzParse: the framework and format come from a query string; any
+// input is either a known value or an error naming the choices.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"hipaa", "GDPR", " soc2 ", "iso27001", "md", "html", "oscal", "", "pci", "\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if fw, err := ParseFramework(s); err == nil {
+			if !strings.EqualFold(strings.TrimSpace(s), string(fw)) {
+				t.Fatalf("%q parsed as %q", s, fw)
+			}
+		} else if !strings.Contains(err.Error(), "hipaa, gdpr, soc2, iso27001") {
+			t.Fatalf("%q: %v", s, err)
+		}
+		if ft, err := ParseFormat(s); err == nil {
+			if ft.ContentType() == "application/octet-stream" {
+				t.Fatalf("%q parsed as %q", s, ft)
+			}
+		} else if !strings.Contains(err.Error(), "oscal, md, html") {
+			t.Fatalf("%q: %v", s, err)
+		}
+	})
+}
