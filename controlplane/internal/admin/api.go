@@ -28,6 +28,7 @@ import (
 	"github.com/secureai-nexus/nexus/controlplane/internal/accessreview"
 	"github.com/secureai-nexus/nexus/controlplane/internal/anchor"
 	"github.com/secureai-nexus/nexus/controlplane/internal/audit"
+	"github.com/secureai-nexus/nexus/controlplane/internal/compliance"
 	"github.com/secureai-nexus/nexus/controlplane/internal/controller"
 	"github.com/secureai-nexus/nexus/controlplane/internal/mesh"
 	"github.com/secureai-nexus/nexus/controlplane/internal/xds"
@@ -95,6 +96,9 @@ type API struct {
 	AccessReview interface {
 		Review(ctx context.Context) (accessreview.Report, error)
 	}
+	// Compliance, when set, serves the compliance report from these
+	// evidence sources.
+	Compliance *compliance.Sources
 }
 
 // maxBodyBytes bounds request bodies; a traffic change is a few bytes.
@@ -130,6 +134,9 @@ func (a *API) Handler() http.Handler {
 	}
 	if a.AccessReview != nil {
 		mux.Handle("GET /api/v1/admin/access-review", a.authed(a.accessReview))
+	}
+	if a.Compliance != nil {
+		mux.Handle("GET /api/v1/admin/compliance/report", a.authed(a.complianceReport))
 	}
 	if a.Registry != nil {
 		mux.Handle("GET /api/v1/admin/models/{model}/versions", a.authed(a.listVersions))

@@ -284,6 +284,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		{"get", "/api/v1/admin/audit"}, {"get", "/api/v1/admin/audit/verify"},
 		{"post", "/api/v1/admin/identity/join-tokens"}, {"post", "/api/v1/admin/identity/join-tokens/revoke"},
 		{"post", "/api/v1/admin/identity/rotate-root"}, {"get", "/api/v1/admin/identity/bundle"},
+		{"get", "/api/v1/admin/compliance/report"},
 	} {
 		if _, ok := doc.Paths[r.path][r.method]; !ok {
 			t.Errorf("%s %s is not documented", r.method, r.path)

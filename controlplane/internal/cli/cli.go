@@ -50,6 +50,8 @@ Usage:
   nexusctl [flags] token create SPIFFE_ID [--ttl 10m]
                                                mint a single-use join token bound to one SPIFFE id
   nexusctl [flags] token revoke TOKEN          revoke an unused join token
+  nexusctl [flags] compliance report --framework hipaa|gdpr|soc2|iso27001 [--format oscal|md|html] [-o FILE]
+                                               evaluate the compliance checks from live evidence
   nexusctl [flags] ca rotate-root              add a new root to the bundle; it signs after one SVID lifetime
   nexusctl agent --join-token-file F --socket S [--server 127.0.0.1:18000] [--bundle .data/controlplane/bundle.pem]
                                                exchange the join token for an SVID and serve it on a
@@ -143,6 +145,8 @@ func RunTraced(ctx context.Context, tp trace.TracerProvider, prop propagation.Te
 		err = c.joinToken(ctx, stdout, rest[1:])
 	case "ca":
 		err = c.ca(ctx, stdout, rest[1:])
+	case "compliance":
+		err = c.compliance(ctx, stdout, rest[1:])
 	case "agent":
 		err = runAgent(ctx, stderr, rest[1:])
 	default:

@@ -272,3 +272,12 @@ func (s *Server) SetAckHook(fn func(node, typeURL, version string)) {
 // Register adds another gRPC service to the xDS port (the identity
 // service shares its TLS listener). Call before Serve.
 func (s *Server) Register(fn func(grpc.ServiceRegistrar)) { s.extra = append(s.extra, fn) }
+
+// Published returns the resources each node was last served, by node id,
+// for whoever must examine the live config (the compliance report). The
+// resources are shared with the cache: callers must not modify them.
+func (s *Server) Published() map[string]*translate.Resources {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.resources)
+}
