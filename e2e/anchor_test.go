@@ -177,6 +177,22 @@ func TestDecisionLogAnchoredIntoAuditLog(t *testing.T) {
 		t.Fatalf("access review table:\n%s", table)
 	}
 
+	// The compliance report sees the real nexus-authz: its masks and its
+	// anchored decision log.
+	report := nexusctl("compliance", "report", "--framework", "soc2", "--format", "md")
+	for _, check := range []string{"decision-log-masked", "decision-log-anchored"} {
+		line := ""
+		for _, l := range strings.Split(report, "\n") {
+			if strings.Contains(l, "`"+check+"`") && strings.HasPrefix(l, "|") {
+				line = l
+				break
+			}
+		}
+		if !strings.Contains(line, "satisfied") || strings.Contains(line, "not satisfied") {
+			t.Errorf("%s: %q\n%s", check, line, report)
+		}
+	}
+
 	// The anchored head is a line of the file, and the chain up to it is
 	// intact.
 	_ = az.cmd.Process.Signal(os.Interrupt)

@@ -41,12 +41,24 @@ const (
 // policy must not become a huge audit entry.
 const maxReason = 2048
 
+// LogConfig is how nexus-authz keeps its decision log, for the
+// compliance report's decision-log check: where lines go and which input
+// fields are masked (a policy set's system.log.mask may mask more).
+type LogConfig struct {
+	Destination string   `json:"destination"` // off | stdout | file
+	Format      string   `json:"format"`
+	Masks       []string `json:"masks"`
+	// Upload says lines are also sent to a decision log service.
+	Upload bool `json:"upload,omitempty"`
+}
+
 // Feed keeps the last events in a bounded ring. Instance changes every
 // start, so a puller knows sequence numbers began again.
 type Feed struct {
 	instance string
 	head     func() decisionlog.Head
 	now      func() time.Time
+	config   *LogConfig
 
 	mu     sync.Mutex
 	next   int64
@@ -68,6 +80,9 @@ func New(head func() decisionlog.Head, capacity int, now func() time.Time) *Feed
 	}
 	return &Feed{instance: hex.EncodeToString(b), head: head, now: now, next: 1, cap: capacity}
 }
+
+// SetLogConfig says how the decision log is kept; call it before serving.
+func (f *Feed) SetLogConfig(c LogConfig) { f.config = &c }
 
 // Instance names this process's sequence.
 func (f *Feed) Instance() string { return f.instance }
@@ -111,20 +126,22 @@ type Page struct {
 	// DecisionLog is the decision log chain's head as last written; nil
 	// when decisions are not logged to a chain.
 	DecisionLog *decisionlog.Head `json:"decision_log,omitempty"`
+	// DecisionLogConfig is how the decision log is kept.
+	DecisionLogConfig *LogConfig `json:"decision_log_config,omitempty"`
 	// Events are those with seq > after, oldest first.
 	Events []Event `json:"events"`
 	// Next is the seq the next event will get; pass Next-1 as after.
 	Next int64 `json:"next"`
 	// Missed is set when events the caller had not read were pushed out
 	// of the ring: the audit log then records the gap.
-	Missed bool `json:"missed,omitempty"`
+	Missed bool      `json:"missed,omitempty"`
 	Time   time.Time `json:"time"`
 }
 
 // Since returns the page after seq after.
 func (f *Feed) Since(after int64) Page {
 	f.mu.Lock()
-	p := Page{Instance: f.instance, Next: f.next, Events: []Event{}, Time: f.now().UTC()}
+	p := Page{Instance: f.instance, Next: f.next, Events: []Event{}, Time: f.now().UTC(), DecisionLogConfig: f.config}
 	for _, e := range f.events {
 		if e.Seq > after {
 			p.Events = append(p.Events, e)

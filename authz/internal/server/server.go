@@ -303,6 +303,7 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	}
 	feed := auditfeed.New(head, 1024, nil)
 	callers, started := &auditfeed.Callers{}, time.Now()
+	feed.SetLogConfig(logConfig(cfg, up != nil))
 	feedPolicy := feed.PolicyLoaded(src.String())
 	mgr.OnLoad = func(ok bool, rev string, loadErr error) {
 		feedPolicy(ok, rev, loadErr)
@@ -573,4 +574,22 @@ func isLoopback(addr string) bool {
 	}
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.IsLoopback()
+}
+
+// logConfig is how the decision log is kept, as the audit feed reports it.
+func logConfig(cfg Config, upload bool) auditfeed.LogConfig {
+	c := auditfeed.LogConfig{Destination: "file", Format: "nexus", Masks: cfg.Masks, Upload: upload}
+	switch cfg.DecisionLog {
+	case "", "stdout":
+		c.Destination = "stdout"
+	case "off":
+		c.Destination = "off"
+	}
+	if cfg.DecisionLogOPAFormat || upload {
+		c.Format = "opa"
+	}
+	if c.Masks == nil {
+		c.Masks = []string{}
+	}
+	return c
 }

@@ -20,7 +20,9 @@ import (
 type Page struct {
 	Instance    string           `json:"instance"`
 	DecisionLog *DecisionLogHead `json:"decision_log,omitempty"`
-	Events      []Event          `json:"events"`
+	// DecisionLogConfig is how that nexus-authz keeps its decision log.
+	DecisionLogConfig *LogConfig `json:"decision_log_config,omitempty"`
+	Events            []Event    `json:"events"`
 	Next        int64            `json:"next"`
 	Missed      bool             `json:"missed,omitempty"`
 	Time        time.Time        `json:"time"`
@@ -34,6 +36,14 @@ type DecisionLogHead struct {
 	Dropped     int64     `json:"dropped"`
 	WriteErrors int64     `json:"write_errors"`
 	Time        time.Time `json:"time,omitzero"`
+}
+
+// LogConfig is how a nexus-authz keeps its decision log.
+type LogConfig struct {
+	Destination string   `json:"destination"`
+	Format      string   `json:"format"`
+	Masks       []string `json:"masks"`
+	Upload      bool     `json:"upload,omitempty"`
 }
 
 // Event is one nexus-authz event.

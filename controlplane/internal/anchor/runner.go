@@ -68,6 +68,17 @@ type Status struct {
 	// LastAnchor is when the decision log's head was last anchored.
 	LastAnchor time.Time `json:"last_anchor,omitzero"`
 	Head       string    `json:"head,omitempty"`
+	// DecisionLog is how the feed's nexus-authz keeps its decision log,
+	// as its last page said.
+	DecisionLog *LogConfig `json:"decision_log,omitempty"`
+}
+
+// Every is the pull interval in effect.
+func (r *Runner) Every() time.Duration {
+	if r.Interval <= 0 {
+		return time.Minute
+	}
+	return r.Interval
 }
 
 // Load creates the cursor table and reads where each feed was left.
@@ -96,11 +107,7 @@ func (r *Runner) Load(ctx context.Context) error {
 
 // Run pulls until ctx ends.
 func (r *Runner) Run(ctx context.Context) {
-	every := r.Interval
-	if every <= 0 {
-		every = time.Minute
-	}
-	t := time.NewTicker(every)
+	t := time.NewTicker(r.Every())
 	defer t.Stop()
 	for {
 		for _, f := range r.Feeds {
@@ -159,6 +166,11 @@ func (r *Runner) pull(ctx context.Context, f Feed) error {
 			return err
 		}
 	}
+	r.mu.Lock()
+	s := r.last[f.Name]
+	s.DecisionLog = p.DecisionLogConfig
+	r.last[f.Name] = s
+	r.mu.Unlock()
 	for _, st := range Plan(f.Name, cur, p, r.now()) {
 		c := st.Cursor
 		_, err := r.Store.Change(ctx, st.Entry, func(tx *sql.Tx) error {

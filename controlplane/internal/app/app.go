@@ -220,12 +220,13 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		return err
 	}
 	reg := &registry.Registry{Ctrl: ctrl, Records: st, Options: cfg.Validation, Trust: trust}
+	access := accessReviewSources(cfg, st, tokenPath, anchors)
 	api := &admin.API{Log: log.With("component", "admin"), Auth: auth, Ctrl: ctrl, Status: xs, Audit: st,
 		Tracer: tel.TracerProvider.Tracer("github.com/secureai-nexus/nexus/controlplane/admin"), Propagator: tel.Propagator,
 		Metrics: tel.MetricsHandler(), Rollouts: rollouts, Registry: reg,
 		AuditSigner: auditSigner, AuditOrigin: origin, Anchors: anchors,
-		AccessReview: accessReviewSources(cfg, st, tokenPath, anchors),
-		Compliance:   complianceSources(cfg, ctrl, xs, st, auditSigner, origin, reg, rollouts)}
+		AccessReview: access,
+		Compliance:   complianceSources(cfg, ctrl, xs, st, auditSigner, origin, reg, rollouts, anchors, access)}
 	if err := weightMetrics(tel.MeterProvider, ctrl.Mesh); err != nil {
 		return fmt.Errorf("telemetry: %w", err)
 	}

@@ -2,8 +2,13 @@ package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
+	"slices"
 
+	"github.com/secureai-nexus/nexus/controlplane/internal/accessreview"
+	"github.com/secureai-nexus/nexus/controlplane/internal/anchor"
 	"github.com/secureai-nexus/nexus/controlplane/internal/audit"
 	"github.com/secureai-nexus/nexus/controlplane/internal/compliance"
 	"github.com/secureai-nexus/nexus/controlplane/internal/controller"
@@ -13,13 +18,15 @@ import (
 	"github.com/secureai-nexus/nexus/controlplane/internal/xds"
 )
 
-// complianceSources are the evidence sources that exist today. The key
-// manager, consent store, nexus-authz's decision log and break-glass
-// grants are not wired yet: their checks are not satisfied, saying so.
-func complianceSources(cfg Config, ctrl *controller.Controller, xs *xds.Server, st store.Store, signer *audit.Signer, origin string, reg *registry.Registry, rollouts *runner.Runner) *compliance.Sources {
+// complianceSources are the checks' evidence sources.
+func complianceSources(cfg Config, ctrl *controller.Controller, xs *xds.Server, st store.Store, signer *audit.Signer, origin string, reg *registry.Registry, rollouts *runner.Runner,
+	anchors *anchor.Runner, access *accessreview.Sources) *compliance.Sources {
 	return &compliance.Sources{
-		Mesh:     ctrl,
-		Snapshot: xs,
+		Anchors:     anchorEvidence{anchors},
+		DecisionLog: anchorEvidence{anchors},
+		Access:      accessEvidence{access},
+		Mesh:        ctrl,
+		Snapshot:    xs,
 		Audit: &compliance.AuditLog{Records: st, Signer: signer, Origin: origin,
 			CheckpointFile: filepath.Join(cfg.DataDir, "compliance-checkpoint")},
 		Registry:  registryEvidence{ctrl: ctrl, reg: reg},
@@ -78,6 +85,61 @@ func (r rolloutEvidence) RolloutEvidence(context.Context) (compliance.RolloutEvi
 		}
 		st, _ := r.runner.Current(md.Name)
 		e.Active = append(e.Active, compliance.ActiveRollout{Model: md.Name, Canary: st.Canary, Phase: string(st.Phase), Gates: len(st.Spec.Gates)})
+	}
+	return e, nil
+}
+
+// anchorEvidence serves the anchoring check and, from the feeds' last
+// pages, the decision-log check.
+type anchorEvidence struct{ r *anchor.Runner }
+
+func (a anchorEvidence) AnchorEvidence(context.Context) (compliance.AnchorEvidence, error) {
+	e := compliance.AnchorEvidence{Interval: a.r.Every()}
+	for _, s := range a.r.Statuses() {
+		e.Feeds = append(e.Feeds, compliance.AnchorFeed{Name: s.Feed, LastPull: s.LastPull, LastError: s.LastError, LastAnchor: s.LastAnchor})
+	}
+	return e, nil
+}
+
+// DecisionLogEvidence is the weakest of the nexus-authz configurations:
+// only a field every one of them masks counts as masked.
+func (a anchorEvidence) DecisionLogEvidence(context.Context) (compliance.DecisionLogEvidence, error) {
+	var masks []string
+	read := 0
+	for _, s := range a.r.Statuses() {
+		if s.DecisionLog == nil {
+			return compliance.DecisionLogEvidence{}, fmt.Errorf("%s has not reported its decision log configuration (last error: %s)", s.Feed, orNone(s.LastError))
+		}
+		if read == 0 {
+			masks = slices.Clone(s.DecisionLog.Masks)
+		} else {
+			masks = slices.DeleteFunc(masks, func(m string) bool { return !slices.Contains(s.DecisionLog.Masks, m) })
+		}
+		read++
+	}
+	if read == 0 {
+		return compliance.DecisionLogEvidence{}, errors.New("no nexus-authz audit feed is configured (--authz-audit-feed)")
+	}
+	return compliance.DecisionLogEvidence{Masks: masks}, nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+type accessEvidence struct{ src *accessreview.Sources }
+
+func (a accessEvidence) AccessEvidence(ctx context.Context) (compliance.AccessEvidence, error) {
+	rep, err := a.src.Review(ctx)
+	if err != nil {
+		return compliance.AccessEvidence{}, err
+	}
+	e := compliance.AccessEvidence{Incomplete: rep.Unavailable}
+	for _, p := range rep.Principals {
+		e.Principals = append(e.Principals, compliance.AccessPrincipal{Kind: p.Kind, ID: p.ID, LastUsed: p.LastUsed, Stale: p.Stale})
 	}
 	return e, nil
 }

@@ -35,7 +35,8 @@ func TestComplianceReport(t *testing.T) {
 		"| `audit-log-checkpoint` ",
 		"cannot be evaluated: no key manager configured",
 		"cannot be evaluated: no break-glass source configured",
-		"cannot be evaluated: no nexus-authz decision log configuration available",
+		"cannot be evaluated: nexus-authz's configuration could not be read: no nexus-authz audit feed is configured (--authz-audit-feed)",
+		"no nexus-authz audit feed is configured (--authz-audit-feed): decision logs are not anchored",
 		"the admin API uses loopback dev mode",
 		"node model~triage listener inbound chain mtls: mTLS, client certificate required",
 	} {

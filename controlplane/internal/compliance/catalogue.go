@@ -187,6 +187,31 @@ func Catalogue() []Check {
 			},
 			eval: evalBreakGlass,
 		},
+		{
+			ID:          "decision-log-anchored",
+			Title:       "Decision logs anchored into the audit log",
+			Description: "Every nexus-authz's decision-log chain head is anchored into the audit log at its interval (--authz-audit-feed, --anchor-interval), so the audit log's signed checkpoint covers every decision; its policy activations and refusals are audit records.",
+			Method:      MethodTest, Source: "anchor feeds",
+			Controls: join(hipaa("164.312(b)", "164.312(c)(1)"), soc2("CC7.2", "CC8.1"), gdpr("Art. 5(2)", "Art. 30"), iso("A.8.15")),
+			Remediation: []string{
+				"Start the control plane with `--authz-audit-feed http://NEXUS_AUTHZ_HTTP_ADDR` for every nexus-authz.",
+				"For a failing pull, check that nexus-authz's HTTP address is reachable from the control plane (`curl http://…/v1/nexus/audit-feed`).",
+				"Verify the decision log against the last anchor: `nexus-authz verify-log --anchor HASH FILE…`.",
+			},
+			eval: evalAnchors,
+		},
+		{
+			ID:          "access-unused-removed",
+			Title:       "No standing access left unused for a quarter",
+			Description: "The access review lists every admin identity, policy grant, caller, open join token and break-glass grant with its last use; access that does not expire by itself and has not been used in 90 days is a candidate for removal, and a review that cannot read a source is incomplete.",
+			Method:      MethodExamine, Source: "access review",
+			Controls: join(hipaa("164.312(a)(1)"), soc2("CC6.2", "CC6.3"), gdpr("Art. 32"), iso("A.5.18", "A.8.2")),
+			Remediation: []string{
+				"Run `nexusctl access-review` and remove each stale principal: the grant from the policy data, the admin identity from the OIDC provider or --admin-spiffe-id.",
+				"For an incomplete review, fix the source it names (usually --authz-audit-feed).",
+			},
+			eval: evalAccess,
+		},
 	}
 }
 

@@ -352,3 +352,53 @@ func checkBreakGlass(e BreakGlassEvidence, now time.Time) Result {
 	res.Summary = fmt.Sprintf("%d grants, %d awaiting review within the window; %d problems", len(e.Grants), pending, len(res.Violations))
 	return res
 }
+
+// checkAnchors requires at least one nexus-authz feed, each anchored
+// within three intervals and pulling without error: a decision log whose
+// head is not anchored is not covered by the audit log's checkpoint.
+func checkAnchors(e AnchorEvidence, now time.Time) Result {
+	var res Result
+	if len(e.Feeds) == 0 {
+		res.Violations = append(res.Violations, "no nexus-authz audit feed is configured (--authz-audit-feed): decision logs are not anchored")
+	}
+	late := 3 * e.Interval
+	for _, f := range e.Feeds {
+		res.Evidence = append(res.Evidence, fmt.Sprintf("%s: last pull %s, last anchor %s", f.Name, when(f.LastPull), when(f.LastAnchor)))
+		switch {
+		case f.LastError != "":
+			res.Violations = append(res.Violations, f.Name+": the last pull failed: "+f.LastError)
+		case f.LastAnchor.IsZero():
+			res.Violations = append(res.Violations, f.Name+": its decision log was never anchored")
+		case late > 0 && now.Sub(f.LastAnchor) > late && now.Sub(f.LastPull) > late:
+			res.Violations = append(res.Violations, fmt.Sprintf("%s: not anchored since %s (interval %s)", f.Name, when(f.LastAnchor), e.Interval))
+		}
+	}
+	res.Satisfied = len(res.Violations) == 0
+	res.Summary = fmt.Sprintf("%d nexus-authz feeds; %d problems", len(e.Feeds), len(res.Violations))
+	return res
+}
+
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// checkAccess flags access unused for a quarter that does not expire by
+// itself, and an access review that could not read all its sources.
+func checkAccess(e AccessEvidence) Result {
+	var res Result
+	for _, p := range e.Principals {
+		res.Evidence = append(res.Evidence, fmt.Sprintf("%s %s: last used %s", p.Kind, p.ID, when(p.LastUsed)))
+		if p.Stale {
+			res.Violations = append(res.Violations, fmt.Sprintf("%s %s has access it has not used in 90 days", p.Kind, p.ID))
+		}
+	}
+	for _, u := range e.Incomplete {
+		res.Violations = append(res.Violations, "the access review is incomplete: "+u)
+	}
+	res.Satisfied = len(res.Violations) == 0
+	res.Summary = fmt.Sprintf("%d principals; %d stale or unreviewable", len(e.Principals), len(res.Violations))
+	return res
+}

@@ -366,3 +366,45 @@ func TestCheckBreakGlass(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckAnchors(t *testing.T) {
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	feed := func(pull, anchor time.Duration, errMsg string) AnchorFeed {
+		f := AnchorFeed{Name: "authz/127.0.0.1:9192", LastError: errMsg}
+		if pull >= 0 {
+			f.LastPull = now.Add(-pull)
+		}
+		if anchor >= 0 {
+			f.LastAnchor = now.Add(-anchor)
+		}
+		return f
+	}
+	tests := []struct {
+		name string
+		e    AnchorEvidence
+		ok   bool
+	}{
+		{"anchored a minute ago", AnchorEvidence{Interval: time.Minute, Feeds: []AnchorFeed{feed(0, time.Minute, "")}}, true},
+		{"no feed", AnchorEvidence{Interval: time.Minute}, false},
+		{"pull failing", AnchorEvidence{Interval: time.Minute, Feeds: []AnchorFeed{feed(0, time.Minute, "connection refused")}}, false},
+		{"never anchored", AnchorEvidence{Interval: time.Minute, Feeds: []AnchorFeed{feed(0, -1, "")}}, false},
+		// An idle log is anchored once: later pulls that find the same head
+		// write nothing, and that is no violation while pulls succeed.
+		{"idle, still pulled", AnchorEvidence{Interval: time.Minute, Feeds: []AnchorFeed{feed(0, time.Hour, "")}}, true},
+		{"not pulled for an hour", AnchorEvidence{Interval: time.Minute, Feeds: []AnchorFeed{feed(time.Hour, time.Hour, "")}}, false},
+	}
+	for _, tt := range tests {
+		if r := checkAnchors(tt.e, now); r.Satisfied != tt.ok {
+			t.Errorf("%s: satisfied %v, want %v: %+v", tt.name, r.Satisfied, tt.ok, r)
+		}
+	}
+}
+
+func TestCheckAccess(t *testing.T) {
+	ok := checkAccess(AccessEvidence{Principals: []AccessPrincipal{{Kind: "admin-token", ID: "local-admin", LastUsed: time.Now()}}})
+	stale := checkAccess(AccessEvidence{Principals: []AccessPrincipal{{Kind: "policy-grant", ID: "spiffe://nexus.local/ns/old/sa/*", Stale: true}}})
+	incomplete := checkAccess(AccessEvidence{Incomplete: []string{"callers from http://127.0.0.1:9192: connection refused"}})
+	if !ok.Satisfied || stale.Satisfied || incomplete.Satisfied || len(stale.Violations) != 1 || len(incomplete.Violations) != 1 {
+		t.Fatalf("ok %+v\nstale %+v\nincomplete %+v", ok, stale, incomplete)
+	}
+}

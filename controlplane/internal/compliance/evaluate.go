@@ -114,3 +114,25 @@ func evalBreakGlass(ctx context.Context, s Sources, now time.Time) Result {
 	}
 	return checkBreakGlass(e, now)
 }
+
+func evalAnchors(ctx context.Context, s Sources, now time.Time) Result {
+	if s.Anchors == nil {
+		return unevaluated("no anchor source configured")
+	}
+	e, err := s.Anchors.AnchorEvidence(ctx)
+	if err != nil {
+		return unevaluated("the anchoring state could not be read: %v", err)
+	}
+	return checkAnchors(e, now)
+}
+
+func evalAccess(ctx context.Context, s Sources, _ time.Time) Result {
+	if s.Access == nil {
+		return unevaluated("no access review source configured")
+	}
+	e, err := s.Access.AccessEvidence(ctx)
+	if err != nil {
+		return unevaluated("the access review could not be built: %v", err)
+	}
+	return checkAccess(e)
+}

@@ -24,6 +24,8 @@ type Sources struct {
 	Consent     ConsentSource
 	DecisionLog DecisionLogSource
 	BreakGlass  BreakGlassSource
+	Anchors     AnchorSource
+	Access      AccessSource
 }
 
 // MeshSource is the mesh being served (the controller).
@@ -227,4 +229,44 @@ type BreakGlassGrant struct {
 	End       time.Time
 	Uses      int
 	Reviewed  bool
+}
+
+// AnchorSource is the state of the anchoring of nexus-authz decision logs
+// into the audit log (controlplane/internal/anchor).
+type AnchorSource interface {
+	AnchorEvidence(ctx context.Context) (AnchorEvidence, error)
+}
+
+// AnchorEvidence is each nexus-authz feed's anchoring and the interval it
+// should keep.
+type AnchorEvidence struct {
+	Interval time.Duration
+	Feeds    []AnchorFeed
+}
+
+// AnchorFeed is one nexus-authz's feed.
+type AnchorFeed struct {
+	Name       string
+	LastPull   time.Time
+	LastError  string
+	LastAnchor time.Time
+}
+
+// AccessSource is the access review (controlplane/internal/accessreview).
+type AccessSource interface {
+	AccessEvidence(ctx context.Context) (AccessEvidence, error)
+}
+
+// AccessEvidence is every principal with access and whether it is stale.
+type AccessEvidence struct {
+	Principals []AccessPrincipal
+	// Incomplete names sources the review could not read.
+	Incomplete []string
+}
+
+// AccessPrincipal is one line of the access review.
+type AccessPrincipal struct {
+	Kind, ID string
+	LastUsed time.Time
+	Stale    bool
 }
