@@ -23,9 +23,9 @@ type Page struct {
 	// DecisionLogConfig is how that nexus-authz keeps its decision log.
 	DecisionLogConfig *LogConfig `json:"decision_log_config,omitempty"`
 	Events            []Event    `json:"events"`
-	Next        int64            `json:"next"`
-	Missed      bool             `json:"missed,omitempty"`
-	Time        time.Time        `json:"time"`
+	Next              int64      `json:"next"`
+	Missed            bool       `json:"missed,omitempty"`
+	Time              time.Time  `json:"time"`
 }
 
 // DecisionLogHead is the decision log chain's head as nexus-authz last
