@@ -42,6 +42,7 @@ import (
 var envoyMetrics = []string{
 	"piiguard_findings", "piiguard_actions", "piiguard_requests_scanned", "piiguard_requests_blocked",
 	"piiguard_requests_oversize", "piiguard_requests_failed",
+	"piiguard_answers_scanned", "piiguard_answers_leaked", "piiguard_answers_findings",
 }
 
 // TestTelemetryEndToEnd runs every Nexus binary with OpenTelemetry on,
@@ -326,6 +327,22 @@ scrape_configs:
 			}
 		}
 	}
+	var shipped struct {
+		Groups []struct {
+			Rules []map[string]any `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	rawRules, err := os.ReadFile("../deploy/prometheus/alerts.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(rawRules, &shipped); err != nil {
+		t.Fatal(err)
+	}
+	wantRules := 0
+	for _, g := range shipped.Groups {
+		wantRules += len(g.Rules)
+	}
 	for {
 		rulesResp.Data.Groups = nil
 		_ = json.Unmarshal([]byte(get(t, "http://"+promAddr+"/api/v1/rules", "")), &rulesResp)
@@ -336,7 +353,7 @@ scrape_configs:
 				ok = ok && r.Health == "ok"
 			}
 		}
-		if n == 10 && ok {
+		if n == wantRules && ok {
 			break
 		}
 		if time.Now().After(deadline) {

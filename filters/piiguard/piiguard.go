@@ -41,7 +41,15 @@ type Config struct {
 	// Oversize is "reject" (413, the default: fail closed) or "pass"
 	// (forward unscanned, reported as x-nexus-pii: oversize).
 	Oversize string `json:"oversize"`
+	// Answers is "scan" (the default: count personal data in the model's
+	// answers that the caller did not send, by model version, for the
+	// rollouts' data-protection gate) or "off".
+	Answers string `json:"answers"`
 }
+
+// HeaderVersion names the model version that answered; the route sets it
+// on the response, so an upstream cannot choose it.
+const HeaderVersion = "x-nexus-model-version"
 
 // ParseConfig validates a configuration, naming the field at fault.
 func ParseConfig(raw []byte) (*transform.Policy, *Config, error) {
@@ -61,6 +69,13 @@ func ParseConfig(raw []byte) (*transform.Policy, *Config, error) {
 	}
 	if c.MaxBodyBytes < 0 {
 		return nil, nil, fmt.Errorf("max_body_bytes: must be positive, got %d", c.MaxBodyBytes)
+	}
+	switch c.Answers {
+	case "":
+		c.Answers = "scan"
+	case "scan", "off":
+	default:
+		return nil, nil, fmt.Errorf("answers: must be scan or off, got %q", c.Answers)
 	}
 	switch c.Oversize {
 	case "":
@@ -124,6 +139,10 @@ type stream struct {
 	vault    *transform.Vault
 	restorer restorer
 	done     bool
+	// own are the request's values; answer scans the response for others.
+	own     map[uint64]bool
+	answer  *transform.AnswerScanner
+	version string
 }
 
 // restorer is the byte-level or the event-stream restorer.
@@ -209,6 +228,9 @@ func (s *stream) OnRequestBody(size int, endOfStream bool) proxywasm.Action {
 	if r.Vault.Len() > 0 {
 		s.vault = r.Vault
 	}
+	if s.p.cfg.Answers == "scan" {
+		s.own = transform.OwnValues(body, r.Findings)
+	}
 	return proxywasm.ActionContinue
 }
 
@@ -259,11 +281,18 @@ func (s *stream) reply(status int, code, msg string, classes []string) {
 }
 
 func (s *stream) OnResponseHeaders(_ int, endOfStream bool) proxywasm.Action {
+	ct, _ := s.host.GetHeader(proxywasm.MapHTTPResponseHeaders, "content-type")
+	ct = strings.ToLower(ct)
+	if s.own != nil {
+		s.version, _ = s.host.GetHeader(proxywasm.MapHTTPResponseHeaders, HeaderVersion)
+		s.answer = transform.NewAnswerScanner(&s.p.policy.Scanner, s.own, ct)
+		if endOfStream {
+			s.finishAnswer()
+		}
+	}
 	if s.vault == nil || endOfStream {
 		return proxywasm.ActionContinue
 	}
-	ct, _ := s.host.GetHeader(proxywasm.MapHTTPResponseHeaders, "content-type")
-	ct = strings.ToLower(ct)
 	// Restored values change the length; JSON and event streams get
 	// values escaped for JSON strings.
 	_ = s.host.RemoveHeader(proxywasm.MapHTTPResponseHeaders, "content-length")
@@ -277,11 +306,21 @@ func (s *stream) OnResponseHeaders(_ int, endOfStream bool) proxywasm.Action {
 }
 
 func (s *stream) OnResponseBody(size int, endOfStream bool) proxywasm.Action {
-	if s.restorer == nil {
+	if s.restorer == nil && s.answer == nil {
 		return proxywasm.ActionContinue
 	}
 	chunk, err := s.host.GetBuffer(proxywasm.BufferHTTPResponseBody, 0, size)
 	if err != nil && size > 0 {
+		return proxywasm.ActionContinue
+	}
+	if s.answer != nil {
+		// The model's own words, before the caller's tokens are restored.
+		s.answer.Write(chunk)
+		if endOfStream {
+			s.finishAnswer()
+		}
+	}
+	if s.restorer == nil {
 		return proxywasm.ActionContinue
 	}
 	out := s.restorer.Write(chunk)
@@ -292,6 +331,13 @@ func (s *stream) OnResponseBody(size int, endOfStream bool) proxywasm.Action {
 		_ = s.host.SetBuffer(proxywasm.BufferHTTPResponseBody, 0, size, out)
 	}
 	return proxywasm.ActionContinue
+}
+
+// finishAnswer scans the answer and counts it by model and version.
+func (s *stream) finishAnswer() {
+	res := s.answer.Finish()
+	s.answer = nil
+	s.p.stats.answer(s.p.cfg.Model, s.version, res)
 }
 
 func (s *stream) OnDone() {}

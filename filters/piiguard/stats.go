@@ -17,6 +17,13 @@ const (
 	MetricFailed       = "piiguard.requests.failed"
 	MetricFindingsBy   = "piiguard.findings.class."
 	MetricActionsBy    = "piiguard.actions.mode."
+	// Answers scanned and answers holding personal data the caller did
+	// not send, as piiguard.answers.scanned.model.<m>.version.<v>: the
+	// bootstrap's stats tags make them piiguard_answers_leaked{model,
+	// version}, the data-protection gate's series.
+	MetricAnswersScanned  = "piiguard.answers.scanned"
+	MetricAnswersLeaked   = "piiguard.answers.leaked"
+	MetricAnswerFindingBy = "piiguard.answers.findings.class."
 	maxDefinedMetrics  = 256
 	statsUnavailableID = ^uint32(0)
 )
@@ -68,4 +75,39 @@ func (s *stats) findings(p *transform.Policy, counts map[scan.Class]int) {
 		}
 		s.add(MetricActionsBy+string(mode), n)
 	}
+}
+
+// answer counts one scanned answer and what leaked in it.
+func (s *stats) answer(model, version string, a transform.Answer) {
+	if s.host == nil {
+		return
+	}
+	suffix := ".model." + statName(model, false) + ".version." + statName(version, true)
+	s.add(MetricAnswersScanned+suffix, 1)
+	if len(a.Leaks) == 0 {
+		return
+	}
+	s.add(MetricAnswersLeaked+suffix, 1)
+	for class, n := range a.Leaks {
+		s.add(MetricAnswerFindingBy+string(class), n)
+	}
+}
+
+// statName keeps a model or version name as the mesh allows it ([a-z0-9-]
+// for models, and . _ too for versions); anything else — a missing
+// header, an upstream's odd value — is "unknown", so a stat name never
+// carries free text.
+func statName(s string, version bool) string {
+	if s == "" || len(s) > 63 {
+		return "unknown"
+	}
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-':
+		case version && (r >= 'A' && r <= 'Z' || r == '.' || r == '_'):
+		default:
+			return "unknown"
+		}
+	}
+	return s
 }

@@ -53,3 +53,49 @@ func TestMetrics(t *testing.T) {
 		}
 	})
 }
+
+// TestAnswerLeaks: an answer holding personal data the caller did not
+// send is counted against the version that answered (the route's
+// x-nexus-model-version), the caller's own values and tokens are not, and
+// a streamed answer is scanned across its events.
+func TestAnswerLeaks(t *testing.T) {
+	for _, runner := range runners {
+		t.Run(runner, func(t *testing.T) {
+			host, _ := newHost(t, runner, `{"model":"triage","modes":{"EMAIL":"tokenize"}}`)
+			call := func(version, ct string, answer ...string) {
+				id := host.InitializeHttpContext()
+				host.CallOnRequestHeaders(id, chatHeaders, false)
+				host.CallOnRequestBody(id, []byte(`{"model":"triage","messages":[{"role":"user","content":"I am jane@example.com"}]}`), true)
+				host.CallOnResponseHeaders(id, [][2]string{{":status", "200"}, {"content-type", ct}, {"x-nexus-model-version", version}}, false)
+				for i, chunk := range answer {
+					host.CallOnResponseBody(id, []byte(chunk), i == len(answer)-1)
+				}
+				host.CompleteHttpContext(id)
+			}
+			call("v1", "application/json", `{"choices":[{"message":{"content":"Hello [EMAIL_1]"}}]}`)
+			call("v1", "application/json", `{"choices":[{"message":{"content":"I remember jane@example.com"}}]}`)
+			call("v2", "application/json", `{"choices":[{"message":{"content":"Ask `, `john.smith@hospital.org"}}]}`)
+			call("v2", "text/event-stream",
+				`data: {"choices":[{"delta":{"content":"mail bo"}}]}`+"\n\n",
+				`data: {"choices":[{"delta":{"content":"b@clinic.org"}}]}`+"\n\ndata: [DONE]\n\n")
+			call("v2.1.0", "application/json", `{"choices":[{"message":{"content":"nothing"}}]}`)
+			call("bad version!", "application/json", `{"choices":[{"message":{"content":"x"}}]}`)
+			for name, want := range map[string]uint64{
+				piiguard.MetricAnswersScanned + ".model.triage.version.v1":      2,
+				piiguard.MetricAnswersScanned + ".model.triage.version.v2":      2,
+				piiguard.MetricAnswersLeaked + ".model.triage.version.v2":       2,
+				piiguard.MetricAnswersScanned + ".model.triage.version.v2.1.0":  1,
+				piiguard.MetricAnswersScanned + ".model.triage.version.unknown": 1,
+				piiguard.MetricAnswerFindingBy + "EMAIL":                        2,
+			} {
+				got, err := host.GetCounterMetric(name)
+				if err != nil || got != want {
+					t.Errorf("%s = %d (%v), want %d", name, got, err, want)
+				}
+			}
+			if _, err := host.GetCounterMetric(piiguard.MetricAnswersLeaked + ".model.triage.version.v1"); err == nil {
+				t.Error("v1 echoed the caller's own data and a token: no leak")
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,6 +81,68 @@ func TestFastRollbackFromSidecarStats(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no rollback within 15 s of the breach: %s at %d%% (%s)", st.Phase, st.Weight, st.Reason)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestDataProtectionRollback: a canary whose answers start holding
+// personal data the callers did not send (piiguard's answer counters on
+// the sidecars' stats stream) is rolled back between evaluations, though
+// its error rate is clean.
+func TestDataProtectionRollback(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	c := startApp(t, app.Config{DataDir: dir, RolloutTick: 50 * time.Millisecond})
+	conn := sidecarConn(t, dir, c.ready.XDSAddr, "model~triage")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stream, err := metricsv3.NewMetricsServiceClient(conn).StreamMetrics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counter := func(name string, v float64) *dto.MetricFamily {
+		return &dto.MetricFamily{Name: proto.String(name), Type: dto.MetricType_COUNTER.Enum(),
+			Metric: []*dto.Metric{{Counter: &dto.Counter{Value: proto.Float64(v)}}}}
+	}
+	var answers, leaked float64
+	send := func(first bool) {
+		msg := &metricsv3.StreamMetricsMessage{EnvoyMetrics: []*dto.MetricFamily{
+			counter("cluster.model|triage|v2.upstream_rq_completed", answers), counter("cluster.model|triage|v2.upstream_rq_5xx", 0),
+			counter("wasmcustom.piiguard.answers.scanned.model.triage.version.v2", answers),
+			counter("wasmcustom.piiguard.answers.leaked.model.triage.version.v2", leaked),
+		}}
+		if first {
+			msg.Identifier = &metricsv3.StreamMetricsMessage_Identifier{Node: &core.Node{Id: "model~triage"}}
+		}
+		if err := stream.Send(msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code := c.call(t, "POST", "/api/v1/admin/models/triage/rollouts",
+		`{"version":"v2","steps":[20,60],"interval":"1h","gates":[{"type":"error-rate"},{"type":"data-protection"}]}`, nil); code != 201 {
+		t.Fatalf("start: %d", code)
+	}
+	send(true)
+	deadline := time.Now().Add(15 * time.Second)
+	for i := 0; ; i++ {
+		answers += 20
+		if i == 10 {
+			leaked++ // one answer held someone else's data
+		}
+		send(false)
+		var st rolloutView
+		c.call(t, "GET", "/api/v1/admin/models/triage/rollouts/current", "", &st)
+		if st.Phase == "rolled_back" {
+			if leaked == 0 {
+				t.Fatalf("rolled back before any leak: %q", st.Reason)
+			}
+			if !strings.Contains(st.Reason, "personal data the caller did not send") {
+				t.Fatalf("reason %q", st.Reason)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no rollback within 15 s of the leak: %s at %d%% (%s)", st.Phase, st.Weight, st.Reason)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -39,7 +39,14 @@ type counts struct {
 const (
 	statCompleted = ".upstream_rq_completed"
 	stat5xx       = ".upstream_rq_5xx"
+	// piiguard's answer counters, by model and version:
+	// wasmcustom.piiguard.answers.scanned.model.<m>.version.<v>.
+	statAnswersScanned = "wasmcustom.piiguard.answers.scanned.model."
+	statAnswersLeaked  = "wasmcustom.piiguard.answers.leaked.model."
 )
+
+// AnswersKey is the sink's key for a model version's answer counters.
+func AnswersKey(model, version string) string { return "answers:" + model + "/" + version }
 
 // StreamMetrics implements metricsv3.MetricsServiceServer. The node comes
 // from the stream's first message, which the xDS listener's
@@ -75,12 +82,20 @@ func (s *StatsSink) record(node string, fams []*dto.MetricFamily) {
 	byCluster := map[string]*counts{}
 	for _, f := range fams {
 		name := f.GetName()
-		if !strings.HasPrefix(name, "cluster.") {
-			continue
-		}
 		var cluster string
 		var fails bool
 		switch {
+		case strings.HasPrefix(name, statAnswersScanned), strings.HasPrefix(name, statAnswersLeaked):
+			// Answers scanned count as requests, those that leaked as
+			// failures, under the version's answers key.
+			rest := strings.TrimPrefix(strings.TrimPrefix(name, statAnswersScanned), statAnswersLeaked)
+			model, version, ok := strings.Cut(rest, ".version.")
+			if !ok || model == "" || version == "" {
+				continue
+			}
+			cluster, fails = AnswersKey(model, version), strings.HasPrefix(name, statAnswersLeaked)
+		case !strings.HasPrefix(name, "cluster."):
+			continue
 		case strings.HasSuffix(name, statCompleted):
 			cluster = strings.TrimSuffix(strings.TrimPrefix(name, "cluster."), statCompleted)
 		case strings.HasSuffix(name, stat5xx):
@@ -179,6 +194,16 @@ func (o *FastObserver) Observe(_ context.Context, st rollout.State, now time.Tim
 	window := max(now.Sub(st.LastEvaluated), time.Second)
 	var out []rollout.Observation
 	for _, g := range st.Spec.Gates {
+		if g.Type == rollout.GateDataProtection {
+			obs := rollout.Observation{Gate: g.Name}
+			var fresh bool
+			obs.Answers, obs.Leaked, fresh = o.Sink.Window(AnswersKey(st.Model, st.Canary), window)
+			if !fresh {
+				obs.Err = "no piiguard answer stats for the canary in the last " + window.Round(time.Second).String()
+			}
+			out = append(out, obs)
+			continue
+		}
 		if g.Type != rollout.GateErrorRate {
 			continue
 		}

@@ -33,12 +33,19 @@ import (
 const (
 	RequestsQuery = `sum(increase(` + requestsSeries + `[{{ interval }}]) or (` + requestsSeries + ` unless ` + requestsSeries + ` offset {{ interval }})) or vector(0)`
 	ErrorsQuery   = `sum(increase(` + errorsSeries + `[{{ interval }}]) or (` + errorsSeries + ` unless ` + errorsSeries + ` offset {{ interval }})) or vector(0)`
-	LatencyQuery  = `histogram_quantile({{ quantile }}, sum by (le) (rate(gen_ai_server_request_duration_seconds_bucket{gen_ai_request_model="{{ model }}",nexus_model_version="{{ version }}"}[{{ interval }}])))`
+	// AnswersQuery and LeakedQuery count piiguard's scanned answers and
+	// those holding personal data the caller did not send, by the version
+	// that answered (the sidecars' piiguard_answers_* counters).
+	AnswersQuery = `sum(increase(` + answersSeries + `[{{ interval }}]) or (` + answersSeries + ` unless ` + answersSeries + ` offset {{ interval }})) or vector(0)`
+	LeakedQuery  = `sum(increase(` + leakedSeries + `[{{ interval }}]) or (` + leakedSeries + ` unless ` + leakedSeries + ` offset {{ interval }})) or vector(0)`
+	LatencyQuery = `histogram_quantile({{ quantile }}, sum by (le) (rate(gen_ai_server_request_duration_seconds_bucket{gen_ai_request_model="{{ model }}",nexus_model_version="{{ version }}"}[{{ interval }}])))`
 )
 
 const (
 	requestsSeries = `gen_ai_server_request_duration_seconds_count{gen_ai_request_model="{{ model }}",nexus_model_version="{{ version }}"}`
 	errorsSeries   = `gen_ai_server_request_duration_seconds_count{gen_ai_request_model="{{ model }}",nexus_model_version="{{ version }}",error_type!=""}`
+	answersSeries  = `piiguard_answers_scanned{model="{{ model }}",version="{{ version }}"}`
+	leakedSeries   = `piiguard_answers_leaked{model="{{ model }}",version="{{ version }}"}`
 )
 
 // Vars are what a template may use.
@@ -257,6 +264,13 @@ func (o *Observer) observe(ctx context.Context, g rollout.Gate, st rollout.State
 			}
 		}
 		return nil
+	case rollout.GateDataProtection:
+		var err error
+		if obs.Answers, err = count(tmpl("answers", AnswersQuery), st.Canary); err != nil {
+			return err
+		}
+		obs.Leaked, err = count(tmpl("leaked", LeakedQuery), st.Canary)
+		return err
 	case rollout.GateThreshold:
 		q, err := Render(g.Query, vars(st.Canary, interval))
 		if err != nil {

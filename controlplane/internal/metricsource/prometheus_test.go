@@ -24,6 +24,10 @@ func TestCountQueriesSeeNewSeries(t *testing.T) {
 		{"series": `gen_ai_server_request_duration_seconds_count{gen_ai_request_model="triage",nexus_model_version="v2",error_type=""}`, "values": "0+80x30"},
 		{"series": `gen_ai_server_request_duration_seconds_count{gen_ai_request_model="triage",nexus_model_version="v2",error_type="server_error"}`, "values": "_x10 20+20x20"},
 		{"series": `gen_ai_server_request_duration_seconds_count{gen_ai_request_model="triage",nexus_model_version="v1",error_type=""}`, "values": "0+400x30"},
+		// piiguard's answer counters as the sidecars' Envoy exports them:
+		// v2 starts leaking at 10s (the leaked series appears then).
+		{"series": `piiguard_answers_scanned{model="triage",version="v2",envoy_node="model~triage"}`, "values": "0+50x30"},
+		{"series": `piiguard_answers_leaked{model="triage",version="v2",envoy_node="model~triage"}`, "values": "_x10 1+1x20"},
 	}
 	for _, c := range []struct {
 		name, tmpl, version string
@@ -39,6 +43,10 @@ func TestCountQueriesSeeNewSeries(t *testing.T) {
 		{"requests with two samples of a new error series", RequestsQuery, "v2", 11, 160 + 40},
 		{"requests of an established series", RequestsQuery, "v1", 14, 800},
 		{"no requests at all", RequestsQuery, "v9", 14, 0},
+		{"answers scanned", AnswersQuery, "v2", 14, 100},
+		{"the first leak, a new series", LeakedQuery, "v2", 10, 1},
+		{"no leak yet", LeakedQuery, "v2", 8, 0},
+		{"no answers of another version", AnswersQuery, "v9", 14, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			q, err := Render(c.tmpl, Vars{Model: "triage", Version: c.version, Interval: 2 * time.Second})

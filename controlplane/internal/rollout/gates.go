@@ -14,6 +14,10 @@ const (
 	GateErrorRate = "error-rate"
 	GateLatency   = "latency"
 	GateThreshold = "threshold"
+	// GateDataProtection fails a canary whose answers hold personal data
+	// the callers did not send (piiguard's answer scan): a version that
+	// starts leaking is rolled back at once (the gate is always critical).
+	GateDataProtection = "data-protection"
 )
 
 // Gate is one check a step must pass.
@@ -34,6 +38,12 @@ type Gate struct {
 	Ceiling    Duration `json:"ceiling,omitempty"`
 	Tolerance  float64  `json:"tolerance,omitempty"`
 	MinSamples int      `json:"minSamples,omitempty"`
+	// data-protection: at most MaxLeakRate of the canary's answers may
+	// hold personal data the caller did not send (default 0: the first
+	// such answer fails the gate); MinAnswers scanned answers are needed
+	// to pass (default 20).
+	MaxLeakRate float64 `json:"maxLeakRate,omitempty"`
+	MinAnswers  int64   `json:"minAnswers,omitempty"`
 	// threshold: a query's value must stay within Max and Min.
 	Query string   `json:"query,omitempty"`
 	Max   *float64 `json:"max,omitempty"`
@@ -99,6 +109,26 @@ func (g Gate) normalize() (Gate, *gateErr) {
 		if g.Ceiling < 0 || g.Tolerance < 0 || g.MinSamples < 1 {
 			return g, &gateErr{"ceiling", "ceiling, tolerance and minSamples must be positive"}
 		}
+	case GateDataProtection:
+		// A leak of personal data never steps down gradually.
+		g.Critical = true
+		if g.MinAnswers == 0 {
+			g.MinAnswers = 20
+		}
+		if g.MinAnswers < 1 {
+			return g, &gateErr{"minAnswers", fmt.Sprintf("must be at least 1, got %d", g.MinAnswers)}
+		}
+		if !(g.MaxLeakRate >= 0 && g.MaxLeakRate < 0.5) {
+			return g, &gateErr{"maxLeakRate", fmt.Sprintf("must be at least 0 and below 0.5, got %v", g.MaxLeakRate)}
+		}
+		if g.MaxLeakRate > 0 {
+			if g.Alpha == 0 {
+				g.Alpha = 0.05
+			}
+			if g.Beta == 0 {
+				g.Beta = 0.10
+			}
+		}
 	case GateThreshold:
 		if g.Query == "" {
 			return g, &gateErr{"query", "is required for a threshold gate"}
@@ -107,7 +137,7 @@ func (g Gate) normalize() (Gate, *gateErr) {
 			return g, &gateErr{"max", "a threshold gate needs max, min or both"}
 		}
 	default:
-		return g, &gateErr{"type", fmt.Sprintf("must be one of error-rate, latency, threshold, got %q", g.Type)}
+		return g, &gateErr{"type", fmt.Sprintf("must be one of error-rate, latency, threshold, data-protection, got %q", g.Type)}
 	}
 	return g, nil
 }
@@ -124,6 +154,10 @@ type Observation struct {
 	// latency, in seconds
 	Canary   []float64 `json:"canary,omitempty"`
 	Baseline []float64 `json:"baseline,omitempty"`
+	// data-protection: answers piiguard scanned, and those holding
+	// personal data the caller did not send
+	Answers int64 `json:"answers,omitempty"`
+	Leaked  int64 `json:"leaked,omitempty"`
 	// threshold
 	Value *float64 `json:"value,omitempty"`
 	// Err is set when the source could not answer: inconclusive, never a
@@ -203,6 +237,38 @@ func (g Gate) Evaluate(o Observation) GateResult {
 		}
 		r.Verdict = analysis.Pass
 		r.Detail = fmt.Sprintf("p%g %s, within %s", 100*g.Quantile, secs(cm), secs(ceiling))
+	case GateDataProtection:
+		leaked := min(o.Leaked, o.Answers)
+		rate := 0.0
+		if o.Answers > 0 {
+			rate = float64(leaked) / float64(o.Answers)
+		}
+		r.Numbers = map[string]float64{"answers": float64(o.Answers), "leaked": float64(leaked), "rate": rate, "max_rate": g.MaxLeakRate}
+		if g.MaxLeakRate == 0 {
+			switch {
+			case leaked > 0:
+				r.Verdict = analysis.Fail
+				r.Detail = fmt.Sprintf("%d of %d answers held personal data the caller did not send", leaked, o.Answers)
+			case o.Answers < g.MinAnswers:
+				r.Verdict = analysis.Inconclusive
+				r.Detail = fmt.Sprintf("%d answers scanned, need %d", o.Answers, g.MinAnswers)
+			default:
+				r.Verdict = analysis.Pass
+				r.Detail = fmt.Sprintf("none of %d answers held personal data the caller did not send", o.Answers)
+			}
+			return r
+		}
+		res, err := analysis.SPRT{P0: g.MaxLeakRate, P1: min(10*g.MaxLeakRate, 0.9), Alpha: g.Alpha, Beta: g.Beta}.Test(leaked, o.Answers)
+		if err != nil {
+			r.Verdict, r.Detail = analysis.Inconclusive, err.Error()
+			return r
+		}
+		r.Verdict = res.Verdict
+		r.Numbers["llr"], r.Numbers["lower"], r.Numbers["upper"] = res.LLR, res.Lower, res.Upper
+		r.Detail = fmt.Sprintf("%d of %d answers (%.2f%%) held personal data the caller did not send; allowed %.2f%%", leaked, o.Answers, 100*rate, 100*g.MaxLeakRate)
+		if res.Verdict == analysis.Pass && o.Answers < g.MinAnswers {
+			r.Verdict = analysis.Inconclusive
+		}
 	case GateThreshold:
 		if o.Value == nil || math.IsNaN(*o.Value) {
 			r.Verdict, r.Detail = analysis.Inconclusive, "the query returned no value"

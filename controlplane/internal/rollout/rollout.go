@@ -589,7 +589,7 @@ func FastCheck(st State, obs []Observation, now time.Time) (State, Action) {
 	var results []GateResult
 	for _, g := range st.Spec.Gates {
 		o, ok := byName[g.Name]
-		if g.Type != GateErrorRate || !ok || o.Err != "" {
+		if (g.Type != GateErrorRate && g.Type != GateDataProtection) || !ok || o.Err != "" {
 			continue
 		}
 		r := g.Evaluate(o)

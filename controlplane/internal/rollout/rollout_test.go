@@ -320,3 +320,47 @@ func TestFastCheck(t *testing.T) {
 		t.Error("FastCheck acted when an evaluation was due (Decide's turn)")
 	}
 }
+
+func TestDataProtectionGate(t *testing.T) {
+	g, err := Gate{Type: GateDataProtection}.normalize()
+	if err != nil || !g.Critical || g.MinAnswers != 20 {
+		t.Fatalf("normalized %+v, %v: the gate is critical and needs 20 answers by default", g, err)
+	}
+	for _, tc := range []struct {
+		o    Observation
+		want string
+	}{
+		{Observation{Answers: 3, Leaked: 1}, "fail"}, // the first leak fails, however few answers
+		{Observation{Answers: 5}, "inconclusive"},
+		{Observation{Answers: 500}, "pass"},
+		{Observation{Answers: 2, Leaked: 9}, "fail"}, // counters out of step: leaks capped at answers
+	} {
+		if r := g.Evaluate(tc.o); string(r.Verdict) != tc.want {
+			t.Errorf("%+v: %s (%s), want %s", tc.o, r.Verdict, r.Detail, tc.want)
+		}
+	}
+	tolerant, _ := Gate{Type: GateDataProtection, MaxLeakRate: 0.01}.normalize()
+	if r := tolerant.Evaluate(Observation{Answers: 2000, Leaked: 2}); r.Verdict != "pass" {
+		t.Errorf("0.1%% leaks under a 1%% allowance: %s (%s)", r.Verdict, r.Detail)
+	}
+	if r := tolerant.Evaluate(Observation{Answers: 200, Leaked: 30}); r.Verdict != "fail" {
+		t.Errorf("15%% leaks under a 1%% allowance: %s (%s)", r.Verdict, r.Detail)
+	}
+	for _, bad := range []Gate{{Type: GateDataProtection, MaxLeakRate: 0.7}, {Type: GateDataProtection, MinAnswers: -1}} {
+		if _, err := bad.normalize(); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+
+	// Between evaluations, a leak seen on the sidecars' stats stream rolls
+	// back at once, even with gradual rollback.
+	st, _, _ := Start("triage", spec(func(s *Spec) {
+		s.Interval = Duration(time.Hour)
+		s.Rollback = "gradual"
+		s.Gates = append(s.Gates, Gate{Type: GateDataProtection})
+	}), map[string]uint32{"v1": 100, "v2": 0}, t0)
+	got, act := FastCheck(st, []Observation{{Gate: GateDataProtection, Answers: 4, Leaked: 1}}, t0.Add(3*time.Second))
+	if got.Phase != RolledBack || !maps.Equal(act.Weights, map[string]uint32{"v1": 100, "v2": 0}) || !strings.Contains(got.Reason, "personal data") {
+		t.Fatalf("leaking canary: %s %v %q", got.Phase, act.Weights, got.Reason)
+	}
+}

@@ -110,7 +110,8 @@ func Bootstrap(m *mesh.Mesh, nodeID string, creds BootstrapCredentials) (*bootst
 		StaticResources: &bootstrap.Bootstrap_StaticResources{Clusters: clusters},
 		// Envoy's admin serves /stats/prometheus on the loopback address
 		// above. piiguard's counters (wasmcustom.piiguard.…) get their
-		// last segment as a label: piiguard_findings{class="EMAIL"}.
+		// last segments as labels: piiguard_findings{class="EMAIL"},
+		// piiguard_answers_leaked{model="triage",version="v2"}.
 		// Every second, the sidecar streams its stats to the control plane
 		// (the metrics service on the xDS connection's cluster, with the
 		// same credential): a failing canary is rolled back within
@@ -124,8 +125,13 @@ func Bootstrap(m *mesh.Mesh, nodeID string, creds BootstrapCredentials) (*bootst
 			})},
 		}},
 		StatsConfig: &metricsv3.StatsConfig{StatsTags: []*metricsv3.TagSpecifier{
-			{TagName: "class", TagValue: &metricsv3.TagSpecifier_Regex{Regex: `^(?:wasmcustom\.)?piiguard\.findings(\.class\.([A-Z0-9_]+))$`}},
+			// Envoy refuses a tag name given twice: one class tag serves
+			// the request's findings and the answers'.
+			{TagName: "class", TagValue: &metricsv3.TagSpecifier_Regex{Regex: `^(?:wasmcustom\.)?piiguard\.(?:answers\.)?findings(\.class\.([A-Z0-9_]+))$`}},
 			{TagName: "mode", TagValue: &metricsv3.TagSpecifier_Regex{Regex: `^(?:wasmcustom\.)?piiguard\.actions(\.mode\.([a-z]+))$`}},
+			// Answers by model and version: piiguard_answers_leaked{model,version}.
+			{TagName: "model", TagValue: &metricsv3.TagSpecifier_Regex{Regex: `^(?:wasmcustom\.)?piiguard\.answers\.(?:scanned|leaked)(\.model\.([a-z0-9-]+))\.version\.`}},
+			{TagName: "version", TagValue: &metricsv3.TagSpecifier_Regex{Regex: `^(?:wasmcustom\.)?piiguard\.answers\.(?:scanned|leaked)\.model\.[a-z0-9-]+(\.version\.([A-Za-z0-9._-]+))$`}},
 		}},
 	}
 	if len(b.errs) > 0 {

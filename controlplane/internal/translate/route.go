@@ -52,6 +52,7 @@ func (b *builder) modelRoutes(md *mesh.Model) *route.RouteConfiguration {
 					Timeout:          dur(routeTimeout),
 				}},
 				RequestHeadersToAdd:  []*core.HeaderValueOption{setHeader(HeaderModel, md.Name)},
+				ResponseHeadersToAdd: []*core.HeaderValueOption{setHeader(HeaderVersion, v.Name)},
 				TypedPerFilterConfig: b.authzContext(md, v.Name),
 			})
 		}
@@ -100,6 +101,9 @@ func (b *builder) weightedClusters(md *mesh.Model) *route.WeightedCluster {
 			Name:                ModelVersionCluster(md.Name, v.Name),
 			Weight:              wrapperspb.UInt32(w),
 			RequestHeadersToAdd: []*core.HeaderValueOption{setHeader(HeaderVersion, v.Name)},
+			// The version that answered, set by the route so an upstream
+			// cannot choose it: piiguard counts what leaks in answers by it.
+			ResponseHeadersToAdd: []*core.HeaderValueOption{setHeader(HeaderVersion, v.Name)},
 		})
 	}
 	return wc
