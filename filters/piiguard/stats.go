@@ -11,12 +11,12 @@ import (
 // into a label, so Prometheus sees piiguard_findings{class="EMAIL"}.
 // Counts and classes only: a metric never carries a value.
 const (
-	MetricScanned      = "piiguard.requests.scanned"
-	MetricBlocked      = "piiguard.requests.blocked"
-	MetricOversize     = "piiguard.requests.oversize"
-	MetricFailed       = "piiguard.requests.failed"
-	MetricFindingsBy   = "piiguard.findings.class."
-	MetricActionsBy    = "piiguard.actions.mode."
+	MetricScanned    = "piiguard.requests.scanned"
+	MetricBlocked    = "piiguard.requests.blocked"
+	MetricOversize   = "piiguard.requests.oversize"
+	MetricFailed     = "piiguard.requests.failed"
+	MetricFindingsBy = "piiguard.findings.class."
+	MetricActionsBy  = "piiguard.actions.mode."
 	// Answers scanned and answers holding personal data the caller did
 	// not send, as piiguard.answers.scanned.model.<m>.version.<v>: the
 	// bootstrap's stats tags make them piiguard_answers_leaked{model,
@@ -24,8 +24,8 @@ const (
 	MetricAnswersScanned  = "piiguard.answers.scanned"
 	MetricAnswersLeaked   = "piiguard.answers.leaked"
 	MetricAnswerFindingBy = "piiguard.answers.findings.class."
-	maxDefinedMetrics  = 256
-	statsUnavailableID = ^uint32(0)
+	maxDefinedMetrics     = 256
+	statsUnavailableID    = ^uint32(0)
 )
 
 // stats defines each metric on first use and remembers its id; a host
