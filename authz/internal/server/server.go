@@ -30,6 +30,7 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	"github.com/secureai-nexus/nexus/authz/internal/bundles"
+	"github.com/secureai-nexus/nexus/authz/internal/consentfeed"
 	"github.com/secureai-nexus/nexus/authz/internal/decision"
 	"github.com/secureai-nexus/nexus/authz/internal/decisionlog"
 	"github.com/secureai-nexus/nexus/authz/internal/identity"
@@ -122,8 +123,17 @@ type Config struct {
 	// Telemetry receives the Check spans and serves /metrics (nil: traces
 	// off, /metrics from a telemetry set up with nothing exported).
 	Telemetry *telemetry.Telemetry
-	// SubjectKey keys the pseudonymous end-user id on Check spans.
+	// SubjectKey keys the pseudonymous end-user id on Check spans and in
+	// the input (nexus.subject), which consent data is keyed by.
 	SubjectKey []byte
+	// ConsentBundle, when set, is the control plane's consent bundle URL:
+	// long-polled with ConsentToken and laid over the policies as
+	// data.nexus.consent and data.nexus.breakglass, dropped when the
+	// service has not answered within ConsentMaxStaleness.
+	ConsentBundle       string
+	ConsentToken        string
+	ConsentMaxStaleness time.Duration
+	ConsentLongPoll     time.Duration
 }
 
 // Ready reports the bound addresses.
@@ -215,7 +225,7 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	} else if !isLoopback(cfg.Addr) {
 		return fmt.Errorf("--addr %s is not loopback: serving ext_authz off loopback needs mTLS (--spiffe-socket)", cfg.Addr)
 	}
-	inputOpts := input.Options{SkipRequestBodyParse: cfg.SkipRequestBodyParse}
+	inputOpts := input.Options{SkipRequestBodyParse: cfg.SkipRequestBodyParse, SubjectKey: cfg.SubjectKey}
 	if cfg.ProtoDescriptor != "" {
 		if inputOpts.ProtoSet, err = input.LoadProtoSet(cfg.ProtoDescriptor); err != nil {
 			return err
@@ -235,6 +245,19 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	}
 	if err != nil {
 		return err
+	}
+	var feed *consentfeed.Feed
+	if cfg.ConsentBundle != "" {
+		if len(cfg.SubjectKey) == 0 {
+			log.Warn("--consent-bundle without a subject key (NEXUS_TELEMETRY_SUBJECT_KEY): no call carries nexus.subject, so every call that needs consent is denied")
+		}
+		if feed, err = consentfeed.New(src, consentfeed.Options{
+			URL: cfg.ConsentBundle, Token: cfg.ConsentToken, MaxStaleness: cfg.ConsentMaxStaleness, LongPoll: cfg.ConsentLongPoll,
+			RegoVersion: regoVersion, Logger: log.With("component", "consent"),
+		}); err != nil {
+			return err
+		}
+		src = feed
 	}
 	m := metrics.New()
 	if cfg.PerformanceMetricsBuckets != nil {
@@ -447,6 +470,28 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 				case <-ctx.Done():
 					return
 				case <-bundleSrc.Changes():
+					_ = mgr.Reload(ctx)
+					status.Changed()
+				}
+			}
+		}()
+	}
+	if feed != nil {
+		feed.Start(ctx)
+		defer func() {
+			cancel()
+			stop, done := context.WithTimeout(context.Background(), 5*time.Second)
+			defer done()
+			feed.Stop(stop)
+		}()
+		// A revocation is served as soon as it arrives, and stale consent
+		// data is dropped as soon as it goes stale.
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-feed.Changes():
 					_ = mgr.Reload(ctx)
 					status.Changed()
 				}
