@@ -247,7 +247,9 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		return err
 	}
 	var feed *consentfeed.Feed
+	var liveData []string
 	if cfg.ConsentBundle != "" {
+		liveData = []string{consentfeed.RootConsent, consentfeed.RootBreakGlass}
 		if len(cfg.SubjectKey) == 0 {
 			log.Warn("--consent-bundle without a subject key (NEXUS_TELEMETRY_SUBJECT_KEY): no call carries nexus.subject, so every call that needs consent is denied")
 		}
@@ -303,6 +305,7 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	mgr := policy.NewManager(src, policy.Options{
 		Query: cfg.Query, RegoVersion: regoVersion, DecisionCacheSize: cfg.DecisionCacheSize, StrictBuiltinErrors: cfg.StrictBuiltinErrors,
 		MaskDecision: cfg.MaskDecision,
+		LiveData:     liveData,
 		Runtime:      runtimeTerm(cfg),
 		Print: func(location, msg string) {
 			// Debug, not info: a policy's print can quote a request.
