@@ -204,6 +204,13 @@ func (f *Feed) watch(ctx context.Context) {
 	}
 }
 
+// Serving says whether the set last offered carries the consent data.
+func (f *Feed) Serving() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.offered && f.servedFresh
+}
+
 // fresh says whether the consent data may be served (f.mu held).
 func (f *Feed) fresh() bool {
 	return f.data != nil && f.now().Sub(f.lastOK) <= f.opts.MaxStaleness

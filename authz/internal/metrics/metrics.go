@@ -124,3 +124,17 @@ func (m *Metrics) LogWriteError() { m.logErrors.Inc() }
 func (m *Metrics) BreakGlass(grant, result string) {
 	m.breakGlass.WithLabelValues(grant, result).Inc()
 }
+
+// ConsentFresh reports, as nexus_authz_consent_data_fresh, whether the
+// consent data is being served (1) or has been dropped as stale or
+// missing (0).
+func (m *Metrics) ConsentFresh(fresh func() bool) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "nexus_authz_consent_data_fresh", Help: "1 while the control plane's consent data is served; 0 once it is stale or missing and calls that need consent are denied.",
+	}, func() float64 {
+		if fresh() {
+			return 1
+		}
+		return 0
+	}))
+}

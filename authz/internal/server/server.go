@@ -262,6 +262,9 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		src = feed
 	}
 	m := metrics.New()
+	if feed != nil {
+		m.ConsentFresh(feed.Serving)
+	}
 	if cfg.PerformanceMetricsBuckets != nil {
 		m.EnablePerformanceMetrics(cfg.PerformanceMetricsBuckets)
 	}

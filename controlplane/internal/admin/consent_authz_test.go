@@ -238,10 +238,7 @@ func TestConsentReachesNexusAuthz(t *testing.T) {
 		t.Fatalf("break-glass: %d %v", code, body)
 	}
 	gid := body["grant"].(map[string]any)["id"].(string)
-	waitFor(t, 3*time.Second, "allowed under break-glass", func() bool {
-		r := p.check(t, researchCheck(sub))
-		return isAllowed(r)
-	})
+	waitFor(t, 3*time.Second, "allowed under break-glass", func() bool { return isAllowed(p.check(t, researchCheck(sub))) })
 	ok := p.check(t, researchCheck(sub)).GetOkResponse()
 	if h := header(ok.GetHeaders(), "x-nexus-break-glass"); h != gid {
 		t.Fatalf("x-nexus-break-glass = %q, want %s", h, gid)
@@ -255,8 +252,10 @@ func TestConsentReachesNexusAuthz(t *testing.T) {
 	}
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if want := `nexus_authz_break_glass_decisions_total{grant="` + gid + `",result="allow"}`; !strings.Contains(string(metrics), want) {
-		t.Fatalf("metrics lack %s", want)
+	for _, want := range []string{`nexus_authz_break_glass_decisions_total{grant="` + gid + `",result="allow"}`, "nexus_authz_consent_data_fresh 1"} {
+		if !strings.Contains(string(metrics), want) {
+			t.Fatalf("metrics lack %s", want)
+		}
 	}
 	if code, body := s.do(t, "DELETE", "/api/v1/admin/break-glass/"+gid, ""); code != 200 {
 		t.Fatalf("end break-glass: %d %v", code, body)
@@ -284,6 +283,15 @@ func TestConsentStalenessFailsClosed(t *testing.T) {
 	}
 	if msg := p.check(t, researchCheck(sub)).GetDeniedResponse().GetBody(); !strings.Contains(msg, "missing or stale") {
 		t.Fatalf("deny body %q", msg)
+	}
+	resp, err := http.Get(p.http + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), "nexus_authz_consent_data_fresh 0") {
+		t.Fatal("nexus_authz_consent_data_fresh is not 0 once the data is dropped")
 	}
 }
 
