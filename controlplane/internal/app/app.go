@@ -20,6 +20,7 @@ import (
 
 	"github.com/secureai-nexus/nexus/controlplane/internal/admin"
 	"github.com/secureai-nexus/nexus/controlplane/internal/audit"
+	"github.com/secureai-nexus/nexus/controlplane/internal/consent"
 	"github.com/secureai-nexus/nexus/controlplane/internal/controller"
 	"github.com/secureai-nexus/nexus/controlplane/internal/identity"
 	"github.com/secureai-nexus/nexus/controlplane/internal/mesh"
@@ -79,6 +80,25 @@ type Config struct {
 	// certificate the identity it must name. Empty: signatures are
 	// checked only if a version has one, and then fail.
 	ModelSigning ModelSigning
+	// Consent, when set, serves consent records, data-subject rights and
+	// break-glass grants on the admin API, and the consent bundle
+	// nexus-authz long-polls (docs/consent.md).
+	Consent *ConsentConfig
+}
+
+// ConsentConfig configures consent records and break-glass.
+type ConsentConfig struct {
+	// Sealer keeps what names a subject under per-subject keys
+	// (keys.SubjectSealer).
+	Sealer consent.Sealer
+	// SubjectKey keys the subject hash; nexus-authz must have the same
+	// key (NEXUS_TELEMETRY_SUBJECT_KEY).
+	SubjectKey []byte
+	// BreakGlassRequesters may request break-glass grants ("oidc:<sub>",
+	// "spiffe:<id>", "token:local-admin").
+	BreakGlassRequesters []string
+	// MaxBreakGlass bounds a grant (default 4h).
+	MaxBreakGlass time.Duration
 }
 
 // ModelSigning locates the trust for model signatures.
@@ -211,6 +231,18 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		Tracer: tel.TracerProvider.Tracer("github.com/secureai-nexus/nexus/controlplane/admin"), Propagator: tel.Propagator,
 		Metrics: tel.MetricsHandler(), Rollouts: rollouts, Registry: &registry.Registry{Ctrl: ctrl, Records: st, Options: cfg.Validation, Trust: trust},
 		AuditSigner: auditSigner, AuditOrigin: origin}
+	if cfg.Consent != nil {
+		svc, err := consent.New(ctx, consent.Config{Tables: st, Sealer: cfg.Consent.Sealer, SubjectKey: cfg.Consent.SubjectKey,
+			MaxBreakGlass: cfg.Consent.MaxBreakGlass, Log: log.With("component", "consent")})
+		if err != nil {
+			return err
+		}
+		defer svc.Close()
+		api.Consents, api.BreakGlassRequesters = svc, cfg.Consent.BreakGlassRequesters
+		if cfg.PrometheusURL != "" {
+			api.BreakGlassUses = breakGlassUses{&metricsource.Prometheus{URL: cfg.PrometheusURL}}
+		}
+	}
 	if err := weightMetrics(tel.MeterProvider, ctrl.Mesh); err != nil {
 		return fmt.Errorf("telemetry: %w", err)
 	}
@@ -397,4 +429,17 @@ func (noSource) Observe(_ context.Context, st rollout.State, _ time.Time) []roll
 		out[i] = rollout.Observation{Gate: g.Name, Err: "no metric source: start the control plane with --prometheus-url"}
 	}
 	return out
+}
+
+// breakGlassUses counts a grant's decisions from nexus-authz's
+// nexus_authz_break_glass_decisions_total, as Prometheus has them.
+type breakGlassUses struct{ prom *metricsource.Prometheus }
+
+func (u breakGlassUses) BreakGlassUses(ctx context.Context, grant string) (int64, bool, error) {
+	// Grant ids are hex: nothing to escape in the selector.
+	v, ok, err := u.prom.Query(ctx, `sum(nexus_authz_break_glass_decisions_total{grant="`+grant+`"})`, time.Now())
+	if err != nil || !ok {
+		return 0, ok, err
+	}
+	return int64(v), true, nil
 }

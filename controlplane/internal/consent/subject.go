@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"regexp"
 )
 
 // SubjectID is the keyed hash a data subject appears as in rows, audit
@@ -18,8 +17,6 @@ func SubjectID(key []byte, sub string) string {
 	mac.Write([]byte(sub))
 	return hex.EncodeToString(mac.Sum(nil)[:16])
 }
-
-var subjectIDRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 // Sealer encrypts what names a data subject under keys kept per subject,
 // so that forgetting the subject's keys makes every sealed copy — backups
