@@ -193,8 +193,9 @@ func (e *Engine) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	if failed {
 		metric = "error"
 	}
+	entry.BreakGlass = BreakGlassGrants(raw)
 	if bg, ok := e.Metrics.(BreakGlassMetrics); ok {
-		for _, g := range BreakGlassGrants(raw) {
+		for _, g := range entry.BreakGlass {
 			bg.BreakGlass(g, entry.Result)
 		}
 	}

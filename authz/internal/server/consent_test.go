@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -28,6 +29,7 @@ type consentService struct {
 	token   string
 	mu      sync.Mutex
 	rev     int
+	bg      map[string]any
 	tarball []byte
 	changed chan struct{}
 	srv     *http.Server
@@ -35,7 +37,7 @@ type consentService struct {
 }
 
 func newConsentService(t *testing.T, token string, consent map[string]any) *consentService {
-	c := &consentService{t: t, token: token, changed: make(chan struct{})}
+	c := &consentService{t: t, token: token, changed: make(chan struct{}), bg: map[string]any{"callers": map[string]any{}, "subjects": map[string]any{}}}
 	c.set(consent)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -62,7 +64,7 @@ func (c *consentService) set(consent map[string]any) {
 	files := map[string]any{
 		"/.manifest":                  map[string]any{"revision": strconv.Itoa(c.rev), "roots": []string{"nexus/consent", "nexus/breakglass"}},
 		"/nexus/consent/data.json":    consent,
-		"/nexus/breakglass/data.json": map[string]any{"callers": map[string]any{}, "subjects": map[string]any{}},
+		"/nexus/breakglass/data.json": c.bg,
 	}
 	for name, v := range files {
 		b, _ := json.Marshal(v)
@@ -188,5 +190,37 @@ func TestConsentBundleNeedsItsToken(t *testing.T) {
 			t.Fatal("allowed without consent data")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A break-glass grant in the bundle overrides the missing consent, and
+// the decision says so: header, decision object, decision log, metric.
+func TestBreakGlassFromTheBundle(t *testing.T) {
+	key := []byte("consent-test-subject-key")
+	svc := newConsentService(t, "bundle-token", map[string]any{})
+	svc.bg = map[string]any{"callers": map[string]any{"spiffe://nexus.local/ns/clinic/sa/frontdesk": []any{map[string]any{"id": "bg-7", "model": "triage", "expires_ns": 1}}}, "subjects": map[string]any{}}
+	svc.set(map[string]any{})
+	s := start(t, server.Config{
+		Policies: "../../../policies", SubjectKey: key, DecisionCacheSize: 1000,
+		ConsentBundle: svc.url(), ConsentToken: "bundle-token", ConsentMaxStaleness: 2 * time.Second, ConsentLongPoll: time.Second,
+	})
+	eventually(t, 5*time.Second, "allowed under break-glass", func() bool { return allowed(check(t, s, researchCall("patient-17"))) })
+	resp := check(t, s, researchCall("patient-17"))
+	if h := header(resp.GetOkResponse().GetHeaders(), "x-nexus-break-glass"); h != "bg-7" {
+		t.Fatalf("x-nexus-break-glass = %q", h)
+	}
+	lines := logLines(t, s.log, 2)
+	last := lines[len(lines)-1]
+	if bg, _ := last["break_glass"].([]any); len(bg) != 1 || bg[0] != "bg-7" || last["result"] != "allow" {
+		t.Fatalf("decision log line %v", last)
+	}
+	mresp, err := http.Get(s.http + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	if !strings.Contains(string(metrics), `nexus_authz_break_glass_decisions_total{grant="bg-7",result="allow"}`) {
+		t.Fatal("break-glass decisions are not counted")
 	}
 }
