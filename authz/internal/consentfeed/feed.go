@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -40,6 +41,10 @@ type Options struct {
 	URL string
 	// Token is the bearer token the control plane's admin API accepts.
 	Token string
+	// HTTPClient, when set, fetches the bundle: nexus-authz's mTLS client
+	// that accepts only the control plane's SPIFFE id. The control plane's
+	// mTLS admin listener authenticates the SVID, so Token is optional.
+	HTTPClient *http.Client
 	// MaxStaleness is how long consent data is served after the bundle
 	// service last answered (default 5s).
 	MaxStaleness time.Duration
@@ -99,7 +104,7 @@ func New(base policy.Source, opts Options) (*Feed, error) {
 	if opts.LongPoll >= opts.MaxStaleness {
 		return nil, fmt.Errorf("--consent-long-poll %s must be shorter than --consent-max-staleness %s, or a quiet control plane would look stale", opts.LongPoll, opts.MaxStaleness)
 	}
-	if opts.Token == "" {
+	if opts.Token == "" && opts.HTTPClient == nil {
 		return nil, errors.New("the consent bundle needs a bearer token (--consent-token or $NEXUS_CONSENT_TOKEN): the control plane serves consent data to authenticated callers only")
 	}
 	u, err := url.Parse(opts.URL)
@@ -114,18 +119,30 @@ func New(base policy.Source, opts Options) (*Feed, error) {
 	if now == nil {
 		now = time.Now
 	}
+	creds := map[string]any{"bearer": map[string]any{"token": opts.Token}}
+	clientOpts := opts.ClientOptions
+	if opts.HTTPClient != nil {
+		creds = map[string]any{"plugin": clientPluginName}
+		plugin := clientPlugin{client: opts.HTTPClient, token: opts.Token}
+		clientOpts = append(clientOpts, rest.AuthPluginLookup(func(name string) rest.HTTPAuthPlugin {
+			if name == clientPluginName {
+				return plugin
+			}
+			return nil
+		}))
+	}
 	svc, err := json.Marshal(map[string]any{
 		"name": "nexus-consent",
 		"url":  u.Scheme + "://" + u.Host,
 		// The long poll clears this for its own requests; it bounds the
 		// ones that are not.
 		"response_header_timeout_seconds": int64(opts.MaxStaleness/time.Second) + 1,
-		"credentials":                     map[string]any{"bearer": map[string]any{"token": opts.Token}},
+		"credentials":                     creds,
 	})
 	if err != nil {
 		return nil, err
 	}
-	client, err := rest.New(svc, nil, opts.ClientOptions...)
+	client, err := rest.New(svc, nil, clientOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("consent bundle client: %w", err)
 	}
@@ -374,4 +391,22 @@ func deepCopy(v any) any {
 		return s
 	}
 	return v
+}
+
+const clientPluginName = "nexus-consent-client"
+
+// clientPlugin hands OPA's rest client the given HTTP client (mTLS) and
+// adds the bearer token, if any, to each request.
+type clientPlugin struct {
+	client *http.Client
+	token  string
+}
+
+func (p clientPlugin) NewClient(rest.Config) (*http.Client, error) { return p.client, nil }
+
+func (p clientPlugin) Prepare(r *http.Request) error {
+	if p.token != "" {
+		r.Header.Set("Authorization", "Bearer "+p.token)
+	}
+	return nil
 }

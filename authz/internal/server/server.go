@@ -255,6 +255,9 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		}
 		if feed, err = consentfeed.New(src, consentfeed.Options{
 			URL: cfg.ConsentBundle, Token: cfg.ConsentToken, MaxStaleness: cfg.ConsentMaxStaleness, LongPoll: cfg.ConsentLongPoll,
+			// With --spiffe-socket and --bundle-server-id the bundle comes
+			// over mTLS from that SPIFFE id only.
+			HTTPClient:  bundleClient,
 			RegoVersion: regoVersion, Logger: log.With("component", "consent"),
 		}); err != nil {
 			return err

@@ -315,7 +315,7 @@ func etagMatches(header, etag string) bool {
 func preferWait(header string) time.Duration {
 	for _, part := range strings.FieldsFunc(header, func(r rune) bool { return r == ';' || r == ',' }) {
 		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if !ok || !strings.EqualFold(k, "wait") {
+		if !ok || !strings.EqualFold(strings.TrimSpace(k), "wait") {
 			continue
 		}
 		n, err := strconv.Atoi(strings.TrimSpace(v))
