@@ -95,6 +95,10 @@ type API struct {
 	BreakGlassRequesters []string
 	// BreakGlassUses, when set, counts each grant's decisions for review.
 	BreakGlassUses BreakGlassUses
+	// BundleAuth, when set, also authenticates the consent bundle
+	// endpoint (and nothing else): nexus-authz's read-only credential, so
+	// it need not hold an admin one.
+	BundleAuth Authenticator
 }
 
 // maxBodyBytes bounds request bodies; a traffic change is a few bytes.

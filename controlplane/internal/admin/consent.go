@@ -31,9 +31,7 @@ func (a *API) consentRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/admin/break-glass/{id}/review", a.authed(a.reviewBreakGlass))
 	mux.Handle("DELETE /api/v1/admin/break-glass/{id}", a.authed(a.endBreakGlass))
 	// nexus-authz long-polls this with the bearer token it is given.
-	mux.Handle("GET /api/v1/bundles/nexus-consent.tar.gz", a.authed(func(w http.ResponseWriter, r *http.Request, _ Principal) {
-		a.Consents.Publisher().ServeHTTP(w, r)
-	}))
+	mux.Handle("GET /api/v1/bundles/nexus-consent.tar.gz", a.bundleAuthed(a.Consents.Publisher()))
 }
 
 // writeConsentError maps the consent package's errors to statuses.
@@ -296,3 +294,18 @@ func (a *API) endBreakGlass(w http.ResponseWriter, r *http.Request, p Principal)
 }
 
 func (a *API) now() time.Time { return time.Now() }
+
+// bundleAuthed accepts BundleAuth's credential, else the admin one.
+func (a *API) bundleAuthed(h http.Handler) http.Handler {
+	admin := a.authed(func(w http.ResponseWriter, r *http.Request, _ Principal) { h.ServeHTTP(w, r) })
+	if a.BundleAuth == nil {
+		return admin
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := a.BundleAuth.Authenticate(r); err == nil {
+			h.ServeHTTP(w, r)
+			return
+		}
+		admin.ServeHTTP(w, r)
+	})
+}

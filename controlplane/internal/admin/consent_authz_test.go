@@ -207,7 +207,7 @@ func consentFor(sub string) string {
 // one, and a break-glass grant overrides the missing consent, visibly.
 func TestConsentReachesNexusAuthz(t *testing.T) {
 	s := newConsentStack(t, "token:local-admin")
-	p := startAuthz(t, s.url+"/api/v1/bundles/nexus-consent.tar.gz", s.token, 3*time.Second)
+	p := startAuthz(t, s.url+"/api/v1/bundles/nexus-consent.tar.gz", s.bundleToken, 3*time.Second)
 	sub := "auth0|patient-17"
 
 	if r := p.check(t, researchCheck(sub)); isAllowed(r) {
@@ -268,7 +268,7 @@ func TestConsentReachesNexusAuthz(t *testing.T) {
 func TestConsentStalenessFailsClosed(t *testing.T) {
 	s := newConsentStack(t)
 	const staleness = 2 * time.Second
-	p := startAuthz(t, s.url+"/api/v1/bundles/nexus-consent.tar.gz", s.token, staleness)
+	p := startAuthz(t, s.url+"/api/v1/bundles/nexus-consent.tar.gz", s.bundleToken, staleness)
 	sub := "auth0|patient-17"
 	if code, body := s.do(t, "POST", "/api/v1/admin/consents", consentFor(sub)); code != 201 {
 		t.Fatalf("consent: %d %v", code, body)
@@ -309,7 +309,7 @@ func header(hs []*corev3.HeaderValueOption, name string) string {
 // DELETE returning to the first denied Check.
 func BenchmarkRevocationStaleness(b *testing.B) {
 	s := newConsentStack(b)
-	p := startAuthz(b, s.url+"/api/v1/bundles/nexus-consent.tar.gz", s.token, 5*time.Second)
+	p := startAuthz(b, s.url+"/api/v1/bundles/nexus-consent.tar.gz", s.bundleToken, 5*time.Second)
 	sub := "auth0|patient-17"
 	var total, worst time.Duration
 	n := 0

@@ -89,6 +89,8 @@ type consentStack struct {
 	svc   *consent.Service
 	store *store.SQLite
 	srv   *httptest.Server
+	// bundleToken opens the consent bundle and nothing else.
+	bundleToken string
 }
 
 // newConsentStack runs the API with the consent service over the real
@@ -121,14 +123,23 @@ func newConsentStack(t testing.TB, requesters ...string) *consentStack {
 		t.Fatal(err)
 	}
 	t.Cleanup(svc.Close)
-	api := &admin.API{Log: log, Auth: auth, Ctrl: ctrl, Status: xs, Audit: st, Consents: svc, BreakGlassRequesters: requesters}
+	bundleAuth, err := admin.LoadOrCreateBundleToken(filepath.Join(dir, "consent-bundle.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundleTok, err := os.ReadFile(filepath.Join(dir, "consent-bundle.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := &admin.API{Log: log, Auth: auth, Ctrl: ctrl, Status: xs, Audit: st, Consents: svc, BreakGlassRequesters: requesters, BundleAuth: bundleAuth}
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)
 	tok, err := os.ReadFile(filepath.Join(dir, "admin.token"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &consentStack{stack: &stack{url: srv.URL, token: strings.TrimSpace(string(tok)), xds: xs, dir: dir, api: api}, svc: svc, store: st, srv: srv}
+	return &consentStack{stack: &stack{url: srv.URL, token: strings.TrimSpace(string(tok)), xds: xs, dir: dir, api: api}, svc: svc, store: st, srv: srv,
+		bundleToken: strings.TrimSpace(string(bundleTok))}
 }
 
 const consentBody = `{"subject":"auth0|patient-17","purposes":["research"],"categories":["health"],"duration":"720h","sharing":false,"collection_method":"signed form at admission","jurisdiction":"EU","policy_url":"https://hospital.example/privacy"}`
@@ -234,6 +245,22 @@ func TestConsentBundleEndpoint(t *testing.T) {
 	}
 	if r := get(etag, ""); r.StatusCode != 304 {
 		t.Fatalf("If-None-Match: %d", r.StatusCode)
+	}
+	// nexus-authz's token opens the bundle, and nothing else.
+	for _, c := range []struct {
+		path string
+		want int
+	}{{"/api/v1/bundles/nexus-consent.tar.gz", 200}, {"/api/v1/admin/consents?subject=x", 401}, {"/api/v1/admin/break-glass", 401}} {
+		req, _ := http.NewRequest("GET", s.url+c.path, nil)
+		req.Header.Set("Authorization", "Bearer "+s.bundleToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("bundle token on %s: %d, want %d", c.path, resp.StatusCode, c.want)
+		}
 	}
 	// A long poll is answered by the next change.
 	done := make(chan *http.Response, 1)

@@ -239,6 +239,11 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		}
 		defer svc.Close()
 		api.Consents, api.BreakGlassRequesters = svc, cfg.Consent.BreakGlassRequesters
+		// nexus-authz reads the consent bundle with a token of its own
+		// that opens nothing else (NEXUS_CONSENT_TOKEN).
+		if api.BundleAuth, err = admin.LoadOrCreateBundleToken(filepath.Join(cfg.DataDir, "consent-bundle.token")); err != nil {
+			return err
+		}
 		if cfg.PrometheusURL != "" {
 			api.BreakGlassUses = breakGlassUses{&metricsource.Prometheus{URL: cfg.PrometheusURL}}
 		}

@@ -6,6 +6,9 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -81,6 +84,18 @@ func TestConsentServed(t *testing.T) {
 	}
 	if b := c.text(t, "/api/v1/bundles/nexus-consent.tar.gz"); len(b) == 0 {
 		t.Fatal("empty consent bundle")
+	}
+	// nexus-authz's own token, created beside the admin token.
+	tok, err := os.ReadFile(filepath.Join(dir, "consent-bundle.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle := cp{addr: c.addr, token: strings.TrimSpace(string(tok))}
+	if b := bundle.text(t, "/api/v1/bundles/nexus-consent.tar.gz"); len(b) == 0 {
+		t.Fatal("the bundle token does not open the bundle")
+	}
+	if code := bundle.call(t, "GET", "/api/v1/admin/consents?subject=p-1", "", nil); code != 401 {
+		t.Fatalf("the bundle token opened the admin API: %d", code)
 	}
 	c.stop()
 	c = startApp(t, cfg)
