@@ -7,10 +7,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -365,4 +367,31 @@ func FuzzParseRequest(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Changes made at once all end up published: the last state wins, never
+// an older one.
+func TestConcurrentChangesPublishTheLastState(t *testing.T) {
+	ctx := context.Background()
+	svc, _, _ := newService(t)
+	var ids []string
+	for i := range 8 {
+		r, _, err := svc.Grant(ctx, "t", request(fmt.Sprintf("subject-%d", i), "research"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, r.ID)
+	}
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		wg.Go(func() {
+			if _, _, err := svc.Revoke(ctx, "t", id); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if data, _, _ := bundleData(t, svc.Publisher()); len(data) != 0 {
+		t.Fatalf("after revoking everything, %d subjects are still published", len(data))
+	}
 }

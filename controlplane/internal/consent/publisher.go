@@ -69,7 +69,11 @@ type snapshot struct {
 // polling.
 type Publisher struct {
 	svc *Service
-	mu  sync.Mutex
+	// refreshMu serializes Refresh: two changes committed one after the
+	// other must not publish in the other order, or the older state
+	// would be served (a revocation lost) until the next change.
+	refreshMu sync.Mutex
+	mu        sync.Mutex
 	cur *snapshot
 	// timer republishes at the next expiry.
 	timer   *time.Timer
@@ -168,6 +172,8 @@ func (p *Publisher) build(ctx context.Context, now time.Time) (Data, time.Time, 
 // Refresh rebuilds the bundle from the store; when its content changed,
 // waiting long polls are answered with it at once.
 func (p *Publisher) Refresh(ctx context.Context) error {
+	p.refreshMu.Lock()
+	defer p.refreshMu.Unlock()
 	now := p.svc.now()
 	d, next, err := p.build(ctx, now)
 	if err != nil {
