@@ -305,6 +305,13 @@ func TestSubjectExportAndErasure(t *testing.T) {
 	if code != 200 || strings.Contains(string(raw), "patient-17") || !strings.Contains(string(raw), "subject.erase") {
 		t.Fatalf("audit: %d %s", code, raw)
 	}
+	// A sub with a slash is one path segment, escaped.
+	if code, body := s.do(t, "POST", "/api/v1/admin/consents", consentFor("tenant-a/p-9")); code != 201 {
+		t.Fatalf("create: %d %v", code, body)
+	}
+	if code, body := s.do(t, "GET", "/api/v1/admin/subjects/"+url.PathEscape("tenant-a/p-9")+"/export", ""); code != 200 || body["subject"] != "tenant-a/p-9" || len(body["consents"].([]any)) != 1 {
+		t.Fatalf("export of a sub with a slash: %d %v", code, body)
+	}
 	if code, body := s.do(t, "GET", "/api/v1/admin/subjects/"+strings.Repeat("x", 300)+"/export", ""); code != 400 || errField(body) != "subject" {
 		t.Fatalf("long subject: %d %v", code, body)
 	}

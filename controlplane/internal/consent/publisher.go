@@ -74,7 +74,7 @@ type Publisher struct {
 	// would be served (a revocation lost) until the next change.
 	refreshMu sync.Mutex
 	mu        sync.Mutex
-	cur *snapshot
+	cur       *snapshot
 	// timer republishes at the next expiry.
 	timer   *time.Timer
 	stopped bool
