@@ -17,8 +17,8 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/structpb"
 )
@@ -183,7 +183,7 @@ func (p *authzProc) check(tb testing.TB, req *authv3.CheckRequest) *authv3.Check
 	return resp
 }
 
-func isAllowed(r *authv3.CheckResponse) bool { return r.GetStatus().GetCode() == int32(code.Code_OK) }
+func isAllowed(r *authv3.CheckResponse) bool { return r.GetStatus().GetCode() == int32(codes.OK) }
 
 // waitFor polls until ok, at most within, and returns how long it took.
 func waitFor(tb testing.TB, within time.Duration, what string, ok func() bool) time.Duration {
