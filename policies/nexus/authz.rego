@@ -17,22 +17,33 @@ request_path := input.attributes.request.http.path
 
 caller := nexus.caller.spiffe_id
 
-allow := {
+allow := object.union({
 	"allowed": true,
 	"headers": {"x-nexus-caller": caller},
-} if {
+}, break_glass_fields) if {
 	count(deny) == 0
 }
 
-allow := {
+allow := object.union({
 	"allowed": false,
 	"http_status": 403,
 	"headers": {"content-type": "application/json"},
 	"body": json.marshal(error_body),
 	"reasons": sort(deny),
-} if {
+}, break_glass_fields) if {
 	count(deny) > 0
 }
+
+# Every decision a break-glass grant touches says so: to the model (and,
+# allowed, to the client) in x-nexus-break-glass, and to the decision log
+# in break_glass, with the denials it overrode.
+break_glass_fields := {
+	"headers": {"x-nexus-break-glass": concat(",", sort(break_glass_grants))},
+	"response_headers_to_add": {"x-nexus-break-glass": concat(",", sort(break_glass_grants))},
+	"break_glass": {"grants": sort(break_glass_grants), "overridden": sort(deny_overridable)},
+} if {
+	count(break_glass_grants) > 0
+} else := {}
 
 error_body := {"error": {
 	"code": "pii_blocked",
@@ -162,16 +173,118 @@ phi_allowed if {
 	g.phi == true
 }
 
-deny contains msg if {
+deny_overridable contains msg if {
 	count(phi_found) > 0
 	not nexus.purpose in data.nexus.purposes
 	msg := sprintf("request carries health data (%s): declare a purpose with x-nexus-purpose (%s)", [concat(", ", sort(phi_found)), concat("|", data.nexus.purposes)])
 }
 
-deny contains msg if {
+deny_overridable contains msg if {
 	count(phi_found) > 0
 	not phi_allowed
 	msg := sprintf("caller %s is not allowed health data (%s)", [caller, concat(", ", sort(phi_found))])
+}
+
+# --- consent -----------------------------------------------------------------
+
+# A purpose listed in data.nexus.consent_required_purposes needs the end
+# user's consent: the control plane publishes active consents as
+# data.nexus.consent[<subject id>][<purpose>] (a list of grants, each with
+# the data categories it covers), keyed by the keyed hash nexus-authz puts
+# in nexus.subject. Expired and revoked consents are never published, and
+# nexus-authz drops the whole document when it has not heard from the
+# control plane within its staleness bound, so a missing document denies.
+# Reasons name the purpose and the categories, never the subject.
+consent_required if nexus.purpose in data.nexus.consent_required_purposes
+
+has_subject if {
+	is_string(nexus.subject)
+	nexus.subject != ""
+}
+
+# The control plane always publishes an object, empty or not; anything
+# else is no consent data at all.
+consent_loaded if is_object(data.nexus.consent)
+
+consent_grants := data.nexus.consent[nexus.subject][nexus.purpose]
+
+covers(g, class) if class in g.categories
+
+covers(g, class) if {
+	some cat in g.categories
+	class in data.nexus.data_categories[cat]
+}
+
+covers_request(g) if {
+	every c in nexus.pii.classes {
+		covers(g, c)
+	}
+}
+
+consent_given if {
+	some g in consent_grants
+	covers_request(g)
+}
+
+deny_overridable contains msg if {
+	consent_required
+	not has_subject
+	msg := sprintf("purpose %s needs the end user's consent, and the call carries no verified end-user subject (a JWT, and nexus-authz's subject key)", [nexus.purpose])
+}
+
+deny_overridable contains msg if {
+	consent_required
+	has_subject
+	not consent_loaded
+	msg := sprintf("purpose %s needs the end user's consent, and consent data is missing or stale: nexus-authz has not heard from the control plane within its staleness bound", [nexus.purpose])
+}
+
+deny_overridable contains msg if {
+	consent_required
+	has_subject
+	consent_loaded
+	not consent_grants
+	msg := sprintf("the end user has not consented to purpose %s", [nexus.purpose])
+}
+
+deny_overridable contains msg if {
+	consent_required
+	consent_grants
+	not consent_given
+	uncovered := {c | some c in nexus.pii.classes; not some_grant_covers(c)}
+	msg := sprintf("the end user's consent to purpose %s does not cover the data this request carries (%s)", [nexus.purpose, concat(", ", sort(uncovered_or_all(uncovered)))])
+}
+
+some_grant_covers(c) if {
+	some g in consent_grants
+	covers(g, c)
+}
+
+# No single grant covers every class though each is covered by one.
+uncovered_or_all(u) := u if count(u) > 0
+
+else := {c | some c in nexus.pii.classes}
+
+# --- break-glass (emergency access) -------------------------------------------
+
+# A break-glass grant — for a caller, or for one end user's requests — on
+# this model overrides the consent and purpose denials above (never the
+# identity, grant, blocked-class or per-model ones). Only active grants
+# are published.
+break_glass_grants contains g.id if {
+	some g in data.nexus.breakglass.callers[caller]
+	g.model == nexus.model
+}
+
+break_glass_grants contains g.id if {
+	has_subject
+	some g in data.nexus.breakglass.subjects[nexus.subject]
+	g.model == nexus.model
+}
+
+deny contains msg if {
+	some msg in deny_overridable
+	count(break_glass_grants) == 0
 }
 
 # --- per-model rules ---------------------------------------------------------

@@ -190,3 +190,128 @@ test_serving_version_pinned_by_anyone_granted if {
 	d := authz.allow with input as pinned(clinic, "v1", "serving")
 	d.allowed == true
 }
+
+# --- consent ---
+
+pseudo := "5f1d3c0b8a7e6f4d2c1b0a9e8d7c6b5a"
+
+with_subject(who, classes, purpose, subject) := json.patch(with_pii(who, classes, purpose), [{"op": "add", "path": "/nexus/subject", "value": subject}])
+
+health_consent := {pseudo: {"research": [{"id": "c1", "categories": ["health"], "sharing": false, "expires_ns": 1}]}}
+
+test_consent_allows_covered_purpose if {
+	d := authz.allow with input as with_subject(clinic, ["MEDICAL_RECORD_NUMBER"], "research", pseudo)
+		with data.nexus.consent as health_consent
+	d.allowed == true
+	not d.break_glass
+}
+
+test_consent_missing_data_denies if {
+	d := authz.allow with input as with_subject(clinic, [], "research", pseudo)
+		with data.nexus.consent as null
+	d.allowed == false
+	some r in d.reasons
+	contains(r, "consent data is missing or stale")
+}
+
+test_consent_not_given_denies_without_naming_subject if {
+	d := authz.allow with input as with_subject(clinic, [], "research", pseudo)
+		with data.nexus.consent as {"0000": health_consent[pseudo]}
+	d.allowed == false
+	some r in d.reasons
+	r == "the end user has not consented to purpose research"
+	not contains(d.body, pseudo)
+}
+
+test_consent_needs_a_subject if {
+	d := authz.allow with input as with_pii(clinic, [], "research")
+		with data.nexus.consent as health_consent
+	d.allowed == false
+	some r in d.reasons
+	contains(r, "no verified end-user subject")
+}
+
+test_consent_must_cover_the_categories_found if {
+	d := authz.allow with input as with_subject(clinic, ["MEDICAL_RECORD_NUMBER", "EMAIL"], "research", pseudo)
+		with data.nexus.consent as health_consent
+	d.allowed == false
+	some r in d.reasons
+	r == "the end user's consent to purpose research does not cover the data this request carries (EMAIL)"
+}
+
+test_consent_by_class_name_and_across_categories if {
+	c := {pseudo: {"research": [{"id": "c2", "categories": ["health", "EMAIL"], "sharing": false, "expires_ns": 1}]}}
+	d := authz.allow with input as with_subject(clinic, ["MEDICAL_RECORD_NUMBER", "EMAIL"], "research", pseudo)
+		with data.nexus.consent as c
+	d.allowed == true
+}
+
+test_consent_for_another_purpose_does_not_count if {
+	c := {pseudo: {"marketing": health_consent[pseudo].research}}
+	d := authz.allow with input as with_subject(clinic, [], "research", pseudo)
+		with data.nexus.consent as c
+	d.allowed == false
+}
+
+test_purpose_without_consent_requirement_needs_no_consent if {
+	d := authz.allow with input as with_subject(clinic, ["MEDICAL_RECORD_NUMBER"], "treatment", pseudo)
+		with data.nexus.consent as null
+	d.allowed == true
+}
+
+# --- break-glass ---
+
+er := {"callers": {clinic: [{"id": "bg1", "model": "triage", "expires_ns": 1}]}, "subjects": {}}
+
+test_break_glass_overrides_missing_consent_and_says_so if {
+	d := authz.allow with input as with_subject(clinic, ["MEDICAL_RECORD_NUMBER"], "research", pseudo)
+		with data.nexus.consent as null
+		with data.nexus.breakglass as er
+	d.allowed == true
+	d.headers["x-nexus-break-glass"] == "bg1"
+	d.headers["x-nexus-caller"] == clinic
+	d.response_headers_to_add["x-nexus-break-glass"] == "bg1"
+	d.break_glass.grants == ["bg1"]
+	some r in d.break_glass.overridden
+	contains(r, "consent data is missing or stale")
+}
+
+test_break_glass_overrides_phi_purpose_and_caller_checks if {
+	inp := json.patch(with_pii(research, ["HEALTH_PLAN_ID"], ""), [{"op": "replace", "path": "/nexus/version", "value": "v2"}])
+	d := authz.allow with input as inp
+		with data.nexus.breakglass as {"callers": {research: [{"id": "bg2", "model": "triage", "expires_ns": 1}]}, "subjects": {}}
+	d.allowed == true
+	count(d.break_glass.overridden) == 2
+}
+
+test_break_glass_for_a_subject if {
+	d := authz.allow with input as with_subject(clinic, [], "research", pseudo)
+		with data.nexus.consent as {}
+		with data.nexus.breakglass as {"callers": {}, "subjects": {pseudo: [{"id": "bg3", "model": "triage", "expires_ns": 1}]}}
+	d.allowed == true
+	d.break_glass.grants == ["bg3"]
+}
+
+test_break_glass_for_another_model_does_not_apply if {
+	d := authz.allow with input as with_subject(clinic, [], "research", pseudo)
+		with data.nexus.consent as {}
+		with data.nexus.breakglass as {"callers": {clinic: [{"id": "bg4", "model": "radiology", "expires_ns": 1}]}, "subjects": {}}
+	d.allowed == false
+	not d.break_glass
+}
+
+test_break_glass_never_overrides_grants_or_identity if {
+	d := authz.allow with input as call(stranger, {})
+		with data.nexus.breakglass as {"callers": {stranger: [{"id": "bg5", "model": "triage", "expires_ns": 1}]}, "subjects": {}}
+	d.allowed == false
+	d.headers["x-nexus-break-glass"] == "bg5"
+	some r in d.reasons
+	contains(r, "has no grant for model triage")
+
+	inp := json.patch(with_subject(clinic, [], "research", pseudo), [{"op": "replace", "path": "/nexus/caller", "value": null}])
+	d2 := authz.allow with input as inp
+		with data.nexus.breakglass as {"callers": {}, "subjects": {pseudo: [{"id": "bg6", "model": "triage", "expires_ns": 1}]}}
+	d2.allowed == false
+	some r2 in d2.reasons
+	startswith(r2, "no SPIFFE identity")
+}

@@ -138,6 +138,10 @@ func nexusFlags(fs *flag.FlagSet, cfg *server.Config) *tuning {
 	fs.Var(&t.allowIDs, "allow-spiffe-id", "with --spiffe-socket: accept only this caller SPIFFE id (repeatable; wins over --trust-domain)")
 	fs.StringVar(&cfg.BundleServerID, "bundle-server-id", "", "with --spiffe-socket: SPIFFE id the policy bundle server must present")
 	fs.BoolVar(&cfg.StrictBuiltinErrors, "strict-builtin-errors", false, "a failing builtin (base64url.decode of a malformed token, to_number(\"abc\")) fails the decision closed instead of being undefined as in OPA")
+	fs.StringVar(&cfg.ConsentBundle, "consent-bundle", "", "the control plane's consent bundle URL (…/api/v1/bundles/nexus-consent.tar.gz), long-polled and laid over the policies as data.nexus.consent and data.nexus.breakglass")
+	fs.StringVar(&cfg.ConsentToken, "consent-token", os.Getenv("NEXUS_CONSENT_TOKEN"), "bearer token for --consent-bundle ($NEXUS_CONSENT_TOKEN)")
+	fs.DurationVar(&cfg.ConsentMaxStaleness, "consent-max-staleness", 5*time.Second, "drop the consent data (denying calls that need consent) when the consent bundle service has not answered for this long")
+	fs.DurationVar(&cfg.ConsentLongPoll, "consent-long-poll", 2*time.Second, "how long the consent bundle service may hold a request (whole seconds, shorter than --consent-max-staleness)")
 	fs.StringVar(&cfg.DecisionIDHeader, "decision-id-header", decision.HeaderDecisionID, "also send the decision id as this header (empty: only in the dynamic metadata as decision_id)")
 	return t
 }

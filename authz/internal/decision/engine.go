@@ -2,9 +2,7 @@ package decision
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -41,6 +39,27 @@ type Metrics interface {
 	// CacheLookup counts decisions answered from (hit) or added to the
 	// policy set's decision cache.
 	CacheLookup(hit bool)
+}
+
+// BreakGlassMetrics, when Metrics implements it, counts the decisions
+// each break-glass grant touched.
+type BreakGlassMetrics interface {
+	BreakGlass(grant, result string)
+}
+
+// BreakGlassGrants are the grant ids a decision's break_glass field names
+// (the shipped policy's record of an emergency override).
+func BreakGlassGrants(raw any) []string {
+	d, _ := raw.(map[string]any)
+	bg, _ := d["break_glass"].(map[string]any)
+	gs, _ := bg["grants"].([]any)
+	var out []string
+	for _, g := range gs {
+		if s, ok := g.(string); ok && s != "" && len(s) <= 64 {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Reasons a request is denied without the policy's say. They are stable
@@ -179,6 +198,12 @@ func (e *Engine) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	if failed {
 		metric = "error"
 	}
+	entry.BreakGlass = BreakGlassGrants(raw)
+	if bg, ok := e.Metrics.(BreakGlassMetrics); ok {
+		for _, g := range entry.BreakGlass {
+			bg.BreakGlass(g, entry.Result)
+		}
+	}
 	e.Metrics.Decision(metric, res.Failure, elapsed)
 	if span.IsRecording() {
 		annotate(span, &entry, res.Failure, in, e.SubjectKey)
@@ -268,11 +293,7 @@ func annotate(span trace.Span, entry *decisionlog.Entry, failure string, in map[
 // PseudonymousSubject is the keyed hash an end user appears as in traces:
 // the same user is the same id across spans, and without the key the id
 // does not lead back to the user.
-func PseudonymousSubject(key []byte, sub string) string {
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte(sub))
-	return hex.EncodeToString(mac.Sum(nil)[:16])
-}
+func PseudonymousSubject(key []byte, sub string) string { return input.PseudonymousSubject(key, sub) }
 
 // SanitizeReason bounds a failure's reason for the log and replaces what
 // it quotes ("…" or '…', where parsers and builtins echo their input) with

@@ -43,6 +43,9 @@ type Entry struct {
 	EvalMicros     int64     `json:"eval_us"`
 	// Cached says the decision came from the policy set's decision cache.
 	Cached bool `json:"cached,omitempty"`
+	// BreakGlass names the break-glass (emergency access) grants the
+	// decision was made under: every such decision is to be reviewed.
+	BreakGlass []string `json:"break_glass,omitempty"`
 	// Dropped counts lines lost to a full queue before this gap record.
 	Dropped int64 `json:"dropped,omitempty"`
 	Input   any   `json:"input,omitempty"`

@@ -54,6 +54,9 @@ func appendEntry(b []byte, e *Entry) ([]byte, error) {
 	if e.Cached {
 		b = append(b, `,"cached":true`...)
 	}
+	if len(e.BreakGlass) > 0 {
+		b = appendStrings(append(b, `,"break_glass":`...), e.BreakGlass)
+	}
 	if e.Dropped != 0 {
 		b = strconv.AppendInt(append(b, `,"dropped":`...), e.Dropped, 10)
 	}
@@ -171,4 +174,15 @@ func appendString(b []byte, s string) []byte {
 		i += size
 	}
 	return append(append(b, s[start:]...), '"')
+}
+
+func appendStrings(b []byte, ss []string) []byte {
+	b = append(b, '[')
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, s)
+	}
+	return append(b, ']')
 }

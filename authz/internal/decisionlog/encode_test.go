@@ -34,6 +34,7 @@ func FuzzAppendEntry(f *testing.F) {
 			}
 			if flag {
 				e.TraceID, e.SpanID = input, reason
+				e.BreakGlass = []string{reason, result}
 			}
 			want, wantErr := json.Marshal(e)
 			got, err := appendEntry(nil, &e)
@@ -123,6 +124,7 @@ type opaEvent struct {
 	Query          string               `json:"nexus_query,omitempty"`
 	EvalMicros     int64                `json:"nexus_eval_us"`
 	Cached         bool                 `json:"nexus_cached,omitempty"`
+	BreakGlass     []string             `json:"nexus_break_glass,omitempty"`
 	Dropped        int64                `json:"nexus_dropped,omitempty"`
 	PrevHash       string               `json:"prev_hash"`
 }
@@ -137,7 +139,7 @@ func opaEventOf(e *Entry) opaEvent {
 		Erased: e.Erased, Masked: e.Masked, Timestamp: e.Time.UTC(), Metrics: e.Metrics, Caller: e.Caller, Model: e.Model,
 		Version: e.Version, NexusResult: e.Result, DryRun: e.DryRun, HTTPStatus: e.HTTPStatus, Reason: e.Reason,
 		PolicyRevision: e.PolicyRevision, Query: e.Query, EvalMicros: e.EvalMicros, Cached: e.Cached, Dropped: e.Dropped,
-		PrevHash: e.PrevHash,
+		BreakGlass: e.BreakGlass, PrevHash: e.PrevHash,
 	}
 	maps.Copy(ev.Labels, e.Labels)
 	if len(e.Bundles) > 0 {
@@ -178,6 +180,7 @@ func FuzzAppendOPA(f *testing.F) {
 			}
 			if flag {
 				e.TraceID, e.SpanID = query, reason
+				e.BreakGlass = []string{query}
 				e.Type = result
 				e.Path = reason
 				e.Labels = map[string]string{reason: result, result: doc}

@@ -150,6 +150,9 @@ func appendOPA(b []byte, e *Entry) ([]byte, error) {
 	if e.Cached {
 		b = append(b, `,"nexus_cached":true`...)
 	}
+	if len(e.BreakGlass) > 0 {
+		b = appendStrings(append(b, `,"nexus_break_glass":`...), e.BreakGlass)
+	}
 	if e.Dropped != 0 {
 		b = strconv.AppendInt(append(b, `,"nexus_dropped":`...), e.Dropped, 10)
 	}

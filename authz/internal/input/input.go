@@ -7,6 +7,9 @@
 package input
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/url"
@@ -51,6 +54,11 @@ type Options struct {
 	// pack_as_bytes) into parsed_body, as opa-envoy-plugin's
 	// proto-descriptor does. Nil leaves gRPC bodies unparsed.
 	ProtoSet *protoregistry.Files
+	// SubjectKey, when set, keys the pseudonymous id of the verified JWT
+	// sub the input carries as nexus.subject (what consent and
+	// break-glass data are keyed by); without it there is no
+	// nexus.subject and calls that need consent are denied.
+	SubjectKey []byte
 }
 
 // ParseError is a request opa-envoy-plugin refuses to build an input for:
@@ -92,7 +100,7 @@ func Build(req *authv3.CheckRequest, opts Options) (map[string]any, error) {
 	if p := req.GetAttributes().GetSource().GetPrincipal(); p != "" {
 		in["source_principal"] = p
 	}
-	in["nexus"] = nexus(req)
+	in["nexus"] = nexus(req, opts.SubjectKey)
 	return in, nil
 }
 
@@ -153,7 +161,7 @@ func ParseSPIFFEID(id string) (Caller, bool) {
 	return Caller{SPIFFEID: id, TrustDomain: td, Path: "/" + path}, true
 }
 
-func nexus(req *authv3.CheckRequest) map[string]any {
+func nexus(req *authv3.CheckRequest, subjectKey []byte) map[string]any {
 	attrs := req.GetAttributes()
 	headers := attrs.GetRequest().GetHttp().GetHeaders()
 	ext := attrs.GetContextExtensions()
@@ -174,10 +182,13 @@ func nexus(req *authv3.CheckRequest) map[string]any {
 	}
 
 	meta := attrs.GetMetadataContext().GetFilterMetadata()
-	var claims any
+	var claims, subject any
 	if jwt := meta[JWTNamespace]; jwt != nil {
 		if c := jwt.GetFields()["claims"].GetStructValue(); c != nil {
 			claims = c.AsMap()
+			if sub := c.GetFields()["sub"].GetStringValue(); sub != "" && len(subjectKey) > 0 {
+				subject = PseudonymousSubject(subjectKey, sub)
+			}
 		}
 	}
 	return map[string]any{
@@ -191,7 +202,20 @@ func nexus(req *authv3.CheckRequest) map[string]any {
 		"purpose":       headers[HeaderPurpose],
 		"pii":           pii(meta[PIIGuardNamespace], headers[HeaderPII]),
 		"claims":        claims,
+		// The end user's keyed hash, from the verified sub only.
+		"subject": subject,
 	}
+}
+
+// PseudonymousSubject is the keyed hash an end user appears as: in the
+// input (nexus.subject), in spans (enduser.pseudo.id) and in the control
+// plane's consent data, which hashes the same sub with the same key. The
+// same user is the same id everywhere, and without the key the id does
+// not lead back to the user.
+func PseudonymousSubject(key []byte, sub string) string {
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(sub))
+	return hex.EncodeToString(mac.Sum(nil)[:16])
 }
 
 // pii reads piiguard's findings — from its dynamic metadata, else from its

@@ -280,3 +280,27 @@ func FuzzBuild(f *testing.F) {
 		}
 	})
 }
+
+// nexus.subject is the keyed hash of the verified sub, the value the
+// control plane keys consent data by (its consent package asserts the
+// same vector), and absent without a key.
+func TestInputSubject(t *testing.T) {
+	if got := input.PseudonymousSubject([]byte("test-subject-key"), "user-42"); got != "e276c0424e9d311032e6cec71a104033" {
+		t.Fatalf("PseudonymousSubject = %s", got)
+	}
+	in, err := input.Build(envoyRequest(), input.Options{SubjectKey: []byte("k1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nx := in["nexus"].(map[string]any)
+	if nx["subject"] != input.PseudonymousSubject([]byte("k1"), "nurse-7") {
+		t.Fatalf("nexus.subject = %v", nx["subject"])
+	}
+	in, err = input.Build(envoyRequest(), input.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := in["nexus"].(map[string]any)["subject"]; s != nil {
+		t.Fatalf("nexus.subject without a key = %v", s)
+	}
+}

@@ -18,6 +18,7 @@ type Metrics struct {
 	logDropped  prometheus.Counter
 	logErrors   prometheus.Counter
 	cache       *prometheus.CounterVec
+	breakGlass  *prometheus.CounterVec
 
 	// opa-envoy-plugin's enable-performance-metrics instruments, nil
 	// unless EnablePerformanceMetrics was called.
@@ -65,10 +66,13 @@ func New() *Metrics {
 		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "nexus_authz_decision_cache_total", Help: "Decisions answered from the decision cache (hit) or evaluated and remembered (miss).",
 		}, []string{"result"}),
+		breakGlass: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nexus_authz_break_glass_decisions_total", Help: "Decisions a break-glass (emergency access) grant touched, by grant id and result (allow, deny); each is to be reviewed.",
+		}, []string{"grant", "result"}),
 	}
 	// The process's CPU, memory and Go runtime metrics come from the
 	// telemetry package, beside these on the same /metrics.
-	m.Registry.MustRegister(m.cache, m.decisions, m.evalSeconds, m.loads, m.revision, m.logDropped, m.logErrors)
+	m.Registry.MustRegister(m.cache, m.breakGlass, m.decisions, m.evalSeconds, m.loads, m.revision, m.logDropped, m.logErrors)
 	return m
 }
 
@@ -114,3 +118,23 @@ func (m *Metrics) LogDropped() { m.logDropped.Inc() }
 
 // LogWriteError implements decisionlog.Metrics.
 func (m *Metrics) LogWriteError() { m.logErrors.Inc() }
+
+// BreakGlass counts a decision a break-glass grant touched. Grant ids are
+// few (each is issued by hand, for hours), so the label stays bounded.
+func (m *Metrics) BreakGlass(grant, result string) {
+	m.breakGlass.WithLabelValues(grant, result).Inc()
+}
+
+// ConsentFresh reports, as nexus_authz_consent_data_fresh, whether the
+// consent data is being served (1) or has been dropped as stale or
+// missing (0).
+func (m *Metrics) ConsentFresh(fresh func() bool) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "nexus_authz_consent_data_fresh", Help: "1 while the control plane's consent data is served; 0 once it is stale or missing and calls that need consent are denied.",
+	}, func() float64 {
+		if fresh() {
+			return 1
+		}
+		return 0
+	}))
+}

@@ -56,3 +56,18 @@ func TestDecisionPath(t *testing.T) {
 		}
 	}
 }
+
+func TestWithoutPaths(t *testing.T) {
+	data := map[string]any{"nexus": map[string]any{"grants": 1, "consent": map[string]any{"a": 1}, "breakglass": 2}, "other": 3}
+	got := withoutPaths(data, []string{"nexus/consent", "/nexus/breakglass/", "missing/path", "other/deeper"})
+	nx := got["nexus"].(map[string]any)
+	if _, ok := nx["consent"]; ok || nx["grants"] != 1 || got["other"] != 3 {
+		t.Fatalf("got %v", got)
+	}
+	if _, ok := nx["breakglass"]; ok {
+		t.Fatalf("breakglass kept: %v", got)
+	}
+	if _, ok := data["nexus"].(map[string]any)["consent"]; !ok {
+		t.Fatal("the input was changed")
+	}
+}

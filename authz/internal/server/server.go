@@ -31,6 +31,7 @@ import (
 
 	"github.com/secureai-nexus/nexus/authz/internal/auditfeed"
 	"github.com/secureai-nexus/nexus/authz/internal/bundles"
+	"github.com/secureai-nexus/nexus/authz/internal/consentfeed"
 	"github.com/secureai-nexus/nexus/authz/internal/decision"
 	"github.com/secureai-nexus/nexus/authz/internal/decisionlog"
 	"github.com/secureai-nexus/nexus/authz/internal/identity"
@@ -123,8 +124,17 @@ type Config struct {
 	// Telemetry receives the Check spans and serves /metrics (nil: traces
 	// off, /metrics from a telemetry set up with nothing exported).
 	Telemetry *telemetry.Telemetry
-	// SubjectKey keys the pseudonymous end-user id on Check spans.
+	// SubjectKey keys the pseudonymous end-user id on Check spans and in
+	// the input (nexus.subject), which consent data is keyed by.
 	SubjectKey []byte
+	// ConsentBundle, when set, is the control plane's consent bundle URL:
+	// long-polled with ConsentToken and laid over the policies as
+	// data.nexus.consent and data.nexus.breakglass, dropped when the
+	// service has not answered within ConsentMaxStaleness.
+	ConsentBundle       string
+	ConsentToken        string
+	ConsentMaxStaleness time.Duration
+	ConsentLongPoll     time.Duration
 }
 
 // Ready reports the bound addresses.
@@ -216,7 +226,7 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	} else if !isLoopback(cfg.Addr) {
 		return fmt.Errorf("--addr %s is not loopback: serving ext_authz off loopback needs mTLS (--spiffe-socket)", cfg.Addr)
 	}
-	inputOpts := input.Options{SkipRequestBodyParse: cfg.SkipRequestBodyParse}
+	inputOpts := input.Options{SkipRequestBodyParse: cfg.SkipRequestBodyParse, SubjectKey: cfg.SubjectKey}
 	if cfg.ProtoDescriptor != "" {
 		if inputOpts.ProtoSet, err = input.LoadProtoSet(cfg.ProtoDescriptor); err != nil {
 			return err
@@ -237,7 +247,28 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	if err != nil {
 		return err
 	}
+	var feed *consentfeed.Feed
+	var liveData []string
+	if cfg.ConsentBundle != "" {
+		liveData = []string{consentfeed.RootConsent, consentfeed.RootBreakGlass}
+		if len(cfg.SubjectKey) == 0 {
+			log.Warn("--consent-bundle without a subject key (NEXUS_TELEMETRY_SUBJECT_KEY): no call carries nexus.subject, so every call that needs consent is denied")
+		}
+		if feed, err = consentfeed.New(src, consentfeed.Options{
+			URL: cfg.ConsentBundle, Token: cfg.ConsentToken, MaxStaleness: cfg.ConsentMaxStaleness, LongPoll: cfg.ConsentLongPoll,
+			// With --spiffe-socket and --bundle-server-id the bundle comes
+			// over mTLS from that SPIFFE id only.
+			HTTPClient:  bundleClient,
+			RegoVersion: regoVersion, Logger: log.With("component", "consent"),
+		}); err != nil {
+			return err
+		}
+		src = feed
+	}
 	m := metrics.New()
+	if feed != nil {
+		m.ConsentFresh(feed.Serving)
+	}
 	if cfg.PerformanceMetricsBuckets != nil {
 		m.EnablePerformanceMetrics(cfg.PerformanceMetricsBuckets)
 	}
@@ -281,6 +312,7 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	mgr := policy.NewManager(src, policy.Options{
 		Query: cfg.Query, RegoVersion: regoVersion, DecisionCacheSize: cfg.DecisionCacheSize, StrictBuiltinErrors: cfg.StrictBuiltinErrors,
 		MaskDecision: cfg.MaskDecision,
+		LiveData:     liveData,
 		Runtime:      runtimeTerm(cfg),
 		Print: func(location, msg string) {
 			// Debug, not info: a policy's print can quote a request.
@@ -301,10 +333,10 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	if cfg.DecisionLog != "off" {
 		head = dlog.Head
 	}
-	feed := auditfeed.New(head, 1024, nil)
+	auditFeed := auditfeed.New(head, 1024, nil)
 	callers, started := &auditfeed.Callers{}, time.Now()
-	feed.SetLogConfig(logConfig(cfg, up != nil))
-	feedPolicy := feed.PolicyLoaded(src.String())
+	auditFeed.SetLogConfig(logConfig(cfg, up != nil))
+	feedPolicy := auditFeed.PolicyLoaded(src.String())
 	mgr.OnLoad = func(ok bool, rev string, loadErr error) {
 		feedPolicy(ok, rev, loadErr)
 		m.PolicyLoad(ok, rev)
@@ -406,7 +438,7 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	mux.HandleFunc("GET /health", handleHealth(hsrc))
 	// The control plane anchors the decision log's head and records policy
 	// activations from here; the page holds no personal data.
-	mux.Handle("GET /v1/nexus/audit-feed", feed.Handler())
+	mux.Handle("GET /v1/nexus/audit-feed", auditFeed.Handler())
 	mux.Handle("GET /v1/nexus/access", callers.Handler(started))
 	data := &dataAPI{
 		current: mgr.Current, maxBytes: int64(max(cfg.MaxInputBytes, 1<<20)), timeout: max(cfg.DecisionTimeout, time.Second),
@@ -462,6 +494,28 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 				case <-ctx.Done():
 					return
 				case <-bundleSrc.Changes():
+					_ = mgr.Reload(ctx)
+					status.Changed()
+				}
+			}
+		}()
+	}
+	if feed != nil {
+		feed.Start(ctx)
+		defer func() {
+			cancel()
+			stop, done := context.WithTimeout(context.Background(), 5*time.Second)
+			defer done()
+			feed.Stop(stop)
+		}()
+		// A revocation is served as soon as it arrives, and stale consent
+		// data is dropped as soon as it goes stale.
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-feed.Changes():
 					_ = mgr.Reload(ctx)
 					status.Changed()
 				}

@@ -29,6 +29,7 @@ import (
 	"github.com/secureai-nexus/nexus/controlplane/internal/anchor"
 	"github.com/secureai-nexus/nexus/controlplane/internal/audit"
 	"github.com/secureai-nexus/nexus/controlplane/internal/compliance"
+	"github.com/secureai-nexus/nexus/controlplane/internal/consent"
 	"github.com/secureai-nexus/nexus/controlplane/internal/controller"
 	"github.com/secureai-nexus/nexus/controlplane/internal/mesh"
 	"github.com/secureai-nexus/nexus/controlplane/internal/xds"
@@ -99,6 +100,19 @@ type API struct {
 	// Compliance, when set, serves the compliance report from these
 	// evidence sources.
 	Compliance *compliance.Sources
+	// Consents, when set, serves the consent, data-subject and break-glass
+	// endpoints and the consent bundle nexus-authz long-polls.
+	Consents *consent.Service
+	// BreakGlassRequesters are the principals, as the audit log names them
+	// ("oidc:<sub>", "spiffe:<id>", "token:local-admin"), that may request
+	// break-glass access. None by default.
+	BreakGlassRequesters []string
+	// BreakGlassUses, when set, counts each grant's decisions for review.
+	BreakGlassUses BreakGlassUses
+	// BundleAuth, when set, also authenticates the consent bundle
+	// endpoint (and nothing else): nexus-authz's read-only credential, so
+	// it need not hold an admin one.
+	BundleAuth Authenticator
 }
 
 // maxBodyBytes bounds request bodies; a traffic change is a few bytes.
@@ -150,6 +164,9 @@ func (a *API) Handler() http.Handler {
 		mux.Handle("POST /api/v1/admin/models/{model}/rollouts", a.authed(a.startRollout))
 		mux.Handle("GET /api/v1/admin/models/{model}/rollouts/current", a.authed(a.currentRollout))
 		mux.Handle("POST /api/v1/admin/models/{model}/rollouts/current/{action}", a.authed(a.actOnRollout))
+	}
+	if a.Consents != nil {
+		a.consentRoutes(mux)
 	}
 	if a.Metrics != nil {
 		mux.Handle("GET /metrics", a.authed(func(w http.ResponseWriter, r *http.Request, _ Principal) { a.Metrics.ServeHTTP(w, r) }))
@@ -205,7 +222,8 @@ func (a *API) authed(h func(http.ResponseWriter, *http.Request, Principal)) http
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := a.Auth.Authenticate(r)
 		if err != nil {
-			a.Log.Warn("admin request refused", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr, "error", err)
+			// The route, not the path: a path can carry a data subject's id.
+			a.Log.Warn("admin request refused", "method", r.Method, "route", r.Pattern, "remote", r.RemoteAddr, "error", err)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="nexus-admin"`)
 			writeError(w, http.StatusUnauthorized, "unauthenticated", "", err.Error())
 			return

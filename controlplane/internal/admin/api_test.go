@@ -68,7 +68,7 @@ func newStack(t testing.TB, dir string) *stack {
 	return &stack{url: srv.URL, token: strings.TrimSpace(string(tok)), xds: xs, dir: dir, api: api}
 }
 
-func (s *stack) do(t *testing.T, method, path, body string) (int, map[string]any) {
+func (s *stack) do(t testing.TB, method, path, body string) (int, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest(method, s.url+path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+s.token)

@@ -42,8 +42,25 @@ func bearer(r *http.Request) (string, error) {
 	return strings.TrimSpace(tok), nil
 }
 
-// TokenAuth accepts one static token: the loopback dev mode's admin token.
-type TokenAuth struct{ token string }
+// TokenAuth accepts one static token: the loopback dev mode's admin token,
+// or the consent bundle's read-only token.
+type TokenAuth struct {
+	token string
+	// subject names the principal (default local-admin).
+	subject string
+}
+
+// LoadOrCreateBundleToken is LoadOrCreateToken for the token nexus-authz
+// reads the consent bundle with: its principal is token:consent-bundle,
+// and BundleAuth accepts it for the bundle endpoint only.
+func LoadOrCreateBundleToken(path string) (*TokenAuth, error) {
+	a, err := LoadOrCreateToken(path)
+	if err != nil {
+		return nil, err
+	}
+	a.subject = "consent-bundle"
+	return a, nil
+}
 
 // LoadOrCreateToken reads the admin token from path, creating it with a
 // fresh random value and 0600 permissions if it does not exist.
@@ -93,7 +110,11 @@ func (a *TokenAuth) Authenticate(r *http.Request) (Principal, error) {
 	if subtle.ConstantTimeCompare([]byte(tok), []byte(a.token)) != 1 {
 		return Principal{}, fmt.Errorf("%w: wrong admin token", ErrUnauthenticated)
 	}
-	return Principal{Subject: "local-admin", Method: "token"}, nil
+	sub := a.subject
+	if sub == "" {
+		sub = "local-admin"
+	}
+	return Principal{Subject: sub, Method: "token"}, nil
 }
 
 // OIDCAuth verifies bearer JWTs from an OpenID provider: signature by the

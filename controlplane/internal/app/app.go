@@ -23,6 +23,7 @@ import (
 	"github.com/secureai-nexus/nexus/controlplane/internal/admin"
 	"github.com/secureai-nexus/nexus/controlplane/internal/anchor"
 	"github.com/secureai-nexus/nexus/controlplane/internal/audit"
+	"github.com/secureai-nexus/nexus/controlplane/internal/consent"
 	"github.com/secureai-nexus/nexus/controlplane/internal/controller"
 	"github.com/secureai-nexus/nexus/controlplane/internal/identity"
 	"github.com/secureai-nexus/nexus/controlplane/internal/mesh"
@@ -87,6 +88,25 @@ type Config struct {
 	// certificate the identity it must name. Empty: signatures are
 	// checked only if a version has one, and then fail.
 	ModelSigning ModelSigning
+	// Consent, when set, serves consent records, data-subject rights and
+	// break-glass grants on the admin API, and the consent bundle
+	// nexus-authz long-polls (docs/consent.md).
+	Consent *ConsentConfig
+}
+
+// ConsentConfig configures consent records and break-glass.
+type ConsentConfig struct {
+	// Sealer keeps what names a subject under per-subject keys
+	// (keys.SubjectSealer).
+	Sealer consent.Sealer
+	// SubjectKey keys the subject hash; nexus-authz must have the same
+	// key (NEXUS_TELEMETRY_SUBJECT_KEY).
+	SubjectKey []byte
+	// BreakGlassRequesters may request break-glass grants ("oidc:<sub>",
+	// "spiffe:<id>", "token:local-admin").
+	BreakGlassRequesters []string
+	// MaxBreakGlass bounds a grant (default 4h).
+	MaxBreakGlass time.Duration
 }
 
 // ModelSigning locates the trust for model signatures.
@@ -227,6 +247,23 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		AuditSigner: auditSigner, AuditOrigin: origin, Anchors: anchors,
 		AccessReview: access,
 		Compliance:   complianceSources(cfg, ctrl, xs, st, auditSigner, origin, reg, rollouts, anchors, access)}
+	if cfg.Consent != nil {
+		svc, err := consent.New(ctx, consent.Config{Tables: st, Sealer: cfg.Consent.Sealer, SubjectKey: cfg.Consent.SubjectKey,
+			MaxBreakGlass: cfg.Consent.MaxBreakGlass, Log: log.With("component", "consent")})
+		if err != nil {
+			return err
+		}
+		defer svc.Close()
+		api.Consents, api.BreakGlassRequesters = svc, cfg.Consent.BreakGlassRequesters
+		// nexus-authz reads the consent bundle with a token of its own
+		// that opens nothing else (NEXUS_CONSENT_TOKEN).
+		if api.BundleAuth, err = admin.LoadOrCreateBundleToken(filepath.Join(cfg.DataDir, "consent-bundle.token")); err != nil {
+			return err
+		}
+		if cfg.PrometheusURL != "" {
+			api.BreakGlassUses = breakGlassUses{&metricsource.Prometheus{URL: cfg.PrometheusURL}}
+		}
+	}
 	if err := weightMetrics(tel.MeterProvider, ctrl.Mesh); err != nil {
 		return fmt.Errorf("telemetry: %w", err)
 	}
@@ -449,4 +486,17 @@ func accessReviewSources(cfg Config, st *store.SQLite, tokenPath string, anchors
 		}
 	}
 	return src
+}
+
+// breakGlassUses counts a grant's decisions from nexus-authz's
+// nexus_authz_break_glass_decisions_total, as Prometheus has them.
+type breakGlassUses struct{ prom *metricsource.Prometheus }
+
+func (u breakGlassUses) BreakGlassUses(ctx context.Context, grant string) (int64, bool, error) {
+	// Grant ids are hex: nothing to escape in the selector.
+	v, ok, err := u.prom.Query(ctx, `sum(nexus_authz_break_glass_decisions_total{grant="`+grant+`"})`, time.Now())
+	if err != nil || !ok {
+		return 0, ok, err
+	}
+	return int64(v), true, nil
 }
