@@ -107,6 +107,9 @@ type ConsentConfig struct {
 	BreakGlassRequesters []string
 	// MaxBreakGlass bounds a grant (default 4h).
 	MaxBreakGlass time.Duration
+	// AuthzMaxStaleness is nexus-authz's --consent-max-staleness (default
+	// 5s), the bound the compliance report holds the consent data to.
+	AuthzMaxStaleness time.Duration
 }
 
 // ModelSigning locates the trust for model signatures.
@@ -255,6 +258,13 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		}
 		defer svc.Close()
 		api.Consents, api.BreakGlassRequesters = svc, cfg.Consent.BreakGlassRequesters
+		maxStale := cfg.Consent.AuthzMaxStaleness
+		if maxStale <= 0 {
+			maxStale = 5 * time.Second
+		}
+		api.Compliance.Consent = consentEvidence{svc: svc, authz: access.Authz, client: &http.Client{Timeout: 5 * time.Second}, maxStaleness: maxStale}
+		api.Compliance.BreakGlass = breakGlassEvidence{svc: svc, reviewWithin: 72 * time.Hour}
+		access.BreakGlass = breakGlassReview(svc)
 		// nexus-authz reads the consent bundle with a token of its own
 		// that opens nothing else (NEXUS_CONSENT_TOKEN).
 		if api.BundleAuth, err = admin.LoadOrCreateBundleToken(filepath.Join(cfg.DataDir, "consent-bundle.token")); err != nil {

@@ -2,15 +2,20 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/secureai-nexus/nexus/controlplane/internal/accessreview"
 	"github.com/secureai-nexus/nexus/controlplane/internal/anchor"
 	"github.com/secureai-nexus/nexus/controlplane/internal/audit"
 	"github.com/secureai-nexus/nexus/controlplane/internal/compliance"
+	"github.com/secureai-nexus/nexus/controlplane/internal/consent"
 	"github.com/secureai-nexus/nexus/controlplane/internal/controller"
 	"github.com/secureai-nexus/nexus/controlplane/internal/registry"
 	"github.com/secureai-nexus/nexus/controlplane/internal/rollout/runner"
@@ -142,4 +147,114 @@ func (a accessEvidence) AccessEvidence(ctx context.Context) (compliance.AccessEv
 		e.Principals = append(e.Principals, compliance.AccessPrincipal{Kind: p.Kind, ID: p.ID, LastUsed: p.LastUsed, Stale: p.Stale})
 	}
 	return e, nil
+}
+
+// nonConsentBasis are the shipped purposes whose legal basis is not
+// consent: HIPAA lets treatment, payment and health care operations use
+// PHI without authorisation (45 CFR 164.506), and GDPR Art. 9(2)(h)
+// allows processing for health care.
+var nonConsentBasis = map[string]string{
+	"treatment":  "HIPAA 164.506(c), GDPR Art. 9(2)(h)",
+	"payment":    "HIPAA 164.506(c)",
+	"operations": "HIPAA 164.506(c)",
+}
+
+// consentEvidence reads the purposes from the serving policy's data (each
+// nexus-authz's /v1/data) and how fresh nexus-authz's consent data is.
+type consentEvidence struct {
+	svc          *consent.Service
+	authz        []string
+	client       *http.Client
+	maxStaleness time.Duration
+}
+
+func (c consentEvidence) ConsentEvidence(ctx context.Context) (compliance.ConsentEvidence, error) {
+	e := compliance.ConsentEvidence{Pushed: c.svc.Publisher().LastServed(), MaxStaleness: c.maxStaleness}
+	if len(c.authz) == 0 {
+		return e, errors.New("no nexus-authz is configured (--authz-audit-feed): the policy's purposes cannot be read")
+	}
+	var data struct {
+		Result struct {
+			Purposes []string `json:"purposes"`
+			Required []string `json:"consent_required_purposes"`
+		} `json:"result"`
+	}
+	if err := getJSON(ctx, c.client, c.authz[0]+"/v1/data/nexus", &data); err != nil {
+		return e, fmt.Errorf("policy data from %s: %w", c.authz[0], err)
+	}
+	for _, p := range data.Result.Purposes {
+		e.Purposes = append(e.Purposes, compliance.Purpose{Name: p, Health: true,
+			ConsentChecked: slices.Contains(data.Result.Required, p), Basis: nonConsentBasis[p]})
+	}
+	return e, nil
+}
+
+// breakGlassEvidence lists the grants; each must be reviewed within
+// reviewWithin of its end.
+type breakGlassEvidence struct {
+	svc          *consent.Service
+	reviewWithin time.Duration
+}
+
+func (b breakGlassEvidence) BreakGlassEvidence(ctx context.Context) (compliance.BreakGlassEvidence, error) {
+	grants, err := b.svc.BreakGlassGrants(ctx)
+	if err != nil {
+		return compliance.BreakGlassEvidence{}, err
+	}
+	e := compliance.BreakGlassEvidence{ReviewWithin: b.reviewWithin}
+	for _, g := range grants {
+		end := g.ExpiresAt
+		if g.EndedAt != nil {
+			end = *g.EndedAt
+		}
+		who := g.SPIFFEID
+		if who == "" {
+			who = "subject " + g.SubjectID
+		}
+		e.Grants = append(e.Grants, compliance.BreakGlassGrant{ID: g.ID, Principal: who, Reason: g.Reason,
+			Start: g.CreatedAt, End: end, Reviewed: g.ReviewedAt != nil})
+	}
+	return e, nil
+}
+
+// breakGlassReview lists the grants for the access review.
+func breakGlassReview(svc *consent.Service) func(context.Context) ([]accessreview.BreakGlass, error) {
+	return func(ctx context.Context) ([]accessreview.BreakGlass, error) {
+		grants, err := svc.BreakGlassGrants(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var out []accessreview.BreakGlass
+		for _, g := range grants {
+			expires := g.ExpiresAt
+			if g.EndedAt != nil {
+				expires = *g.EndedAt
+			}
+			who := g.SPIFFEID
+			if who == "" {
+				who = "subject " + g.SubjectID
+			}
+			out = append(out, accessreview.BreakGlass{ID: g.ID, Who: who, Model: g.Model, Reason: g.Reason,
+				Granted: g.CreatedAt, Expires: expires, Reviewed: g.ReviewedAt != nil})
+		}
+		return out, nil
+	}
+}
+
+func getJSON(ctx context.Context, client *http.Client, url string, v any) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s", resp.Status)
+	}
+	return json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(v)
 }

@@ -268,10 +268,14 @@ func checkConsent(e ConsentEvidence, now time.Time) Result {
 	var res Result
 	health := 0
 	for _, p := range e.Purposes {
-		res.Evidence = append(res.Evidence, fmt.Sprintf("purpose %s: health data %t, consent checked %t", p.Name, p.Health, p.ConsentChecked))
+		line := fmt.Sprintf("purpose %s: health data %t, consent checked %t", p.Name, p.Health, p.ConsentChecked)
+		if p.Basis != "" {
+			line += ", basis " + p.Basis
+		}
+		res.Evidence = append(res.Evidence, line)
 		if p.Health {
 			health++
-			if !p.ConsentChecked {
+			if !p.ConsentChecked && p.Basis == "" {
 				res.Violations = append(res.Violations, "purpose "+p.Name+" carries health data but its calls are not checked for consent")
 			}
 		}

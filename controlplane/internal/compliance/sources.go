@@ -191,6 +191,10 @@ type Purpose struct {
 	// ConsentChecked says the shipped policy denies a call for this
 	// purpose without the subject's consent.
 	ConsentChecked bool
+	// Basis names the legal basis other than consent a purpose rests on
+	// (HIPAA §164.506 treatment, payment and operations; GDPR Art. 9(2)(h)
+	// health care), when it has one: such a purpose needs no consent check.
+	Basis string
 }
 
 // DecisionLogSource is nexus-authz's decision log configuration.

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -78,6 +79,18 @@ type Publisher struct {
 	// timer republishes at the next expiry.
 	timer   *time.Timer
 	stopped bool
+	// served is when a bundle client was last answered (200 or 304): the
+	// freshness nexus-authz's copy of the consent data can have.
+	served atomic.Int64
+}
+
+// LastServed is when a bundle client was last answered (zero: never).
+func (p *Publisher) LastServed() time.Time {
+	ns := p.served.Load()
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
 }
 
 func newPublisher(s *Service) *Publisher {
@@ -290,6 +303,7 @@ func (p *Publisher) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			t.Stop()
 		}
 	}
+	p.served.Store(time.Now().UnixNano())
 	w.Header().Set("Content-Type", BundleContentType)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("ETag", snap.etag)
