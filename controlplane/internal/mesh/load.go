@@ -156,6 +156,7 @@ type versionFile struct {
 	State     string   `yaml:"state"`
 	Artifact  string   `yaml:"artifact"`
 	Signature string   `yaml:"signature"`
+	Mirror    *int64   `yaml:"mirror"`
 }
 
 // Defaults that a demanding operator would otherwise have to repeat.
@@ -728,6 +729,16 @@ func (v *validator) model(p string, f *modelFile, td string) Model {
 		default:
 			ver.Weight = uint32(*vf.Weight)
 			total += *vf.Weight
+		}
+		if vf.Mirror != nil {
+			switch m := *vf.Mirror; {
+			case m < 0 || m > 100:
+				v.errorf(vp+".mirror", "must be 0..100 (percent of the model's requests), got %d", m)
+			case m > 0 && !ver.MayServe() && slices.Contains(VersionStates, ver.State):
+				v.errorf(vp+".mirror", "version %s is %s: it may receive mirrored traffic only once validated", vf.Name, ver.State)
+			default:
+				ver.Mirror = uint32(m)
+			}
 		}
 		if len(vf.Endpoints) == 0 {
 			v.errorf(vp+".endpoints", "at least one endpoint is required")

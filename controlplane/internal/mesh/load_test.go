@@ -76,6 +76,8 @@ func TestParseErrors(t *testing.T) {
 		{"hash without key", r("EMAIL: tokenize", "EMAIL: hash"), []string{"models[0].pii.EMAIL: hash mode needs a key: set piiGuard.hashKeyFile"}},
 		{"unreadable hash key", r("piiGuard: {wasm: piiguard.wasm}", "piiGuard: {wasm: piiguard.wasm, hashKeyFile: /nonexistent/key}"), []string{"piiGuard.hashKeyFile: cannot read /nonexistent/key"}},
 		{"missing wasm", r("piiGuard: {wasm: piiguard.wasm}", ""), []string{"piiGuard.wasm: is required"}},
+		{"mirror out of range", r("weight: 10,", "weight: 10, mirror: 150,"), []string{"models[0].versions[1].mirror: must be 0..100 (percent of the model's requests), got 150"}},
+		{"mirror to an unvalidated version", r("weight: 10,", "weight: 0, mirror: 20, state: verified,"), []string{"models[0].versions[1].mirror: version v2 is verified: it may receive mirrored traffic only once validated"}},
 		{"wrong type", r("appPort: 9000", "appPort: nine"), []string{"cannot unmarshal !!str `nine` into int64"}},
 		{"every problem at once", func(s string) string {
 			return r("weight: 10,", "weight: 200,")(r("EMAIL: tokenize", "EMAIL: shred")(r("trustDomain: nexus.local", "trustDomain: Nexus Local")(s)))

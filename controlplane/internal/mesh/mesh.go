@@ -145,6 +145,11 @@ type Version struct {
 	// Signature is the OMS signature bundle of the artifact (default
 	// model.sig inside it, when present).
 	Signature string
+	// Mirror is the percent of the model's requests also sent to this
+	// version as shadow traffic (Envoy's request mirroring: its answers
+	// are dropped, callers never see them). Only a validated or serving
+	// version may be a mirror target.
+	Mirror uint32
 }
 
 // VersionState is a model version's life-cycle state: registered, then

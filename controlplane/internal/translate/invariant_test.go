@@ -17,7 +17,7 @@ import (
 func TestUnvalidatedVersionsGetNoTraffic(t *testing.T) {
 	ins, _ := filepath.Glob("testdata/*.in.yaml")
 	rng := rand.New(rand.NewPCG(7, 11))
-	checked := 0
+	checked, mirrored := 0, 0
 	for _, in := range ins {
 		b, err := os.ReadFile(in)
 		if err != nil {
@@ -35,6 +35,7 @@ func TestUnvalidatedVersionsGetNoTraffic(t *testing.T) {
 				for j := range vs {
 					vs[j].State = mesh.VersionStates[rng.IntN(len(mesh.VersionStates))]
 					vs[j].Weight = uint32(rng.IntN(101))
+					vs[j].Mirror = uint32(rng.IntN(3) * 25)
 				}
 				m.Models[i].Versions = vs
 			}
@@ -60,12 +61,11 @@ func TestUnvalidatedVersionsGetNoTraffic(t *testing.T) {
 								}
 								checked++
 							}
-							if m := rt.GetRoute().GetRequestMirrorPolicies(); len(m) > 0 {
-								for _, mp := range m {
-									if ok, known := servable[mp.GetCluster()]; known && !ok {
-										t.Fatalf("mirror to %s, a version that may not serve", mp.GetCluster())
-									}
+							for _, mp := range rt.GetRoute().GetRequestMirrorPolicies() {
+								if ok, known := servable[mp.GetCluster()]; !known || !ok {
+									t.Fatalf("%s trial %d: mirror to %s, a version that may not serve", in, trial, mp.GetCluster())
 								}
+								mirrored++
 							}
 						}
 					}
@@ -73,7 +73,7 @@ func TestUnvalidatedVersionsGetNoTraffic(t *testing.T) {
 			}
 		}
 	}
-	if checked == 0 {
-		t.Fatal("no weighted cluster checked")
+	if checked == 0 || mirrored == 0 {
+		t.Fatalf("%d weighted clusters and %d mirrors checked: the property saw nothing", checked, mirrored)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	extauthz "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	matcher "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
@@ -60,8 +61,9 @@ func (b *builder) modelRoutes(md *mesh.Model) *route.RouteConfiguration {
 			Name:  md.Name + "/" + e.kind,
 			Match: e.match(),
 			Action: &route.Route_Route{Route: &route.RouteAction{
-				ClusterSpecifier: &route.RouteAction_WeightedClusters{WeightedClusters: b.weightedClusters(md)},
-				Timeout:          dur(routeTimeout),
+				ClusterSpecifier:      &route.RouteAction_WeightedClusters{WeightedClusters: b.weightedClusters(md)},
+				Timeout:               dur(routeTimeout),
+				RequestMirrorPolicies: mirrors(md),
 			}},
 			RequestHeadersToAdd:  []*core.HeaderValueOption{setHeader(HeaderModel, md.Name)},
 			TypedPerFilterConfig: b.authzContext(md, ""),
@@ -107,6 +109,29 @@ func (b *builder) weightedClusters(md *mesh.Model) *route.WeightedCluster {
 		})
 	}
 	return wc
+}
+
+// mirrors are the shadow-traffic copies of a model's requests: a copy
+// of Mirror percent of them to each version that asks for it and may
+// serve (the invariant: a version that is not validated gets no mirror,
+// whatever the mesh says). The copies pass the same filters first —
+// piiguard has tokenized them, nexus-authz has allowed the original —
+// and Envoy drops their answers.
+func mirrors(md *mesh.Model) []*route.RouteAction_RequestMirrorPolicy {
+	var out []*route.RouteAction_RequestMirrorPolicy
+	for _, v := range md.Versions {
+		if v.Mirror == 0 || !v.MayServe() {
+			continue
+		}
+		out = append(out, &route.RouteAction_RequestMirrorPolicy{
+			Cluster: ModelVersionCluster(md.Name, v.Name),
+			RuntimeFraction: &core.RuntimeFractionalPercent{
+				DefaultValue: &typev3.FractionalPercent{Numerator: min(v.Mirror, 100), Denominator: typev3.FractionalPercent_HUNDRED},
+				RuntimeKey:   "nexus.mirror." + md.Name + "." + v.Name,
+			},
+		})
+	}
+	return out
 }
 
 // authzContext tells nexus-authz which model (and, when pinned, version) a
