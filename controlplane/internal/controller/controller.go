@@ -37,6 +37,10 @@ type Controller struct {
 
 	mu   sync.RWMutex
 	mesh *mesh.Mesh
+	// unpublished is set while the stored state has not reached the
+	// sidecars (the last push failed): the next change, even one that
+	// leaves the state as it is, pushes it again.
+	unpublished bool
 }
 
 // New lays the stored weights over base, publishes the result and returns
@@ -146,8 +150,8 @@ func (c *Controller) Reload(ctx context.Context, base *mesh.Mesh, source string)
 	}
 	trace.SpanFromContext(ctx).SetAttributes(attribute.Int64("nexus.audit.seq", rec.Seq))
 	c.mesh = m
-	if err := commit(ctx); err != nil {
-		return errors.Join(ErrNotPublished, err)
+	if err := c.publish(ctx, commit); err != nil {
+		return err
 	}
 	c.log.Info("mesh reloaded", "source", source, "models", len(m.Models), "services", len(m.Services))
 	return nil
@@ -192,6 +196,18 @@ func (c *Controller) SetTraffic(ctx context.Context, actor, model string, weight
 	}
 	old, _ := c.mesh.Model(model)
 	if maps.Equal(old.Weights(), valid) {
+		// Nothing to store; but if the stored state never reached the
+		// sidecars, this is the operator asking again: push it.
+		if c.unpublished {
+			commit, err := c.pub.Prepare(c.mesh)
+			if err == nil {
+				err = c.publish(ctx, commit)
+			}
+			if err != nil {
+				return mesh.Model{}, audit.Record{}, err
+			}
+			c.log.Info("traffic republished after a failed push", "model", model, "actor", actor)
+		}
 		return *old, audit.Record{}, nil
 	}
 	next := c.mesh.WithWeights(model, valid)
@@ -215,8 +231,8 @@ func (c *Controller) SetTraffic(ctx context.Context, actor, model string, weight
 	// Persisted is the truth from here: a later change builds on it even
 	// if this push fails.
 	c.mesh = next
-	if err := commit(ctx); err != nil {
-		return mesh.Model{}, rec, errors.Join(ErrNotPublished, err)
+	if err := c.publish(ctx, commit); err != nil {
+		return mesh.Model{}, rec, err
 	}
 	md, _ := next.Model(model)
 	c.log.Info("traffic shifted", "model", model, "actor", actor, "before", string(before), "after", string(after), "audit_seq", rec.Seq)
@@ -244,8 +260,8 @@ func (c *Controller) RegisterVersion(ctx context.Context, actor, model string, r
 	}
 	trace.SpanFromContext(ctx).SetAttributes(attribute.Int64("nexus.audit.seq", rec.Seq))
 	c.mesh = next
-	if err := commit(ctx); err != nil {
-		return rec, errors.Join(ErrNotPublished, err)
+	if err := c.publish(ctx, commit); err != nil {
+		return rec, err
 	}
 	c.log.Info("version registered", "model", model, "version", reg.Name, "actor", actor, "audit_seq", rec.Seq)
 	return rec, nil
@@ -284,8 +300,8 @@ func (c *Controller) SetVersionState(ctx context.Context, actor, model, version 
 	}
 	trace.SpanFromContext(ctx).SetAttributes(attribute.Int64("nexus.audit.seq", rec.Seq))
 	c.mesh = next
-	if err := commit(ctx); err != nil {
-		return rec, errors.Join(ErrNotPublished, err)
+	if err := c.publish(ctx, commit); err != nil {
+		return rec, err
 	}
 	c.log.Info("version state changed", "model", model, "version", version, "from", v.State, "to", state, "actor", actor, "audit_seq", rec.Seq)
 	return rec, nil
@@ -297,6 +313,17 @@ func mustVersion(m *mesh.Mesh, model, version string) (mesh.Version, bool) {
 		return mesh.Version{}, false
 	}
 	return md.Version(version)
+}
+
+// publish pushes a prepared state, remembering whether the sidecars have
+// what is stored.
+func (c *Controller) publish(ctx context.Context, commit func(context.Context) error) error {
+	if err := commit(ctx); err != nil {
+		c.unpublished = true
+		return errors.Join(ErrNotPublished, err)
+	}
+	c.unpublished = false
+	return nil
 }
 
 // ErrNotPublished means a change was stored but could not be pushed.

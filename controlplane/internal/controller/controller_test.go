@@ -109,3 +109,74 @@ func TestSetTrafficUnknownModel(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// flakyPublisher is the real xDS server with its pushes failing while
+// fail is set, as a push fails when its context ends mid-way.
+type flakyPublisher struct {
+	*xds.Server
+	fail bool
+}
+
+func (f *flakyPublisher) Prepare(m *mesh.Mesh) (func(context.Context) error, error) {
+	commit, err := f.Server.Prepare(m)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) error {
+		if f.fail {
+			return context.Canceled
+		}
+		return commit(ctx)
+	}, nil
+}
+
+// TestSameSplitAfterAFailedPushPushesAgain: a change stored but not pushed
+// is pushed by the operator's retry, though the retry changes nothing.
+func TestSameSplitAfterAFailedPushPushesAgain(t *testing.T) {
+	m, err := mesh.Parse([]byte(doc), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.OpenSQLite(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	pub := &flakyPublisher{Server: xds.NewServer(log)}
+	c, err := controller.New(context.Background(), log, m, st, pub, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	weights := map[string]int64{"v1": 50, "v2": 50}
+	pub.fail = true
+	if _, _, err := c.SetTraffic(ctx, "alice", "triage", weights); !errors.Is(err, controller.ErrNotPublished) {
+		t.Fatalf("failed push: %v, want ErrNotPublished", err)
+	}
+	published := func() string {
+		for _, r := range pub.Published()["model~triage"].Routes {
+			for _, vh := range r.VirtualHosts {
+				for _, rt := range vh.Routes {
+					if wc := rt.GetRoute().GetWeightedClusters(); wc != nil {
+						return wc.GetClusters()[0].GetWeight().String() + "/" + wc.GetClusters()[1].GetWeight().String()
+					}
+				}
+			}
+		}
+		return ""
+	}
+	if got := published(); !strings.Contains(got, "90") {
+		t.Fatalf("the failed push reached the snapshot: %s", got)
+	}
+	pub.fail = false
+	if _, rec, err := c.SetTraffic(ctx, "alice", "triage", weights); err != nil || rec.Seq != 0 {
+		t.Fatalf("retry: rec %+v, %v (it is stored already: no new record)", rec, err)
+	}
+	if got := published(); !strings.Contains(got, "50") || strings.Contains(got, "90") {
+		t.Fatalf("after the retry the sidecars still have %s", got)
+	}
+	if recs, _ := st.Audit(ctx, 0, 10); len(recs) != 1 {
+		t.Fatalf("%d audit records, want the one change", len(recs))
+	}
+}
