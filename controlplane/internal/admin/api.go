@@ -85,6 +85,8 @@ type API struct {
 	// AuditOrigin) and serves its proofs.
 	AuditSigner *audit.Signer
 	AuditOrigin string
+	// Keys, when set, serves the data-key and legal-hold endpoints.
+	Keys Keys
 }
 
 // maxBodyBytes bounds request bodies; a traffic change is a few bytes.
@@ -126,6 +128,7 @@ func (a *API) Handler() http.Handler {
 		mux.Handle("GET /api/v1/admin/models/{model}/rollouts/current", a.authed(a.currentRollout))
 		mux.Handle("POST /api/v1/admin/models/{model}/rollouts/current/{action}", a.authed(a.actOnRollout))
 	}
+	a.keyRoutes(mux)
 	if a.Metrics != nil {
 		mux.Handle("GET /metrics", a.authed(func(w http.ResponseWriter, r *http.Request, _ Principal) { a.Metrics.ServeHTTP(w, r) }))
 	}

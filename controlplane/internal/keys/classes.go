@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -131,4 +132,23 @@ func sortedClasses(classes map[string]Class) []Class {
 		out = append(out, classes[n])
 	}
 	return out
+}
+
+// MarshalJSON writes durations as Go duration strings and in seconds, so
+// "24h0m0s" reads as such rather than as nanoseconds.
+func (c Class) MarshalJSON() ([]byte, error) {
+	type view struct {
+		Name             string `json:"name"`
+		Retention        string `json:"retention,omitempty"`
+		RetentionSeconds int64  `json:"retention_seconds,omitempty"`
+		Bucket           string `json:"bucket,omitempty"`
+		Rotation         string `json:"rotation,omitempty"`
+		PerSubject       bool   `json:"per_subject"`
+	}
+	v := view{Name: c.Name, PerSubject: c.PerSubject}
+	if !c.PerSubject {
+		v.Retention, v.RetentionSeconds = c.Retention.String(), int64(c.Retention/time.Second)
+		v.Bucket, v.Rotation = c.Bucket.String(), c.rotation().String()
+	}
+	return json.Marshal(v)
 }
