@@ -44,6 +44,13 @@ func main() {
 	flag.StringVar(&cfg.ModelSigning.TrustedRootFile, "model-signing-trusted-root", "", "Sigstore trusted root (JSON) for keyless model signatures")
 	flag.StringVar(&cfg.ModelSigning.Identity, "model-signing-identity", "", "the signer's identity (certificate SAN) a certificate or keyless signature must name")
 	flag.StringVar(&cfg.ModelSigning.Issuer, "model-signing-issuer", "", "the OIDC issuer a keyless signature's certificate must name")
+	flag.StringVar(&cfg.Keys.VaultTransit, "kek-vault-transit", "", "wrap data keys at rest with this Vault Transit key, [MOUNT/]KEY (mount default transit; created derived if missing; VAULT_ADDR, VAULT_TOKEN, VAULT_CACERT); default a local keyring in <data-dir>/keys")
+	flag.Func("retention", "retention class CLASS=DURATION[/BUCKET], e.g. inference=24h/1h or logs=720h/24h (repeatable; defaults inference=24h/1h, logs=720h/24h)", func(v string) error {
+		cfg.Keys.Retention = append(cfg.Keys.Retention, v)
+		return nil
+	})
+	flag.DurationVar(&cfg.Keys.SweepInterval, "key-sweep-interval", time.Minute, "how often data keys past their retention are destroyed")
+	flag.DurationVar(&cfg.Keys.KEKRotation, "kek-rotation", 720*time.Hour, "rotate the key-encryption key (and rewrap data keys) once its version is this old")
 	flag.BoolVar(&debug, "debug", false, "log at debug level")
 	flag.Parse()
 

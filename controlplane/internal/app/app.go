@@ -79,6 +79,9 @@ type Config struct {
 	// certificate the identity it must name. Empty: signatures are
 	// checked only if a version has one, and then fail.
 	ModelSigning ModelSigning
+	// Keys configures encryption at rest: the KEK, retention classes and
+	// the crypto-shredding sweeper.
+	Keys KeysConfig
 }
 
 // ModelSigning locates the trust for model signatures.
@@ -122,6 +125,8 @@ type Ready struct {
 	AdminTokenPath     string
 	BootstrapDir       string
 	Nodes              []mesh.Node
+	// Keys is the data keys' evidence for compliance checks.
+	Keys KeyEvidence
 }
 
 // Run serves until ctx ends. ready, if not nil, receives the bound
@@ -201,6 +206,11 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	if err != nil {
 		return err
 	}
+	ring, err := startKeys(ctx, log.With("component", "keys"), cfg, st)
+	if err != nil {
+		return err
+	}
+	defer ring.Close(context.Background())
 	rollouts := &runner.Runner{Log: log.With("component", "rollout"), Traffic: ctrl, Store: st, Now: time.Now, Tick: cfg.RolloutTick,
 		Observer: observer(cfg.PrometheusURL), Fast: &metricsource.FastObserver{Sink: sink, Cluster: translate.ModelVersionCluster}}
 	if err := rollouts.Load(ctx); err != nil {
@@ -210,7 +220,7 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	api := &admin.API{Log: log.With("component", "admin"), Auth: auth, Ctrl: ctrl, Status: xs, Audit: st,
 		Tracer: tel.TracerProvider.Tracer("github.com/secureai-nexus/nexus/controlplane/admin"), Propagator: tel.Propagator,
 		Metrics: tel.MetricsHandler(), Rollouts: rollouts, Registry: &registry.Registry{Ctrl: ctrl, Records: st, Options: cfg.Validation, Trust: trust},
-		AuditSigner: auditSigner, AuditOrigin: origin}
+		AuditSigner: auditSigner, AuditOrigin: origin, Keys: ring}
 	if err := weightMetrics(tel.MeterProvider, ctrl.Mesh); err != nil {
 		return fmt.Errorf("telemetry: %w", err)
 	}
@@ -254,7 +264,7 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	log.Info("nexus control plane serving", "xds", xlis.Addr().String(), "admin", alis.Addr().String(),
 		"mesh", cfg.MeshFile, "models", len(m.Models), "services", len(m.Services))
 	if ready != nil {
-		r := Ready{XDSAddr: xlis.Addr().String(), AdminAddr: alis.Addr().String(), AdminTokenPath: tokenPath, BootstrapDir: bootDir, Nodes: m.Nodes()}
+		r := Ready{XDSAddr: xlis.Addr().String(), AdminAddr: alis.Addr().String(), AdminTokenPath: tokenPath, BootstrapDir: bootDir, Nodes: m.Nodes(), Keys: ring}
 		if mtlsServer != nil {
 			r.AdminMTLSAddr = mtlsServer.Addr
 		}

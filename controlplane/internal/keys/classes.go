@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -106,13 +107,13 @@ func ApplyRetention(classes map[string]Class, specs []string) (map[string]Class,
 		if c.PerSubject {
 			return nil, fmt.Errorf("--retention %q: class %s is kept until each subject's erasure; it takes no retention", spec, name)
 		}
-		d, err := time.ParseDuration(ret)
+		d, err := parseDuration(ret)
 		if err != nil {
 			return nil, fmt.Errorf("--retention %q: retention: %w", spec, err)
 		}
 		c.Retention = d
 		if hasBucket {
-			if c.Bucket, err = time.ParseDuration(bucket); err != nil {
+			if c.Bucket, err = parseDuration(bucket); err != nil {
 				return nil, fmt.Errorf("--retention %q: bucket: %w", spec, err)
 			}
 		} else if c.Bucket > d {
@@ -151,4 +152,17 @@ func (c Class) MarshalJSON() ([]byte, error) {
 		v.Bucket, v.Rotation = c.Bucket.String(), c.rotation().String()
 	}
 	return json.Marshal(v)
+}
+
+// parseDuration takes Go durations and whole days ("30d"), as retention
+// is usually said.
+func parseDuration(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 1 || days > 36500 {
+			return 0, fmt.Errorf("%q: want whole days 1-36500 (e.g. 30d) or a Go duration (e.g. 720h)", s)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
 }

@@ -63,6 +63,9 @@ type Options struct {
 	MaxEncryptions uint64
 	Now            func() time.Time
 	Log            *slog.Logger
+	// KEKRotation, when set, rotates the KEK (and rewraps) once its
+	// current version is older; the seed asks 30 days for keys at rest.
+	KEKRotation time.Duration
 	// Hooks run after a DEK is destroyed so the rows sealed under it can
 	// be deleted by whoever keeps them.
 	Hooks []DestroyHook
@@ -88,6 +91,7 @@ type Keyring struct {
 	now     func() time.Time
 	log     *slog.Logger
 	hooks   []DestroyHook
+	kekRot  time.Duration
 
 	mu sync.Mutex
 	// loaded holds unwrapped DEKs by id; writers the DEK each slot
@@ -154,7 +158,7 @@ func New(ctx context.Context, o Options) (*Keyring, error) {
 		return nil, fmt.Errorf("keys: KEK: %w", err)
 	}
 	return &Keyring{tables: o.Tables, kek: o.KEK, classes: o.Classes, max: o.MaxEncryptions, now: o.Now, log: o.Log,
-		hooks: o.Hooks, loaded: map[string]*liveKey{}, writers: map[string]*liveKey{}}, nil
+		hooks: o.Hooks, kekRot: o.KEKRotation, loaded: map[string]*liveKey{}, writers: map[string]*liveKey{}}, nil
 }
 
 // AddDestroyHook registers another hook (a package that keeps sealed rows).

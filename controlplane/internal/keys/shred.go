@@ -78,6 +78,11 @@ func (k *Keyring) Run(ctx context.Context, every time.Duration) {
 		} else if len(res.Destroyed)+len(res.Purged) > 0 {
 			k.log.Info("data keys destroyed past retention", "destroyed", len(res.Destroyed), "rows_deleted_for", len(res.Purged), "held", len(res.Held))
 		}
+		if rot, err := k.rotateIfDue(ctx); err != nil {
+			k.log.Error("scheduled KEK rotation failed; retried next interval", "error", err)
+		} else if rot != nil {
+			k.log.Info("KEK rotated on schedule", "kek", rot.KEK, "version", rot.To, "rewrapped", rot.Rewrapped)
+		}
 		if n, err := k.RewrapStale(ctx, sweeperActor); err != nil {
 			k.log.Error("rewrap to the current KEK version failed", "error", err)
 		} else if n > 0 {
@@ -228,4 +233,21 @@ func (k *Keyring) ForgetSubject(ctx context.Context, subjectHash, actor string) 
 		return len(victims), fmt.Errorf("subject's keys destroyed; deleting their rows: %w", err)
 	}
 	return len(victims), nil
+}
+
+// rotateIfDue rotates the KEK when its current version is older than the
+// configured rotation period.
+func (k *Keyring) rotateIfDue(ctx context.Context) (*Rotation, error) {
+	if k.kekRot <= 0 {
+		return nil, nil
+	}
+	cur, err := k.kek.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if k.now().Sub(cur.CreatedAt) < k.kekRot {
+		return nil, nil
+	}
+	rot, err := k.RotateKEK(ctx, sweeperActor)
+	return &rot, err
 }
