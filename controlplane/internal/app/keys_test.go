@@ -77,7 +77,7 @@ func TestRunRefusesBadRetention(t *testing.T) {
 	for _, tt := range []struct{ spec, want string }{
 		{"inference", "want CLASS=DURATION"},
 		{"subject=24h", "kept until each subject's erasure"},
-		{"logs=30days", "want whole days"},
+		{"logs=1.5d", "want whole days"},
 	} {
 		cfg := app.Config{MeshFile: exampleMesh, DataDir: t.TempDir(), XDSAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
 			Keys: app.KeysConfig{Retention: []string{tt.spec}}}
