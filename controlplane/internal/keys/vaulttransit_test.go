@@ -19,14 +19,16 @@ import (
 	"github.com/secureai-nexus/nexus/controlplane/internal/store"
 )
 
-// These run against a real Vault with Transit mounted at transit/
-// (VAULT_ADDR, VAULT_TOKEN, VAULT_CACERT): e2e/vault starts Vault's
-// in-process test core and runs them with -tags vaulttransit.
+// These run against a real Vault (or OpenBao) with Transit mounted at
+// transit/ (VAULT_ADDR, VAULT_TOKEN, VAULT_CACERT), with -tags
+// vaulttransit. They are not in e2e/vault: Vault v1.21.4's builtin
+// Transit backend needs a newer sdk than its test core builds with, and
+// no published sdk serves both.
 
 func transitKEK(t *testing.T) (*keys.VaultTransitKEK, *vault.Client) {
 	t.Helper()
 	if os.Getenv("VAULT_ADDR") == "" {
-		t.Fatal("VAULT_ADDR is not set: run these through e2e/vault (make e2e)")
+		t.Fatal("VAULT_ADDR is not set: these need a Vault with Transit mounted at transit/")
 	}
 	client, err := vault.NewClient(vault.DefaultConfig())
 	if err != nil {
