@@ -165,8 +165,18 @@ func (v *VaultTransitKEK) Unwrap(ctx context.Context, wrapped, aad []byte) ([]by
 	return dek, nil
 }
 
-// Rewrap implements KEK: Vault decrypts and re-encrypts inside itself.
+// Rewrap implements KEK: with a derived key Vault decrypts and
+// re-encrypts inside itself. Transit's rewrap takes no associated data,
+// so a non-derived key's wrap is unwrapped and wrapped again here.
 func (v *VaultTransitKEK) Rewrap(ctx context.Context, wrapped, aad []byte) ([]byte, error) {
+	if !v.Derived && len(aad) > 0 {
+		dek, err := v.Unwrap(ctx, wrapped, aad)
+		if err != nil {
+			return nil, err
+		}
+		defer clear(dek)
+		return v.Wrap(ctx, dek, aad)
+	}
 	ct, err := v.write(ctx, "rewrap", v.body(aad, "ciphertext", string(wrapped)), "ciphertext")
 	return []byte(ct), err
 }

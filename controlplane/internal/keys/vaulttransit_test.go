@@ -177,4 +177,17 @@ func TestVaultTransitAssociatedData(t *testing.T) {
 	if _, err := kek.Unwrap(ctx, w, []byte("aad-b")); err == nil {
 		t.Fatal("unwrapped under other associated data")
 	}
+	if err := kek.Rotate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w2, err := kek.Rewrap(ctx, w, []byte("aad-a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := kek.WrappedVersion(w2); v != 2 {
+		t.Fatalf("rewrapped to v%d, want v2", v)
+	}
+	if got, err := kek.Unwrap(ctx, w2, []byte("aad-a")); err != nil || !bytes.Equal(got, dek) {
+		t.Fatalf("unwrap the rewrapped key: %v", err)
+	}
 }
