@@ -49,8 +49,33 @@ func main() {
 	flag.StringVar(&cfg.ModelSigning.TrustedRootFile, "model-signing-trusted-root", "", "Sigstore trusted root (JSON) for keyless model signatures")
 	flag.StringVar(&cfg.ModelSigning.Identity, "model-signing-identity", "", "the signer's identity (certificate SAN) a certificate or keyless signature must name")
 	flag.StringVar(&cfg.ModelSigning.Issuer, "model-signing-issuer", "", "the OIDC issuer a keyless signature's certificate must name")
+	flag.StringVar(&cfg.Keys.VaultTransit, "kek-vault-transit", "", "wrap data keys at rest with this Vault Transit key, [MOUNT/]KEY (mount default transit; created derived if missing; VAULT_ADDR, VAULT_TOKEN, VAULT_CACERT); default a local keyring in <data-dir>/keys")
+	flag.Func("retention", "retention class CLASS=DURATION[/BUCKET], e.g. inference=24h/1h or logs=720h/24h (repeatable; defaults inference=24h/1h, logs=720h/24h)", func(v string) error {
+		cfg.Keys.Retention = append(cfg.Keys.Retention, v)
+		return nil
+	})
+	flag.DurationVar(&cfg.Keys.SweepInterval, "key-sweep-interval", time.Minute, "how often data keys past their retention are destroyed")
+	flag.DurationVar(&cfg.Keys.KEKRotation, "kek-rotation", 720*time.Hour, "rotate the key-encryption key (and rewrap data keys) once its version is this old")
+	var consent app.ConsentConfig
+	var subjectKeyFile string
+	flag.StringVar(&subjectKeyFile, "subject-key-file", "", "key that hashes end users' ids (the same key as nexus-authz's NEXUS_TELEMETRY_SUBJECT_KEY); turns on consent records, data-subject rights and break-glass")
+	flag.Func("break-glass-requester", `principal allowed to request break-glass access, as the audit log names it ("oidc:<sub>", "spiffe:<id>", "token:local-admin"; repeatable)`, func(v string) error {
+		consent.BreakGlassRequesters = append(consent.BreakGlassRequesters, v)
+		return nil
+	})
+	flag.DurationVar(&consent.MaxBreakGlass, "break-glass-max", 4*time.Hour, "longest break-glass grant")
+	flag.DurationVar(&consent.AuthzMaxStaleness, "consent-max-staleness", 5*time.Second, "nexus-authz's --consent-max-staleness, which the compliance report holds the consent data to")
 	flag.BoolVar(&debug, "debug", false, "log at debug level")
 	flag.Parse()
+	if subjectKeyFile != "" {
+		key, err := app.ReadSubjectKey(subjectKeyFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "nexus-controlplane: --subject-key-file:", err)
+			os.Exit(2)
+		}
+		consent.SubjectKey = key
+		cfg.Consent = &consent
+	}
 
 	level := slog.LevelInfo
 	if debug {

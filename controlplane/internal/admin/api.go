@@ -113,6 +113,8 @@ type API struct {
 	// endpoint (and nothing else): nexus-authz's read-only credential, so
 	// it need not hold an admin one.
 	BundleAuth Authenticator
+	// Keys, when set, serves the data-key and legal-hold endpoints.
+	Keys Keys
 }
 
 // maxBodyBytes bounds request bodies; a traffic change is a few bytes.
@@ -168,6 +170,7 @@ func (a *API) Handler() http.Handler {
 	if a.Consents != nil {
 		a.consentRoutes(mux)
 	}
+	a.keyRoutes(mux)
 	if a.Metrics != nil {
 		mux.Handle("GET /metrics", a.authed(func(w http.ResponseWriter, r *http.Request, _ Principal) { a.Metrics.ServeHTTP(w, r) }))
 	}

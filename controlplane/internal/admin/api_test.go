@@ -285,6 +285,9 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		{"post", "/api/v1/admin/identity/join-tokens"}, {"post", "/api/v1/admin/identity/join-tokens/revoke"},
 		{"post", "/api/v1/admin/identity/rotate-root"}, {"get", "/api/v1/admin/identity/bundle"},
 		{"get", "/api/v1/admin/compliance/report"},
+		{"get", "/api/v1/admin/keys"}, {"post", "/api/v1/admin/keys/rotate"},
+		{"get", "/api/v1/admin/keys/legal-holds"}, {"post", "/api/v1/admin/keys/legal-holds"},
+		{"delete", "/api/v1/admin/keys/legal-holds/{id}"},
 	} {
 		if _, ok := doc.Paths[r.path][r.method]; !ok {
 			t.Errorf("%s %s is not documented", r.method, r.path)

@@ -3,6 +3,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -92,6 +93,30 @@ type Config struct {
 	// break-glass grants on the admin API, and the consent bundle
 	// nexus-authz long-polls (docs/consent.md).
 	Consent *ConsentConfig
+	// Keys configures encryption at rest: the KEK, retention classes and
+	// the crypto-shredding sweeper.
+	Keys KeysConfig
+}
+
+// ReadSubjectKey reads the key that hashes end users' ids: the file's
+// content, trimmed, at least 16 bytes, not readable by others.
+func ReadSubjectKey(path string) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%s is readable by others (mode %v); chmod 600 it", path, st.Mode().Perm())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	key := bytes.TrimSpace(b)
+	if len(key) < 16 {
+		return nil, fmt.Errorf("%s holds %d bytes; a subject key needs at least 16", path, len(key))
+	}
+	return key, nil
 }
 
 // ConsentConfig configures consent records and break-glass.
@@ -153,6 +178,8 @@ type Ready struct {
 	AdminTokenPath     string
 	BootstrapDir       string
 	Nodes              []mesh.Node
+	// Keys is the data keys' evidence for compliance checks.
+	Keys KeyEvidence
 }
 
 // Run serves until ctx ends. ready, if not nil, receives the bound
@@ -232,6 +259,11 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	if err != nil {
 		return err
 	}
+	ring, err := startKeys(ctx, log.With("component", "keys"), cfg, st)
+	if err != nil {
+		return err
+	}
+	defer ring.Close(context.Background())
 	rollouts := &runner.Runner{Log: log.With("component", "rollout"), Traffic: ctrl, Store: st, Now: time.Now, Tick: cfg.RolloutTick,
 		Observer: observer(cfg.PrometheusURL), Fast: &metricsource.FastObserver{Sink: sink, Cluster: translate.ModelVersionCluster}}
 	if err := rollouts.Load(ctx); err != nil {
@@ -247,11 +279,22 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	api := &admin.API{Log: log.With("component", "admin"), Auth: auth, Ctrl: ctrl, Status: xs, Audit: st,
 		Tracer: tel.TracerProvider.Tracer("github.com/secureai-nexus/nexus/controlplane/admin"), Propagator: tel.Propagator,
 		Metrics: tel.MetricsHandler(), Rollouts: rollouts, Registry: reg,
-		AuditSigner: auditSigner, AuditOrigin: origin, Anchors: anchors,
+		AuditSigner: auditSigner, AuditOrigin: origin, Anchors: anchors, Keys: ring,
 		AccessReview: access,
 		Compliance:   complianceSources(cfg, ctrl, xs, st, auditSigner, origin, reg, rollouts, anchors, access)}
+	kekRotation := cfg.Keys.KEKRotation
+	if kekRotation <= 0 {
+		kekRotation = 720 * time.Hour
+	}
+	api.Compliance.Keys = keysEvidence{ring: ring, kekRotation: kekRotation}
 	if cfg.Consent != nil {
-		svc, err := consent.New(ctx, consent.Config{Tables: st, Sealer: cfg.Consent.Sealer, SubjectKey: cfg.Consent.SubjectKey,
+		sealer := cfg.Consent.Sealer
+		if sealer == nil {
+			// Each subject's records under its own data key: erasure
+			// destroys the key.
+			sealer = ring.SubjectSealer("consent")
+		}
+		svc, err := consent.New(ctx, consent.Config{Tables: st, Sealer: sealer, SubjectKey: cfg.Consent.SubjectKey,
 			MaxBreakGlass: cfg.Consent.MaxBreakGlass, Log: log.With("component", "consent")})
 		if err != nil {
 			return err
@@ -317,7 +360,7 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	log.Info("nexus control plane serving", "xds", xlis.Addr().String(), "admin", alis.Addr().String(),
 		"mesh", cfg.MeshFile, "models", len(m.Models), "services", len(m.Services))
 	if ready != nil {
-		r := Ready{XDSAddr: xlis.Addr().String(), AdminAddr: alis.Addr().String(), AdminTokenPath: tokenPath, BootstrapDir: bootDir, Nodes: m.Nodes()}
+		r := Ready{XDSAddr: xlis.Addr().String(), AdminAddr: alis.Addr().String(), AdminTokenPath: tokenPath, BootstrapDir: bootDir, Nodes: m.Nodes(), Keys: ring}
 		if mtlsServer != nil {
 			r.AdminMTLSAddr = mtlsServer.Addr
 		}

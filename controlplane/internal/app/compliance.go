@@ -17,6 +17,7 @@ import (
 	"github.com/secureai-nexus/nexus/controlplane/internal/compliance"
 	"github.com/secureai-nexus/nexus/controlplane/internal/consent"
 	"github.com/secureai-nexus/nexus/controlplane/internal/controller"
+	"github.com/secureai-nexus/nexus/controlplane/internal/keys"
 	"github.com/secureai-nexus/nexus/controlplane/internal/registry"
 	"github.com/secureai-nexus/nexus/controlplane/internal/rollout/runner"
 	"github.com/secureai-nexus/nexus/controlplane/internal/store"
@@ -257,4 +258,36 @@ func getJSON(ctx context.Context, client *http.Client, url string, v any) error 
 		return fmt.Errorf("%s", resp.Status)
 	}
 	return json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(v)
+}
+
+// keysEvidence is the key manager's inventory: every data key with its
+// class, bucket and state, the classes' policies and the KEK's rotation.
+type keysEvidence struct {
+	ring        *keys.Keyring
+	kekRotation time.Duration
+}
+
+func (k keysEvidence) KeyEvidence(ctx context.Context) (compliance.KeyEvidence, error) {
+	inv, err := k.ring.Inventory(ctx)
+	if err != nil {
+		return compliance.KeyEvidence{}, err
+	}
+	e := compliance.KeyEvidence{Classes: map[string]compliance.KeyClass{},
+		KEKs: []compliance.KEK{{ID: inv.KEK.Name, Rotated: inv.KEK.RotatedAt, MaxAge: k.kekRotation}}}
+	for _, c := range inv.Classes {
+		rot := c.Rotation
+		if rot == 0 {
+			rot = c.Bucket
+		}
+		e.Classes[c.Name] = compliance.KeyClass{Retention: c.Retention, Rotation: rot, PerSubject: c.PerSubject}
+	}
+	for _, v := range inv.Keys {
+		d := compliance.DataKey{ID: v.ID, Class: v.Class, Created: v.CreatedAt,
+			Destroyed: v.State == keys.StateDestroyed, LegalHold: v.State == keys.StateHeld, Active: v.State == keys.StateActive}
+		if v.BucketEnd != nil {
+			d.BucketEnd = *v.BucketEnd
+		}
+		e.DataKeys = append(e.DataKeys, d)
+	}
+	return e, nil
 }

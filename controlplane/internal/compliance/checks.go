@@ -205,9 +205,14 @@ func checkKeyRotation(e KeyEvidence, now time.Time) Result {
 	if len(e.KEKs) == 0 {
 		res.Violations = append(res.Violations, "no key-encryption key is listed")
 	}
+	// A key past its class's rotation is a violation only while it still
+	// seals new data: an idle class's last key only opens.
 	newest := map[string]time.Time{}
 	for _, k := range e.DataKeys {
-		if !k.Destroyed && k.Created.After(newest[k.Class]) {
+		if k.Destroyed || !k.Active || e.Classes[k.Class].PerSubject {
+			continue
+		}
+		if k.Created.After(newest[k.Class]) {
 			newest[k.Class] = k.Created
 		}
 	}
@@ -238,6 +243,9 @@ func checkDEKRetention(e KeyEvidence, now time.Time) Result {
 		}
 		live++
 		p, ok := e.Classes[k.Class]
+		if ok && p.PerSubject {
+			continue // kept until its subject is erased
+		}
 		if !ok || p.Retention <= 0 {
 			res.Violations = append(res.Violations, fmt.Sprintf("data key %s is of class %q, which has no retention", k.ID, k.Class))
 			continue

@@ -242,12 +242,15 @@ func keyEvidence() KeyEvidence {
 		Classes: map[string]KeyClass{
 			"inference": {Retention: 24 * time.Hour, Rotation: 4 * time.Hour},
 			"logs":      {Retention: 30 * 24 * time.Hour, Rotation: 24 * time.Hour},
+			"subject":   {PerSubject: true},
 		},
 		KEKs: []KEK{{ID: "transit/nexus", Rotated: now.Add(-10 * 24 * time.Hour), MaxAge: 30 * 24 * time.Hour}},
 		DataKeys: []DataKey{
-			{ID: "inf-1", Class: "inference", Created: now.Add(-2 * time.Hour), BucketEnd: now.Add(-time.Hour)},
+			{ID: "inf-1", Class: "inference", Created: now.Add(-2 * time.Hour), BucketEnd: now.Add(-time.Hour), Active: true},
 			{ID: "inf-old", Class: "inference", Created: now.Add(-50 * time.Hour), BucketEnd: now.Add(-49 * time.Hour), Destroyed: true},
-			{ID: "log-1", Class: "logs", Created: now.Add(-3 * time.Hour), BucketEnd: now.Add(21 * time.Hour)},
+			{ID: "log-1", Class: "logs", Created: now.Add(-3 * time.Hour), BucketEnd: now.Add(21 * time.Hour), Active: true},
+			// A subject's key is kept until the subject is erased.
+			{ID: "subj-1", Class: "subject", Created: now.Add(-400 * 24 * time.Hour), Active: true},
 		},
 	}
 }
@@ -264,8 +267,11 @@ func TestCheckKeyRotation(t *testing.T) {
 		{"no KEK", func(e *KeyEvidence) { e.KEKs = nil }, "no key-encryption key"},
 		{"class not rotating", func(e *KeyEvidence) { e.DataKeys[0].Created = now.Add(-5 * time.Hour) }, "class inference: the newest data key is 5h0m0s old, past its 4h0m0s rotation"},
 		{"unknown class", func(e *KeyEvidence) {
-			e.DataKeys = append(e.DataKeys, DataKey{ID: "x", Class: "capture", Created: now})
+			e.DataKeys = append(e.DataKeys, DataKey{ID: "x", Class: "capture", Created: now, Active: true})
 		}, "class capture has no rotation period"},
+		// An idle class's last key only opens what it sealed: no rotation
+		// is due until it seals again.
+		{"idle class", func(e *KeyEvidence) { e.DataKeys[0].Created, e.DataKeys[0].Active = now.Add(-5*time.Hour), false }, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -145,6 +145,8 @@ type DataKey struct {
 	// LegalHold blocks destruction; a held key past retention is no
 	// violation.
 	LegalHold bool
+	// Active says the key is sealing new data now (not only opening).
+	Active bool
 }
 
 // KeyClass is a retention class's policy.
@@ -154,6 +156,9 @@ type KeyClass struct {
 	Retention time.Duration
 	// Rotation is how often a new data key starts for the class.
 	Rotation time.Duration
+	// PerSubject classes key each data subject separately and keep the
+	// key until the subject is erased: no retention or rotation applies.
+	PerSubject bool
 }
 
 // KEK is a key-encryption key (Vault Transit key, KMS key, local key).
