@@ -100,6 +100,13 @@ go.test.fuzz: ## Run each fuzz target for 20s
 	cd authz && $(GO) test -run '^$$' -fuzz FuzzAppendEntry -fuzztime 20s ./internal/decisionlog/
 	cd controlplane && $(GO) test -run '^$$' -fuzz FuzzSignCSR -fuzztime 20s ./internal/ca/
 	cd controlplane && $(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 20s ./internal/anchor/
+	cd controlplane && $(GO) test -run '^$$' -fuzz FuzzOpen -fuzztime 20s ./internal/keys/
+	cd controlplane && $(GO) test -run '^$$' -fuzz FuzzPlaceHold -fuzztime 20s ./internal/admin/
+	cd controlplane && $(GO) test -run '^$$' -fuzz FuzzParseRequest -fuzztime 20s ./internal/consent/
+	cd controlplane && $(GO) test -run '^$$' -fuzz FuzzBundleHeaders -fuzztime 20s ./internal/consent/
+	cd controlplane && $(GO) test -run '^$$' -fuzz FuzzCreateConsent -fuzztime 20s ./internal/admin/
+	cd controlplane && $(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s ./internal/compliance/
+	cd filters && $(GO) test -run '^$$' -fuzz FuzzAnswerScanner -fuzztime 20s ./transform/
 
 conformance.oms: ## Verify model_signing's own release-test signatures (OMS_CONFORMANCE_DIR: their files, kept outside this repository)
 	@test -n "$(OMS_CONFORMANCE_DIR)" || { echo "set OMS_CONFORMANCE_DIR to a directory holding model_signing's release-test signatures and keys"; exit 2; }

@@ -46,7 +46,17 @@ PROM=${PROMETHEUS_BIN:-$(command -v prometheus || true)}
 prom_flag=()
 if [ -n "$PROM" ] && port_free 9090; then prom_flag=(--prometheus-url http://127.0.0.1:9090); fi
 
+# One key hashes end users' ids for the control plane's consent records
+# and nexus-authz's decisions and spans: the two must match.
+mkdir -p "$DATA/controlplane" && chmod 700 "$DATA/controlplane"
+if [ ! -s "$DATA/subject.key" ]; then
+  (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$DATA/subject.key")
+fi
+export NEXUS_TELEMETRY_SUBJECT_KEY
+NEXUS_TELEMETRY_SUBJECT_KEY=$(cat "$DATA/subject.key")
+
 bin/nexus-controlplane --config examples/mesh.yaml --data-dir "$DATA/controlplane" \
+  --subject-key-file "$DATA/subject.key" --break-glass-requester token:local-admin \
   --xds-addr 127.0.0.1:18000 --admin-addr 127.0.0.1:18080 "${prom_flag[@]}" \
   --authz-audit-feed http://127.0.0.1:9192 >"$LOGS/controlplane.log" 2>&1 & pids+=($!)
 cp_pid=$!
@@ -81,8 +91,10 @@ bin/nexus-backend --model triage --version v2 --addr 127.0.0.1:8002 --health-add
   --spiffe-socket "$AGENT_SOCKET" --allow-spiffe-id spiffe://nexus.local/model/triage >"$LOGS/backend-v2.log" 2>&1 & pids+=($!)
 # nexus-authz: Envoy's ext_authz cluster speaks mTLS to it.
 agent authz spiffe://nexus.local/nexus/authz
+NEXUS_CONSENT_TOKEN=$(cat "$DATA/controlplane/consent-bundle.token") \
 bin/nexus-authz --policies policies --addr 127.0.0.1:9191 --http-addr 127.0.0.1:9192 \
   --spiffe-socket "$AGENT_SOCKET" --trust-domain nexus.local \
+  --consent-bundle http://127.0.0.1:18080/api/v1/bundles/nexus-consent.tar.gz \
   --decision-log "$LOGS/decisions.log" >"$LOGS/authz.log" 2>&1 & pids+=($!)
 for _ in $(seq 1 100); do
   curl -fsS -o /dev/null http://127.0.0.1:8101/readyz 2>/dev/null && curl -fsS -o /dev/null http://127.0.0.1:8102/readyz 2>/dev/null && break

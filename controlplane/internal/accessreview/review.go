@@ -125,11 +125,28 @@ func Build(in Inputs) Report {
 			last[rec.Actor] = use{rec.Time, rec.Action}
 		}
 	}
+	// The audit log covers admin use from its first record; nexus-authz
+	// knows its callers only since it started. Unused access is stale
+	// only once the source has watched for a whole StaleAfter.
+	auditSince := in.Now
+	if len(in.Audit) > 0 {
+		auditSince = in.Audit[0].Time
+	}
 	add := func(p Principal, actor string, expires bool) {
 		if u, ok := last[actor]; ok && actor != "" {
 			p.LastUsed, p.LastAction = u.at.UTC(), u.action
 		}
-		p.Stale = !expires && (p.LastUsed.IsZero() || in.Now.Sub(p.LastUsed) > StaleAfter)
+		watched := auditSince
+		if p.Kind == KindPolicyGrant || p.Kind == KindCaller {
+			watched = in.CallersSince
+		}
+		switch {
+		case expires:
+		case p.LastUsed.IsZero():
+			p.Stale = !watched.IsZero() && in.Now.Sub(watched) > StaleAfter
+		default:
+			p.Stale = in.Now.Sub(p.LastUsed) > StaleAfter
+		}
 		r.Principals = append(r.Principals, p)
 	}
 

@@ -28,6 +28,7 @@ func TestBuild(t *testing.T) {
 			"spiffe://nexus.local/**":             {Models: []string{"*"}, Versions: []string{"*"}},
 			"spiffe://nexus.local/ns/nexus/sa/op": {Models: []string{"*"}, Versions: []string{"*"}},
 		},
+		CallersSince: now.Add(-120 * day),
 		Callers: []accessreview.Caller{
 			{SPIFFEID: "spiffe://nexus.local/ns/clinic/sa/frontdesk", LastAllowed: now.Add(-time.Hour)},
 			{SPIFFEID: "spiffe://nexus.local/ns/clinic/sa/deep/child", LastAllowed: now.Add(-2 * time.Hour)},
@@ -79,6 +80,24 @@ func TestBuild(t *testing.T) {
 		a, b := rep.Principals[i-1], rep.Principals[i]
 		if a.Kind > b.Kind || (a.Kind == b.Kind && a.ID > b.ID) {
 			t.Fatalf("not sorted at %d: %s %s before %s %s", i, a.Kind, a.ID, b.Kind, b.ID)
+		}
+	}
+}
+
+// Access nobody used is stale only once its source has watched for a
+// quarter: a nexus-authz started an hour ago knows no "never".
+func TestUnusedAccessIsNotStaleBeforeAQuarterOfWatching(t *testing.T) {
+	rep := accessreview.Build(accessreview.Inputs{
+		Now:          now,
+		AdminToken:   "admin.token",
+		Audit:        []audit.Record{{Entry: audit.Entry{Time: now.Add(-time.Hour), Actor: "token:local-admin", Action: "traffic.set"}}},
+		Grants:       map[string]accessreview.Grant{"spiffe://nexus.local/ns/a/sa/*": {Models: []string{"*"}, Versions: []string{"*"}}},
+		CallersSince: now.Add(-time.Hour),
+		OIDCIssuer:   "https://idp.example",
+	})
+	for _, p := range rep.Principals {
+		if p.Stale {
+			t.Errorf("%s %s is stale after an hour of watching", p.Kind, p.ID)
 		}
 	}
 }

@@ -105,21 +105,29 @@ func (r *Runner) Load(ctx context.Context) error {
 	return rows.Err()
 }
 
+// retryAfter is how soon a failed pull is tried again (at most the
+// interval): a nexus-authz that starts after the control plane is anchored
+// within seconds, not at the next interval.
+const retryAfter = 2 * time.Second
+
 // Run pulls until ctx ends.
 func (r *Runner) Run(ctx context.Context) {
-	t := time.NewTicker(r.Every())
+	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
-		for _, f := range r.Feeds {
-			if err := r.Pull(ctx, f); err != nil && ctx.Err() == nil {
-				r.Log.Warn("audit feed pull failed; its head is anchored at the next pull", "feed", f.Name, "error", err)
-			}
-		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+		next := r.Every()
+		for _, f := range r.Feeds {
+			if err := r.Pull(ctx, f); err != nil && ctx.Err() == nil {
+				r.Log.Warn("audit feed pull failed; retrying", "feed", f.Name, "error", err)
+				next = min(next, retryAfter)
+			}
+		}
+		t.Reset(next)
 	}
 }
 
