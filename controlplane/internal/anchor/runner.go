@@ -122,9 +122,17 @@ func (r *Runner) Run(ctx context.Context) {
 		}
 		next := r.Every()
 		for _, f := range r.Feeds {
+			r.mu.Lock()
+			before := r.last[f.Name].LastError
+			r.mu.Unlock()
 			if err := r.Pull(ctx, f); err != nil && ctx.Err() == nil {
-				r.Log.Warn("audit feed pull failed; retrying", "feed", f.Name, "error", err)
+				// Said once per new error, not at every retry.
+				if err.Error() != before {
+					r.Log.Warn("audit feed pull failed; retrying", "feed", f.Name, "error", err)
+				}
 				next = min(next, retryAfter)
+			} else if err == nil && before != "" {
+				r.Log.Info("audit feed pulled again", "feed", f.Name)
 			}
 		}
 		t.Reset(next)
