@@ -108,6 +108,10 @@ go.test.fuzz: ## Run each fuzz target for 20s
 	cd controlplane && $(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s ./internal/compliance/
 	cd filters && $(GO) test -run '^$$' -fuzz FuzzAnswerScanner -fuzztime 20s ./transform/
 
+test.vault-transit: ## Data keys wrapped by a real Vault or OpenBao Transit engine (VAULT_ADDR, VAULT_TOKEN; Transit mounted at transit/)
+	@test -n "$(VAULT_ADDR)" || { echo "set VAULT_ADDR and VAULT_TOKEN to a Vault or OpenBao with the Transit engine at transit/"; exit 2; }
+	cd controlplane && $(GO) test -tags vaulttransit -count=1 ./internal/keys/ ./internal/app/
+
 conformance.oms: ## Verify model_signing's own release-test signatures (OMS_CONFORMANCE_DIR: their files, kept outside this repository)
 	@test -n "$(OMS_CONFORMANCE_DIR)" || { echo "set OMS_CONFORMANCE_DIR to a directory holding model_signing's release-test signatures and keys"; exit 2; }
 	cd controlplane && NEXUS_OMS_CONFORMANCE_DIR=$(OMS_CONFORMANCE_DIR) $(GO) test -tags conformance -count=1 -run Conformance ./internal/registry/oms/
