@@ -35,7 +35,7 @@ func TestStatsTags(t *testing.T) {
 		cut := make([]bool, len(stat))
 		for _, s := range specs {
 			m := regexp.MustCompile(s.GetRegex()).FindStringSubmatchIndex(stat)
-			if m == nil || len(m) < 6 || m[2] < 0 {
+			if len(m) < 6 || m[2] < 0 {
 				continue
 			}
 			tags[s.GetTagName()] = stat[m[4]:m[5]]

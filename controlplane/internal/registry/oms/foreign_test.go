@@ -10,8 +10,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -145,14 +143,6 @@ func TestForeignVerifier(t *testing.T) {
 			t.Fatalf("our own verifier: %v", err)
 		}
 	})
-}
-
-// publicOnly is a public key where run wants a signer.
-type publicOnly struct{ pub crypto.PublicKey }
-
-func (p publicOnly) Public() crypto.PublicKey { return p.pub }
-func (publicOnly) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
-	return nil, errors.New("public key only")
 }
 
 func mustECDSA(t *testing.T, c elliptic.Curve) *ecdsa.PrivateKey {
