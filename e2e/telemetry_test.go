@@ -45,6 +45,12 @@ var envoyMetrics = []string{
 	"piiguard_answers_scanned", "piiguard_answers_leaked", "piiguard_answers_findings",
 }
 
+// consentMetrics are nexus-authz's consent and break-glass series: it
+// exports them only when it reads a consent bundle (--consent-bundle), and
+// the break-glass counter only once a grant touched a decision. The
+// consent tests (controlplane/internal/admin, real nexus-authz) read them.
+var consentMetrics = []string{"nexus_authz_consent_data_fresh", "nexus_authz_break_glass_decisions_total"}
+
 // TestTelemetryEndToEnd runs every Nexus binary with OpenTelemetry on,
 // exporting to an in-process OTLP receiver, and a real Prometheus scraping
 // them with the shipped alert rules. It drives the labeled PII corpus
@@ -289,7 +295,7 @@ scrape_configs:
 				return nil
 			}
 			switch {
-			case slices.Contains(envoyMetrics, vs.Name):
+			case slices.Contains(envoyMetrics, vs.Name), slices.Contains(consentMetrics, vs.Name):
 				envoy = true
 			case !exported[vs.Name]:
 				t.Errorf("%s: %s is not exported by any Nexus service", q.where, vs.Name)
