@@ -8,9 +8,12 @@ import (
 	"strings"
 	"testing"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	nexusmodel "github.com/secureai-nexus/nexus/inference-backend/internal/model"
 	"github.com/secureai-nexus/nexus/inference-backend/internal/server"
@@ -59,6 +62,55 @@ func BenchmarkChatTelemetry(b *testing.B) {
 				if rec.Code != 200 {
 					b.Fatal(rec.Code)
 				}
+			}
+		})
+	}
+}
+
+// BenchmarkTelemetryFloor is the least the OpenTelemetry SDK costs per
+// call for what the GenAI conventions ask of a server, with nothing of
+// Nexus's around it: the four histograms recorded (duration, time to
+// first token, input and output tokens) with attribute sets built once,
+// and a server span started and ended — not sampled, and sampled into a
+// batch processor whose exporter drops what it gets. BenchmarkChatTelemetry
+// measures the same in a whole call; this is the floor under it.
+func BenchmarkTelemetryFloor(b *testing.B) {
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	m := mp.Meter("floor")
+	duration, _ := m.Float64Histogram("gen_ai.server.request.duration")
+	ttft, _ := m.Float64Histogram("gen_ai.server.time_to_first_token")
+	tokens, _ := m.Int64Histogram("gen_ai.client.token.usage")
+	kv := []attribute.KeyValue{
+		attribute.String("gen_ai.operation.name", "chat"), attribute.String("gen_ai.provider.name", "nexus"),
+		attribute.String("gen_ai.request.model", "triage"), attribute.String("gen_ai.response.model", "triage/v2"),
+	}
+	set := metric.WithAttributeSet(attribute.NewSet(kv...))
+	in := metric.WithAttributeSet(attribute.NewSet(append(kv, attribute.String("gen_ai.token.type", "input"))...))
+	out := metric.WithAttributeSet(attribute.NewSet(append(kv, attribute.String("gen_ai.token.type", "output"))...))
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(discardSpans{}))
+	defer tp.Shutdown(context.Background())
+	tracer := tp.Tracer("floor")
+	ctx := context.Background()
+	b.Run("metrics", func(b *testing.B) {
+		for b.Loop() {
+			duration.Record(ctx, 0.034, set)
+			ttft.Record(ctx, 0.01, set)
+			tokens.Record(ctx, 12, in)
+			tokens.Record(ctx, 40, out)
+		}
+	})
+	for _, sampled := range []bool{false, true} {
+		flags := trace.TraceFlags(0)
+		name := "span-unsampled"
+		if sampled {
+			flags, name = trace.FlagsSampled, "span-sampled"
+		}
+		parent := trace.ContextWithRemoteSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{
+			TraceID: trace.TraceID{1}, SpanID: trace.SpanID{1}, TraceFlags: flags, Remote: true}))
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				_, span := tracer.Start(parent, "chat triage", trace.WithSpanKind(trace.SpanKindServer))
+				span.End()
 			}
 		})
 	}
