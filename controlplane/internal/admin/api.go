@@ -115,6 +115,9 @@ type API struct {
 	BundleAuth Authenticator
 	// Keys, when set, serves the data-key and legal-hold endpoints.
 	Keys Keys
+	// LeaseAuth, when set, also authenticates POST …/keys/leases (and
+	// nothing else): nexus-authz's credential for sealing its decision log.
+	LeaseAuth Authenticator
 }
 
 // maxBodyBytes bounds request bodies; a traffic change is a few bytes.

@@ -287,7 +287,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		{"get", "/api/v1/admin/compliance/report"},
 		{"get", "/api/v1/admin/keys"}, {"post", "/api/v1/admin/keys/rotate"},
 		{"get", "/api/v1/admin/keys/legal-holds"}, {"post", "/api/v1/admin/keys/legal-holds"},
-		{"delete", "/api/v1/admin/keys/legal-holds/{id}"},
+		{"delete", "/api/v1/admin/keys/legal-holds/{id}"}, {"post", "/api/v1/admin/keys/leases"}, {"get", "/api/v1/admin/keys/leases/{id}"},
 	} {
 		if _, ok := doc.Paths[r.path][r.method]; !ok {
 			t.Errorf("%s %s is not documented", r.method, r.path)

@@ -62,6 +62,18 @@ func LoadOrCreateBundleToken(path string) (*TokenAuth, error) {
 	return a, nil
 }
 
+// LoadOrCreateLeaseToken is the token nexus-authz leases decision-log data
+// keys with: its principal is token:key-lease, and LeaseAuth accepts it for
+// POST /api/v1/admin/keys/leases only.
+func LoadOrCreateLeaseToken(path string) (*TokenAuth, error) {
+	a, err := LoadOrCreateToken(path)
+	if err != nil {
+		return nil, err
+	}
+	a.subject = "key-lease"
+	return a, nil
+}
+
 // LoadOrCreateToken reads the admin token from path, creating it with a
 // fresh random value and 0600 permissions if it does not exist.
 func LoadOrCreateToken(path string) (*TokenAuth, error) {

@@ -19,6 +19,8 @@ type Keys interface {
 	Holds(ctx context.Context) ([]keys.Hold, error)
 	PlaceHold(ctx context.Context, actor string, r keys.HoldRequest) (keys.Hold, error)
 	LiftHold(ctx context.Context, actor, id string) (keys.Hold, error)
+	LeaseDataKey(ctx context.Context, actor string, c keys.Context) (keys.Lease, error)
+	LeasedKey(ctx context.Context, actor, id string) (keys.Lease, error)
 }
 
 func (a *API) keyRoutes(mux *http.ServeMux) {
@@ -30,6 +32,87 @@ func (a *API) keyRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/admin/keys/legal-holds", a.authed(a.listHolds))
 	mux.Handle("POST /api/v1/admin/keys/legal-holds", a.authed(a.placeHold))
 	mux.Handle("DELETE /api/v1/admin/keys/legal-holds/{id}", a.authed(a.liftHold))
+	mux.Handle("POST /api/v1/admin/keys/leases", a.leaseAuthed(a.leaseKey))
+	// Reading a key back opens what was sealed under it: an admin act.
+	mux.Handle("GET /api/v1/admin/keys/leases/{id}", a.authed(a.readLeasedKey))
+}
+
+// leaseAuthed accepts LeaseAuth's credential (nexus-authz's), else the
+// admin one.
+func (a *API) leaseAuthed(h func(http.ResponseWriter, *http.Request, Principal)) http.Handler {
+	admin := a.authed(h)
+	if a.LeaseAuth == nil {
+		return admin
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p, err := a.LeaseAuth.Authenticate(r); err == nil {
+			h(w, r, p)
+			return
+		}
+		admin.ServeHTTP(w, r)
+	})
+}
+
+type leaseBody struct {
+	Class   string `json:"class"`
+	Purpose string `json:"purpose"`
+}
+
+func (a *API) leaseKey(w http.ResponseWriter, r *http.Request, p Principal) {
+	var body leaseBody
+	if err := decodeJSON(r, &body); err != nil {
+		writeBodyError(w, err)
+		return
+	}
+	if body.Class == "" {
+		body.Class = keys.ClassLogs
+	}
+	if strings.TrimSpace(body.Purpose) == "" {
+		writeError(w, http.StatusBadRequest, "invalid_argument", "purpose", "purpose is required (what the key seals, e.g. decision-log)")
+		return
+	}
+	ctx, cancel := commitContext(r)
+	defer cancel()
+	l, err := a.Keys.LeaseDataKey(ctx, p.String(), keys.Context{Purpose: body.Purpose, Class: body.Class})
+	var fe *keys.FieldError
+	switch {
+	case errors.As(err, &fe):
+		writeError(w, http.StatusBadRequest, "invalid_argument", fe.Field, fe.Error())
+		return
+	case err != nil:
+		a.Log.Error("lease data key", "error", err)
+		writeError(w, http.StatusServiceUnavailable, "keys_unavailable", "", "could not lease a data key: "+err.Error())
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, l)
+}
+
+func (a *API) readLeasedKey(w http.ResponseWriter, r *http.Request, p Principal) {
+	ctx, cancel := commitContext(r)
+	defer cancel()
+	l, err := a.Keys.LeasedKey(ctx, p.String(), r.PathValue("id"))
+	var fe *keys.FieldError
+	switch {
+	case errors.As(err, &fe):
+		writeError(w, http.StatusBadRequest, "invalid_argument", fe.Field, fe.Error())
+		return
+	case errors.Is(err, keys.ErrUnknownKey):
+		writeError(w, http.StatusNotFound, "not_found", "id", "no such data key")
+		return
+	case errors.Is(err, keys.ErrDestroyed), errors.Is(err, keys.ErrExpired):
+		writeError(w, http.StatusGone, "key_destroyed", "id", err.Error())
+		return
+	case errors.Is(err, keys.ErrContext):
+		writeError(w, http.StatusBadRequest, "invalid_argument", "id", "this data key is not a leased key")
+		return
+	case err != nil:
+		a.Log.Error("read leased data key", "error", err)
+		writeError(w, http.StatusServiceUnavailable, "keys_unavailable", "", "could not read the data key: "+err.Error())
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, l)
 }
 
 func (a *API) listKeys(w http.ResponseWriter, r *http.Request, _ Principal) {

@@ -180,3 +180,77 @@ func FuzzPlaceHold(f *testing.F) {
 		}
 	})
 }
+
+// nexus-authz's lease token leases a data key and nothing else; reading a
+// key back is an admin's.
+func TestDataKeyLeases(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := store.OpenSQLite(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ring, err := keys.New(ctx, keys.Options{Tables: st, KEK: &keys.LocalKEK{Path: filepath.Join(dir, "keys.kek")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, _ := admin.LoadOrCreateToken(filepath.Join(dir, "admin.token"))
+	lease, _ := admin.LoadOrCreateLeaseToken(filepath.Join(dir, "key-lease.token"))
+	api := &admin.API{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Auth: auth, Audit: st, Keys: ring, LeaseAuth: lease}
+	srv := httptest.NewServer(api.Handler())
+	defer srv.Close()
+	read := func(name string) string {
+		b, _ := os.ReadFile(filepath.Join(dir, name))
+		return strings.TrimSpace(string(b))
+	}
+	adminTok, leaseTok := read("admin.token"), read("key-lease.token")
+	call := func(method, path, tok, body string) (int, map[string]any) {
+		req := httptest.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		req.RequestURI = ""
+		req.Header.Set("Authorization", "Bearer "+tok)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	code, l := call("POST", "/api/v1/admin/keys/leases", leaseTok, `{"purpose":"decision-log"}`)
+	if code != 200 || l["class"] != "logs" || l["key"] == "" || l["id"] == "" {
+		t.Fatalf("lease: %d %v", code, l)
+	}
+	if code, e := call("POST", "/api/v1/admin/keys/leases", leaseTok, `{"class":"logs"}`); code != 400 || e["error"].(map[string]any)["field"] != "purpose" {
+		t.Fatalf("no purpose: %d %v", code, e)
+	}
+	if code, e := call("POST", "/api/v1/admin/keys/leases", leaseTok, `{"class":"subject","purpose":"x"}`); code != 400 || e["error"] == nil {
+		t.Fatalf("subject class: %d %v", code, e)
+	}
+	id := l["id"].(string)
+	if code, _ := call("GET", "/api/v1/admin/keys/leases/"+id, leaseTok, ""); code != 401 {
+		t.Fatalf("the lease token read a key back: %d", code)
+	}
+	if code, _ := call("GET", "/api/v1/admin/keys", leaseTok, ""); code != 401 {
+		t.Fatalf("the lease token listed keys: %d", code)
+	}
+	if code, k := call("GET", "/api/v1/admin/keys/leases/"+id, adminTok, ""); code != 200 || k["key"] != l["key"] {
+		t.Fatalf("admin read back: %d %v", code, k)
+	}
+	if code, _ := call("GET", "/api/v1/admin/keys/leases/0123456789abcdef0123456789abcdef", adminTok, ""); code != 404 {
+		t.Fatalf("unknown key: %d", code)
+	}
+	recs, _ := st.Audit(ctx, 0, 100)
+	var actions []string
+	for _, r := range recs {
+		actions = append(actions, r.Actor+" "+r.Action)
+	}
+	joined := strings.Join(actions, ",")
+	if !strings.Contains(joined, "token:key-lease keys.dek.lease") || !strings.Contains(joined, "token:local-admin keys.dek.read") {
+		t.Fatalf("audit: %s", joined)
+	}
+}

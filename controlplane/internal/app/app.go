@@ -287,6 +287,11 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		kekRotation = 720 * time.Hour
 	}
 	api.Compliance.Keys = keysEvidence{ring: ring, kekRotation: kekRotation}
+	// nexus-authz leases the data keys that seal its decision log's masked
+	// inputs with a token that opens nothing else (NEXUS_KEY_LEASE_TOKEN).
+	if api.LeaseAuth, err = admin.LoadOrCreateLeaseToken(filepath.Join(cfg.DataDir, "key-lease.token")); err != nil {
+		return err
+	}
 	if cfg.Consent != nil {
 		sealer := cfg.Consent.Sealer
 		if sealer == nil {
