@@ -33,6 +33,8 @@ func main() {
 		switch os.Args[1] {
 		case "verify-log":
 			os.Exit(verifyLog(os.Args[2:]))
+		case "unseal-log":
+			os.Exit(unsealLog(context.Background(), os.Args[2:], os.Stdout, os.Stderr))
 		case "run":
 			os.Exit(runOPA(os.Args[2:]))
 		}
@@ -139,6 +141,9 @@ func nexusFlags(fs *flag.FlagSet, cfg *server.Config) *tuning {
 	fs.StringVar(&cfg.BundleServerID, "bundle-server-id", "", "with --spiffe-socket: SPIFFE id the policy bundle server must present")
 	fs.BoolVar(&cfg.StrictBuiltinErrors, "strict-builtin-errors", false, "a failing builtin (base64url.decode of a malformed token, to_number(\"abc\")) fails the decision closed instead of being undefined as in OPA")
 	fs.StringVar(&cfg.ConsentBundle, "consent-bundle", "", "the control plane's consent bundle URL (…/api/v1/bundles/nexus-consent.tar.gz), long-polled and laid over the policies as data.nexus.consent and data.nexus.breakglass")
+	fs.StringVar(&cfg.SealURL, "decision-log-seal", "", "control plane admin API (http://127.0.0.1:18080) whose keyring leases the data keys that keep the masked values, encrypted, in each decision-log line's sealed_input")
+	fs.StringVar(&cfg.SealToken, "decision-log-seal-token", os.Getenv("NEXUS_KEY_LEASE_TOKEN"), "key-lease token for --decision-log-seal ($NEXUS_KEY_LEASE_TOKEN; the control plane's <data-dir>/key-lease.token)")
+	fs.StringVar(&cfg.SealClass, "decision-log-seal-class", "logs", "retention class of the leased keys: sealed values are unreadable once it destroys their bucket's key")
 	fs.StringVar(&cfg.ConsentToken, "consent-token", os.Getenv("NEXUS_CONSENT_TOKEN"), "bearer token for --consent-bundle ($NEXUS_CONSENT_TOKEN)")
 	fs.DurationVar(&cfg.ConsentMaxStaleness, "consent-max-staleness", 5*time.Second, "drop the consent data (denying calls that need consent) when the consent bundle service has not answered for this long")
 	fs.DurationVar(&cfg.ConsentLongPoll, "consent-long-poll", 2*time.Second, "how long the consent bundle service may hold a request (whole seconds, shorter than --consent-max-staleness)")

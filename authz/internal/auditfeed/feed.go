@@ -50,6 +50,9 @@ type LogConfig struct {
 	Masks       []string `json:"masks"`
 	// Upload says lines are also sent to a decision log service.
 	Upload bool `json:"upload,omitempty"`
+	// SealedMasked says the masked values are kept, encrypted under data
+	// keys leased from the control plane (sealed_input).
+	SealedMasked bool `json:"sealed_masked,omitempty"`
 }
 
 // Feed keeps the last events in a bounded ring. Instance changes every

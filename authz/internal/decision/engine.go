@@ -107,6 +107,9 @@ type Engine struct {
 	// sub that the span carries as enduser.pseudo.id; without it the span
 	// names no end user.
 	SubjectKey []byte
+	// KeepMasked hands the values the masks replace to the decision log,
+	// which seals them (decisionlog.WithSealer): never written in clear.
+	KeepMasked bool
 	// Callers, when set, is told each decision's caller and outcome, for
 	// the access review's "last used".
 	Callers interface {
@@ -180,7 +183,12 @@ func (e *Engine) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 				in = map[string]any{}
 			}
 		}
-		entry.Masked = append(entry.Masked, e.Masker.Mask(in)...)
+		if e.KeepMasked {
+			masked, hidden := e.Masker.MaskKeeping(in)
+			entry.Masked, entry.Hidden = append(entry.Masked, masked...), hidden
+		} else {
+			entry.Masked = append(entry.Masked, e.Masker.Mask(in)...)
+		}
 		entry.Input = in
 	}
 	// Dry run allows what the policy denied, keeping its metadata, as

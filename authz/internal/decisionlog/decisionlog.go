@@ -79,6 +79,27 @@ type Entry struct {
 	// Erased lists the pointers the set's mask policy removed: OPA's
 	// "erased".
 	Erased []string `json:"-"`
+
+	// Hidden are the values the masks replaced, by pointer, when the
+	// logger keeps them sealed (WithSealer): sealed on the logger's
+	// goroutine into Sealed, never written as they are.
+	Hidden map[string]any `json:"-"`
+	// Sealed is Hidden encrypted under a leased data key, as written.
+	Sealed *SealedInput `json:"-"`
+}
+
+// SealedInput is a line's masked values, encrypted: the data key's id
+// (leased from the control plane's keyring, destroyed with its retention
+// bucket) and the AES-256-GCM ciphertext of their JSON.
+type SealedInput struct {
+	Key  string `json:"key"`
+	Data []byte `json:"data"`
+}
+
+// Sealer encrypts a line's hidden values; ok is false when it has no
+// usable key (then the values are dropped, never written in the clear).
+type Sealer interface {
+	Seal(decisionID string, plaintext []byte) (SealedInput, bool)
 }
 
 // Genesis is the previous hash of a chain's first line.
@@ -141,11 +162,22 @@ func NewMasker(pointers []string) (*Masker, error) {
 // as a whole (not only parts of it).
 func (m *Masker) Masks(pointer string) bool { return m.pointers[pointer] }
 
+// MaskKeeping is Mask that also returns the values it replaced, by
+// pointer, for a Sealer to keep encrypted; the input itself is masked as
+// Mask masks it.
+func (m *Masker) MaskKeeping(input map[string]any) ([]string, map[string]any) {
+	hidden := map[string]any{}
+	masked := m.mask(input, hidden)
+	return masked, hidden
+}
+
 // Mask replaces each masked value present in input (in place) and returns
 // the pointers, as configured, whose values it replaced: Entry.Masked.
 // An absent or null value is left alone and not reported, as OPA reports
 // only the pointers its mask actually changed.
-func (m *Masker) Mask(input map[string]any) []string {
+func (m *Masker) Mask(input map[string]any) []string { return m.mask(input, nil) }
+
+func (m *Masker) mask(input map[string]any, hidden map[string]any) []string {
 	var masked []string
 	for _, mk := range m.masks {
 		var cur any = input
@@ -160,6 +192,9 @@ func (m *Masker) Mask(input map[string]any) []string {
 			}
 			if i == len(mk.segs)-1 {
 				if v != nil {
+					if hidden != nil {
+						hidden[mk.pointer] = v
+					}
 					obj[seg] = MaskMarker
 					masked = append(masked, mk.pointer)
 				}
@@ -183,6 +218,7 @@ type Logger struct {
 	metrics Metrics
 	format  Format
 	tee     func(line []byte)
+	sealer  Sealer
 	queue   chan Entry
 	dropped atomic.Int64
 	done    chan struct{}
@@ -242,6 +278,10 @@ type Option func(*Logger)
 
 // WithFormat sets the lines' format; FormatNexus unless given.
 func WithFormat(f Format) Option { return func(l *Logger) { l.format = f } }
+
+// WithSealer keeps the values the masks hide, encrypted by s, in each
+// line's sealed_input (Nexus format only).
+func WithSealer(s Sealer) Option { return func(l *Logger) { l.sealer = s } }
 
 // WithTee hands every sealed line, without its newline, to tee as well
 // as to the sink, in chain order, so another destination (an
@@ -328,6 +368,19 @@ func (l *Logger) run() {
 // mid-line, and a rotating sink would then split the line across files); a
 // line larger than a whole batch is written on its own.
 func (l *Logger) add(e Entry) {
+	if len(e.Hidden) > 0 {
+		if l.sealer != nil && l.format == FormatNexus {
+			if raw, err := json.Marshal(e.Hidden); err == nil {
+				if s, ok := l.sealer.Seal(e.DecisionID, raw); ok {
+					e.Sealed = &s
+				} else {
+					l.metrics.LogWriteError()
+				}
+				clear(raw)
+			}
+		}
+		e.Hidden = nil
+	}
 	line, hash, err := appendSealed(l.scratch[:0], l.format, &e, l.prev)
 	if err != nil {
 		l.metrics.LogWriteError()

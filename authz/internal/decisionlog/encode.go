@@ -1,6 +1,7 @@
 package decisionlog
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -64,6 +65,12 @@ func appendEntry(b []byte, e *Entry) ([]byte, error) {
 		if b, err = appendValue(append(b, `,"input":`...), e.Input); err != nil {
 			return nil, err
 		}
+	}
+	if s := e.Sealed; s != nil {
+		b = appendString(append(b, `,"sealed_input":{"key":`...), s.Key)
+		b = append(b, `,"data":"`...)
+		b = base64.StdEncoding.AppendEncode(b, s.Data)
+		b = append(b, `"}`...)
 	}
 	b = appendString(append(b, `,"prev_hash":`...), e.PrevHash)
 	return append(b, '}'), nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,5 +76,51 @@ func waitLines(t *testing.T, l *decisionlog.Logger, n int64) {
 			t.Fatalf("logger wrote %d lines, want %d", l.Head().Lines, n)
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+type fixedSealer struct{ fail bool }
+
+func (f fixedSealer) Seal(id string, pt []byte) (decisionlog.SealedInput, bool) {
+	if f.fail {
+		return decisionlog.SealedInput{}, false
+	}
+	// Not encryption: the test reads back what the logger handed over.
+	return decisionlog.SealedInput{Key: "k1", Data: append([]byte(id+":"), pt...)}, true
+}
+
+// The values the masks hid reach the line only through the sealer, and
+// the sealed field is inside the chain's hash; without a key they are
+// dropped.
+func TestMaskedValuesAreSealedOrDropped(t *testing.T) {
+	mk, err := decisionlog.NewMasker(decisionlog.DefaultMasks())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fail := range []bool{false, true} {
+		var buf bytes.Buffer
+		l := decisionlog.New(&buf, "", 10, &counters{}, decisionlog.WithSealer(fixedSealer{fail: fail}))
+		in := map[string]any{"parsed_body": map[string]any{"note": "Jane Roe 483920"}, "attributes": map[string]any{}}
+		masked, hidden := mk.MaskKeeping(in)
+		if len(masked) != 1 || hidden["/input/parsed_body"] == nil {
+			t.Fatalf("masked %v, hidden %v", masked, hidden)
+		}
+		l.Log(decisionlog.Entry{DecisionID: "d1", Time: time.Unix(1, 0).UTC(), Input: in, Masked: masked, Hidden: hidden})
+		l.Close()
+		line := buf.String()
+		if strings.Contains(line, "Jane") && fail {
+			t.Fatalf("without a key the value was written: %s", line)
+		}
+		if !fail && !strings.Contains(line, `"sealed_input":{"key":"k1","data":"`) {
+			t.Fatalf("no sealed_input: %s", line)
+		}
+		if fail && strings.Contains(line, "sealed_input") {
+			t.Fatalf("sealed without a key: %s", line)
+		}
+		path := filepath.Join(t.TempDir(), "d.log")
+		_ = os.WriteFile(path, buf.Bytes(), 0o600)
+		if _, err := decisionlog.Verify([]string{path}, open); err != nil {
+			t.Fatalf("chain: %v", err)
+		}
 	}
 }

@@ -39,6 +39,7 @@ import (
 	"github.com/secureai-nexus/nexus/authz/internal/metrics"
 	"github.com/secureai-nexus/nexus/authz/internal/opaconfig"
 	"github.com/secureai-nexus/nexus/authz/internal/policy"
+	"github.com/secureai-nexus/nexus/authz/internal/sealer"
 	"github.com/secureai-nexus/nexus/telemetry"
 )
 
@@ -124,6 +125,10 @@ type Config struct {
 	// Telemetry receives the Check spans and serves /metrics (nil: traces
 	// off, /metrics from a telemetry set up with nothing exported).
 	Telemetry *telemetry.Telemetry
+	// SealURL, when set, keeps the values the decision log's masks hide,
+	// encrypted under data keys leased from this control plane (SealToken,
+	// its key-lease token; SealClass, the retention class, default logs).
+	SealURL, SealToken, SealClass string
 	// SubjectKey keys the pseudonymous end-user id on Check spans and in
 	// the input (nexus.subject), which consent data is keyed by.
 	SubjectKey []byte
@@ -306,6 +311,16 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	if up != nil {
 		logOpts = append(logOpts, decisionlog.WithFormat(decisionlog.FormatOPA), decisionlog.WithTee(up.Log))
 	}
+	var leaser *sealer.Leaser
+	if cfg.SealURL != "" {
+		if cfg.DecisionLogOPAFormat || up != nil {
+			return errors.New("sealing masked decision-log values needs Nexus's own log format (not the OPA format or a decision log service)")
+		}
+		leaser = &sealer.Leaser{URL: cfg.SealURL, Token: cfg.SealToken, Class: cfg.SealClass, Log: log.With("component", "sealer"),
+			Client: &http.Client{Timeout: 10 * time.Second}}
+		go leaser.Run(ctx)
+		logOpts = append(logOpts, decisionlog.WithSealer(leaser))
+	}
 	dlog := decisionlog.New(sink, prev, 16384, m, logOpts...)
 	defer dlog.Close()
 
@@ -371,6 +386,7 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		Tracer:           tel.TracerProvider.Tracer("github.com/secureai-nexus/nexus/authz"),
 		SubjectKey:       cfg.SubjectKey,
 		Callers:          callers,
+		KeepMasked:       leaser != nil,
 	}
 
 	if cfg.MaxConcurrentStreams > 0 {
@@ -632,7 +648,7 @@ func isLoopback(addr string) bool {
 
 // logConfig is how the decision log is kept, as the audit feed reports it.
 func logConfig(cfg Config, upload bool) auditfeed.LogConfig {
-	c := auditfeed.LogConfig{Destination: "file", Format: "nexus", Masks: cfg.Masks, Upload: upload}
+	c := auditfeed.LogConfig{Destination: "file", Format: "nexus", Masks: cfg.Masks, Upload: upload, SealedMasked: cfg.SealURL != ""}
 	switch cfg.DecisionLog {
 	case "", "stdout":
 		c.Destination = "stdout"

@@ -44,6 +44,9 @@ type LogConfig struct {
 	Format      string   `json:"format"`
 	Masks       []string `json:"masks"`
 	Upload      bool     `json:"upload,omitempty"`
+	// SealedMasked says the masked values are kept, encrypted under data
+	// keys leased from the control plane.
+	SealedMasked bool `json:"sealed_masked,omitempty"`
 }
 
 // Event is one nexus-authz event.
