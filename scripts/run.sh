@@ -92,9 +92,11 @@ bin/nexus-backend --model triage --version v2 --addr 127.0.0.1:8002 --health-add
 # nexus-authz: Envoy's ext_authz cluster speaks mTLS to it.
 agent authz spiffe://nexus.local/nexus/authz
 NEXUS_CONSENT_TOKEN=$(cat "$DATA/controlplane/consent-bundle.token") \
+NEXUS_KEY_LEASE_TOKEN=$(cat "$DATA/controlplane/key-lease.token") \
 bin/nexus-authz --policies policies --addr 127.0.0.1:9191 --http-addr 127.0.0.1:9192 \
   --spiffe-socket "$AGENT_SOCKET" --trust-domain nexus.local \
   --consent-bundle http://127.0.0.1:18080/api/v1/bundles/nexus-consent.tar.gz \
+  --decision-log-seal http://127.0.0.1:18080 \
   --decision-log "$LOGS/decisions.log" >"$LOGS/authz.log" 2>&1 & pids+=($!)
 for _ in $(seq 1 100); do
   curl -fsS -o /dev/null http://127.0.0.1:8101/readyz 2>/dev/null && curl -fsS -o /dev/null http://127.0.0.1:8102/readyz 2>/dev/null && break
