@@ -2,11 +2,7 @@ package admin_test
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,71 +11,17 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/secureai-nexus/nexus/controlplane/internal/admin"
 	"github.com/secureai-nexus/nexus/controlplane/internal/consent"
 	"github.com/secureai-nexus/nexus/controlplane/internal/controller"
+	"github.com/secureai-nexus/nexus/controlplane/internal/keys"
 	"github.com/secureai-nexus/nexus/controlplane/internal/mesh"
 	"github.com/secureai-nexus/nexus/controlplane/internal/store"
 	"github.com/secureai-nexus/nexus/controlplane/internal/xds"
 )
-
-// gcmSealer stands in for keys.SubjectSealer: an AES-256-GCM key per
-// subject, purpose as associated data, forgotten on ForgetSubject.
-type gcmSealer struct {
-	mu   sync.Mutex
-	keys map[string][]byte
-}
-
-func (s *gcmSealer) aead(subject string, create bool) (cipher.AEAD, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k, ok := s.keys[subject]
-	if !ok {
-		if !create {
-			return nil, errors.New("subject's key was destroyed")
-		}
-		k = make([]byte, 32)
-		_, _ = rand.Read(k)
-		s.keys[subject] = k
-	}
-	b, err := aes.NewCipher(k)
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCM(b)
-}
-
-func (s *gcmSealer) Seal(_ context.Context, subject, purpose string, p []byte) ([]byte, error) {
-	a, err := s.aead(subject, true)
-	if err != nil {
-		return nil, err
-	}
-	nonce := make([]byte, a.NonceSize())
-	_, _ = rand.Read(nonce)
-	return a.Seal(nonce, nonce, p, []byte(purpose)), nil
-}
-
-func (s *gcmSealer) Open(_ context.Context, subject, purpose string, c []byte) ([]byte, error) {
-	a, err := s.aead(subject, false)
-	if err != nil {
-		return nil, err
-	}
-	if len(c) < a.NonceSize() {
-		return nil, errors.New("short")
-	}
-	return a.Open(nil, c[:a.NonceSize()], c[a.NonceSize():], []byte(purpose))
-}
-
-func (s *gcmSealer) ForgetSubject(_ context.Context, subject string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.keys, subject)
-	return nil
-}
 
 // SubjectKey is shared with nexus-authz (NEXUS_TELEMETRY_SUBJECT_KEY).
 const testSubjectKey = "consent-test-subject-key-0123456"
@@ -118,7 +60,11 @@ func newConsentStack(t testing.TB, requesters ...string) *consentStack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := consent.New(ctx, consent.Config{Tables: st, Sealer: &gcmSealer{keys: map[string][]byte{}}, SubjectKey: []byte(testSubjectKey), Log: log})
+	ring, err := keys.New(ctx, keys.Options{Tables: st, KEK: &keys.LocalKEK{Path: filepath.Join(dir, "kek.json")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := consent.New(ctx, consent.Config{Tables: st, Sealer: ring.SubjectSealer("consent"), SubjectKey: []byte(testSubjectKey), Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +242,9 @@ func TestSubjectExportAndErasure(t *testing.T) {
 		t.Fatalf("erase: %d %v", code, body)
 	}
 	code, body = s.do(t, "GET", path+"/export", "")
-	if code != 200 || len(body["consents"].([]any)) != 0 || len(body["audit"].([]any)) != 2 {
+	// What is left: the grant, the keyring's destruction of the subject's
+	// key and the erasure, each under the keyed hash only.
+	if code != 200 || len(body["consents"].([]any)) != 0 || len(body["audit"].([]any)) != 3 {
 		t.Fatalf("export after erasure: %d %v", code, body)
 	}
 	// The audit log names the subject only by its keyed hash.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/secureai-nexus/nexus/controlplane/internal/consent"
+	"github.com/secureai-nexus/nexus/controlplane/internal/keys"
 	"github.com/secureai-nexus/nexus/controlplane/internal/store"
 )
 
@@ -24,7 +25,7 @@ var subjectKey = []byte("0123456789abcdef0123456789abcdef")
 
 const alice = "auth0|alice-1234"
 
-func newService(t *testing.T) (*consent.Service, *store.SQLite, *gcmSealer) {
+func newService(t *testing.T) (*consent.Service, *store.SQLite, *keys.Keyring) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.OpenSQLite(ctx, t.TempDir())
@@ -32,13 +33,13 @@ func newService(t *testing.T) (*consent.Service, *store.SQLite, *gcmSealer) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	sealer := newSealer()
+	sealer, ring := newSealer(t, st)
 	svc, err := consent.New(ctx, consent.Config{Tables: st, Sealer: sealer, SubjectKey: subjectKey})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(svc.Close)
-	return svc, st, sealer
+	return svc, st, ring
 }
 
 func request(subject string, purposes ...string) consent.Request {
@@ -216,7 +217,7 @@ func TestLongPollAnswers304WhenNothingChanges(t *testing.T) {
 
 func TestExportAndErase(t *testing.T) {
 	ctx := context.Background()
-	svc, st, sealer := newService(t)
+	svc, st, ring := newService(t)
 	sid := svc.SubjectID(alice)
 	if _, _, err := svc.Grant(ctx, "t", request(alice, "research")); err != nil {
 		t.Fatal(err)
@@ -238,8 +239,23 @@ func TestExportAndErase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if er.ConsentsDeleted != 1 || len(sealer.forgot) != 1 || sealer.forgot[0] != sid {
-		t.Fatalf("erasure = %+v, forgot %v", er, sealer.forgot)
+	if er.ConsentsDeleted != 1 {
+		t.Fatalf("erasure = %+v", er)
+	}
+	// The subject's data key is destroyed: what was sealed for them is
+	// gone for good, and the audit log says so under the keyed hash.
+	inv, err := ring.Inventory(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	destroyed := 0
+	for _, k := range inv.Keys {
+		if k.Subject == sid && k.State == keys.StateDestroyed {
+			destroyed++
+		}
+	}
+	if destroyed == 0 {
+		t.Fatalf("the subject's keys were not destroyed: %+v", inv.Keys)
 	}
 	exp, err = svc.Export(ctx, alice)
 	if err != nil || len(exp.Consents) != 0 {
