@@ -329,7 +329,100 @@ func syntaxErrors(data []byte, err error) []FieldError {
 			}
 		}
 	}
+	if fe, ok := flowError(data, msg); ok {
+		return []FieldError{fe}
+	}
 	return yamlErrors(err)
+}
+
+var flowErrRE = regexp.MustCompile(`^line (\d+): did not find expected ',' or '([}\]])'$`)
+
+// flowError places an unfinished flow collection's error where it is: the
+// parser names the line before the collection's opening line, where it
+// was when the collection began; the first place the collection breaks —
+// a ':' after a value, or a line that leaves it unclosed — is reported,
+// with where the collection began.
+func flowError(data []byte, msg string) (FieldError, bool) {
+	m := flowErrRE.FindStringSubmatch(msg)
+	if m == nil {
+		return FieldError{}, false
+	}
+	want := m[2]
+	open := "{"
+	if want == "]" {
+		open = "["
+	}
+	reported, _ := strconv.Atoi(m[1])
+	lines := strings.Split(string(data), "\n")
+	// The parser's line is 0-based at that point: the collection opens on
+	// the next one (or on it, when it is the first line).
+	for _, start := range []int{reported, reported - 1} {
+		if start < 0 || start >= len(lines) {
+			continue
+		}
+		col := strings.Index(lines[start], open)
+		if col < 0 {
+			continue
+		}
+		if l, c, ok := flowBreak(lines, start, col, want); ok {
+			return FieldError{Msg: fmt.Sprintf("line %d, column %d: did not find expected ',' or '%s' (the flow collection opened at line %d, column %d)",
+				l+1, c+1, want, start+1, col+1)}, true
+		}
+	}
+	return FieldError{}, false
+}
+
+// flowBreak walks a flow collection from its opening bracket and returns
+// where it breaks: the key of an entry that follows a value without a ','
+// between them, or the first line past its opening one that
+// is indented no deeper than it (the collection was never closed).
+func flowBreak(lines []string, line, col int, want string) (int, int, bool) {
+	indent := len(lines[line]) - len(strings.TrimLeft(lines[line], " "))
+	depth, inValue, quote := 0, false, byte(0)
+	for l := line; l < len(lines); l++ {
+		text := lines[l]
+		c := 0
+		if l == line {
+			c = col
+		} else if t := strings.TrimLeft(text, " "); t != "" && !strings.HasPrefix(t, "#") && len(text)-len(t) <= indent {
+			return l, len(text) - len(t), true
+		}
+		for ; c < len(text); c++ {
+			ch := text[c]
+			switch {
+			case quote != 0:
+				if ch == quote {
+					quote = 0
+				}
+			case ch == '"' || ch == '\'':
+				quote = ch
+			case ch == '#' && (c == 0 || text[c-1] == ' '):
+				c = len(text)
+			case ch == '{' || ch == '[':
+				depth++
+				inValue = false
+			case ch == '}' || ch == ']':
+				depth--
+				inValue = false
+				if depth == 0 {
+					return 0, 0, false // closed: the break is elsewhere
+				}
+			case ch == ',':
+				inValue = false
+			case ch == ':' && (c+1 == len(text) || text[c+1] == ' '):
+				if inValue && depth == 1 && want == "}" {
+					// The ',' belongs before the key this ':' ends.
+					k := c
+					for k > 0 && text[k-1] != ' ' && text[k-1] != ',' && text[k-1] != '{' {
+						k--
+					}
+					return l, k, true
+				}
+				inValue = true
+			}
+		}
+	}
+	return len(lines) - 1, 0, true
 }
 
 func yamlErrors(err error) []FieldError {

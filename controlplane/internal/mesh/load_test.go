@@ -252,3 +252,23 @@ func TestTabPosition(t *testing.T) {
 		t.Errorf("err = %v, want the tab at line 4, column 1", err)
 	}
 }
+
+// An unfinished flow collection is reported where it breaks, not on the
+// line before it opened (where the parser was when it began).
+func TestFlowCollectionErrorPosition(t *testing.T) {
+	for _, tc := range []struct {
+		doc, want string
+	}{
+		{"trustDomain: x\nmodels:\n  - {name: v2, weight: 10 endpoints: [x]}\n",
+			"line 3, column 27: did not find expected ',' or '}' (the flow collection opened at line 3, column 5)"},
+		{"trustDomain: x\npiiGuard: {wasm: a.wasm,\n  hashKeyId: k\nmodels: []\n",
+			"line 4, column 1: did not find expected ',' or '}' (the flow collection opened at line 2, column 11)"},
+		{"trustDomain: x\nmodels:\n  - name: a\n    hosts: [a.example, b.example\n    policy: p\n",
+			"line 5, column 5: did not find expected ',' or ']' (the flow collection opened at line 4, column 12)"},
+	} {
+		_, err := mesh.Parse([]byte(tc.doc), "")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q:\n got %v\nwant %s", tc.doc, err, tc.want)
+		}
+	}
+}
