@@ -15,8 +15,9 @@ import (
 
 // TestComplianceReport: `nexusctl compliance report` against a running
 // control plane, whose report is built from its own mesh, published xDS,
-// audit log, registry and admin configuration; the sources not wired yet
-// are not satisfied, saying why.
+// audit log, registry, keyring and admin configuration; the sources this
+// control plane is started without (nexus-authz's feed, consent) leave
+// their checks not satisfied, saying why.
 func TestComplianceReport(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	c := startApp(t, app.Config{DataDir: dir})
