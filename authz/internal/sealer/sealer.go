@@ -93,10 +93,9 @@ type Leaser struct {
 	Log               *slog.Logger
 	Now               func() time.Time
 
-	mu    sync.Mutex
-	cur   *Lease
-	aead  cipher.AEAD
-	fails int
+	mu   sync.Mutex
+	cur  *Lease
+	aead cipher.AEAD
 }
 
 // renewBefore is how long before a lease ends a new one is fetched.
