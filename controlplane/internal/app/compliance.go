@@ -25,7 +25,7 @@ import (
 )
 
 // complianceSources are the checks' evidence sources.
-func complianceSources(cfg Config, ctrl *controller.Controller, xs *xds.Server, st store.Store, signer *audit.Signer, origin string, reg *registry.Registry, rollouts *runner.Runner,
+func complianceSources(cfg Config, ctrl *controller.Controller, xs *xds.Server, st *store.SQLite, signer *audit.Signer, origin string, reg *registry.Registry, rollouts *runner.Runner,
 	anchors *anchor.Runner, access *accessreview.Sources) *compliance.Sources {
 	return &compliance.Sources{
 		Anchors:     anchorEvidence{anchors},

@@ -63,11 +63,21 @@ func checkAuditCheckpoint(e AuditEvidence) Result {
 	if !e.Chain.OK {
 		res.Violations = append(res.Violations, fmt.Sprintf("the hash chain breaks at record %d: %s", e.Chain.BrokenAt, e.Chain.Reason))
 	}
-	if int64(len(e.Leaves)) != e.Chain.Records && e.Chain.OK {
-		res.Violations = append(res.Violations, fmt.Sprintf("the tree has %d leaves but the chain %d records", len(e.Leaves), e.Chain.Records))
+	if e.Size != e.Chain.Records && e.Chain.OK {
+		res.Violations = append(res.Violations, fmt.Sprintf("the tree has %d leaves but the chain %d records", e.Size, e.Chain.Records))
 	}
-	root := audit.RootHash(e.Leaves)
-	res.Evidence = append(res.Evidence, fmt.Sprintf("tree: size %d, root %x", len(e.Leaves), root[:]))
+	if e.RootAt == nil {
+		res.Violations = append(res.Violations, "the log's tree cannot be read")
+		res.Summary = "the log's tree cannot be read"
+		return res
+	}
+	root, err := e.RootAt(e.Size)
+	if err != nil {
+		res.Violations = append(res.Violations, "the log's tree cannot be read: "+err.Error())
+		res.Summary = "the log's tree cannot be read"
+		return res
+	}
+	res.Evidence = append(res.Evidence, fmt.Sprintf("tree: size %d, root %x", e.Size, root[:]))
 	if len(e.Checkpoint) == 0 {
 		res.Violations = append(res.Violations, "no signed checkpoint to compare with")
 		res.Summary = "no signed checkpoint exists"
@@ -83,16 +93,22 @@ func checkAuditCheckpoint(e AuditEvidence) Result {
 	switch {
 	case e.Origin != "" && cp.Origin != e.Origin:
 		res.Violations = append(res.Violations, fmt.Sprintf("the checkpoint is of log %q, not %q", cp.Origin, e.Origin))
-	case cp.Size > int64(len(e.Leaves)):
-		res.Violations = append(res.Violations, fmt.Sprintf("the log has %d records but the checkpoint signed %d: records were removed", len(e.Leaves), cp.Size))
-	case audit.RootHash(e.Leaves[:cp.Size]) != cp.Root:
-		res.Violations = append(res.Violations, fmt.Sprintf("the first %d records no longer hash to the checkpoint's root: the log was rewritten", cp.Size))
+	case cp.Size > e.Size:
+		res.Violations = append(res.Violations, fmt.Sprintf("the log has %d records but the checkpoint signed %d: records were removed", e.Size, cp.Size))
 	default:
-		res.Evidence = append(res.Evidence, fmt.Sprintf("the first %d records hash to the checkpoint's root; %d records since", cp.Size, int64(len(e.Leaves))-cp.Size))
+		then, err := e.RootAt(cp.Size)
+		switch {
+		case err != nil:
+			res.Violations = append(res.Violations, fmt.Sprintf("the tree at the checkpoint's size %d cannot be read: %v", cp.Size, err))
+		case then != cp.Root:
+			res.Violations = append(res.Violations, fmt.Sprintf("the first %d records no longer hash to the checkpoint's root: the log was rewritten", cp.Size))
+		default:
+			res.Evidence = append(res.Evidence, fmt.Sprintf("the first %d records hash to the checkpoint's root; %d records since", cp.Size, e.Size-cp.Size))
+		}
 	}
 	res.Satisfied = len(res.Violations) == 0
 	if res.Satisfied {
-		res.Summary = fmt.Sprintf("the chain of %d records verifies and extends the checkpoint of size %d", len(e.Leaves), cp.Size)
+		res.Summary = fmt.Sprintf("the chain of %d records verifies and extends the checkpoint of size %d", e.Size, cp.Size)
 	} else {
 		res.Summary = "the audit log does not match its last signed checkpoint"
 	}

@@ -3,6 +3,8 @@ package compliance
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -139,11 +141,22 @@ func TestAuditCheckpointAgainstStore(t *testing.T) {
 		edit func(e *AuditEvidence)
 		want string
 	}{
-		{"records removed", func(e *AuditEvidence) { e.Leaves = e.Leaves[:3]; e.Chain.Records = 3 }, "records were removed"},
+		{"records removed", func(e *AuditEvidence) { e.Size, e.Chain.Records = 3, 3 }, "records were removed"},
 		{"record rewritten", func(e *AuditEvidence) {
-			e.Leaves = slices.Clone(e.Leaves)
-			e.Leaves[1] = audit.LeafHash([]byte("forged"))
+			// A tree whose second leaf is no longer the record's.
+			forged := audit.MemoryNodes{}
+			for i := range e.Size {
+				leaf, _ := good.RootAt(1)
+				if i > 0 {
+					leaf = audit.LeafHash([]byte(fmt.Sprint("forged ", i)))
+				}
+				_ = forged.Append(context.Background(), i, leaf)
+			}
+			e.RootAt = func(n int64) (audit.Hash, error) { return audit.TreeRoot(context.Background(), forged, n) }
 		}, "the log was rewritten"},
+		{"tree unreadable", func(e *AuditEvidence) {
+			e.RootAt = func(int64) (audit.Hash, error) { return audit.Hash{}, errors.New("disk I/O error") }
+		}, "cannot be read"},
 		{"chain broken", func(e *AuditEvidence) { e.Chain.OK, e.Chain.BrokenAt, e.Chain.Reason = false, 4, "hash mismatch" }, "breaks at record 4"},
 		{"wrong key", func(e *AuditEvidence) {
 			other, err := audit.LoadOrCreateSigner(filepath.Join(t.TempDir(), "k"), "test.example/nexus/audit")

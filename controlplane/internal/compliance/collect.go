@@ -13,8 +13,9 @@ import (
 
 // AuditRecords reads the audit chain (the store).
 type AuditRecords interface {
-	Audit(ctx context.Context, after int64, limit int) ([]audit.Record, error)
 	VerifyAudit(ctx context.Context) (audit.Verification, error)
+	AuditSize(ctx context.Context) (int64, error)
+	audit.Nodes
 }
 
 // AuditLog collects the audit evidence from the store and keeps the last
@@ -32,8 +33,6 @@ type AuditLog struct {
 	mu sync.Mutex
 }
 
-const auditPage = 1000
-
 // AuditEvidence implements AuditSource.
 func (a *AuditLog) AuditEvidence(ctx context.Context) (AuditEvidence, error) {
 	a.mu.Lock()
@@ -42,28 +41,20 @@ func (a *AuditLog) AuditEvidence(ctx context.Context) (AuditEvidence, error) {
 	if err != nil {
 		return AuditEvidence{}, fmt.Errorf("verify audit chain: %w", err)
 	}
-	var leaves []audit.Hash
-	var after int64
-	for {
-		recs, err := a.Records.Audit(ctx, after, auditPage)
-		if err != nil {
-			return AuditEvidence{}, fmt.Errorf("read audit log: %w", err)
-		}
-		for _, r := range recs {
-			leaves = append(leaves, audit.RecordLeaf(r))
-			after = r.Seq
-		}
-		if len(recs) < auditPage {
-			break
-		}
+	// The chain walk checked every stored tree node against the records:
+	// roots are read from the tree, not from the records a second time.
+	size, err := a.Records.AuditSize(ctx)
+	if err != nil {
+		return AuditEvidence{}, fmt.Errorf("read audit tree: %w", err)
 	}
-	e := AuditEvidence{Chain: chain, Leaves: leaves, VerifierKey: a.Signer.Verifier, Origin: a.Origin}
+	rootAt := func(n int64) (audit.Hash, error) { return audit.TreeRoot(ctx, a.Records, n) }
+	e := AuditEvidence{Chain: chain, Size: size, RootAt: rootAt, VerifierKey: a.Signer.Verifier, Origin: a.Origin}
 	prev, err := os.ReadFile(a.CheckpointFile)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		// First report: nothing to compare with yet, so the log is
 		// signed as it stands and that checkpoint is what is checked.
-		signed, err := a.sign(leaves)
+		signed, err := a.sign(size, rootAt)
 		if err != nil {
 			return AuditEvidence{}, err
 		}
@@ -74,15 +65,19 @@ func (a *AuditLog) AuditEvidence(ctx context.Context) (AuditEvidence, error) {
 	}
 	e.Checkpoint = prev
 	if checkAuditCheckpoint(e).Satisfied {
-		if _, err := a.sign(leaves); err != nil {
+		if _, err := a.sign(size, rootAt); err != nil {
 			return AuditEvidence{}, err
 		}
 	}
 	return e, nil
 }
 
-func (a *AuditLog) sign(leaves []audit.Hash) ([]byte, error) {
-	signed, err := a.Signer.Sign(audit.Checkpoint{Origin: a.Origin, Size: int64(len(leaves)), Root: audit.RootHash(leaves)})
+func (a *AuditLog) sign(size int64, rootAt func(int64) (audit.Hash, error)) ([]byte, error) {
+	root, err := rootAt(size)
+	if err != nil {
+		return nil, fmt.Errorf("read audit tree: %w", err)
+	}
+	signed, err := a.Signer.Sign(audit.Checkpoint{Origin: a.Origin, Size: size, Root: root})
 	if err != nil {
 		return nil, fmt.Errorf("sign checkpoint: %w", err)
 	}

@@ -49,8 +49,11 @@ type AuditSource interface {
 type AuditEvidence struct {
 	// Chain is the result of walking the hash chain (store.VerifyAudit).
 	Chain audit.Verification
-	// Leaves are the Merkle leaves of every record, in order.
-	Leaves []audit.Hash
+	// Size is the number of records in the log's Merkle tree, and RootAt
+	// the tree's root at a size up to it (from the store's tree nodes,
+	// which the chain walk verified against the records).
+	Size   int64
+	RootAt func(size int64) (audit.Hash, error)
 	// Checkpoint is the last signed checkpoint note (C2SP
 	// tlog-checkpoint); nil when none was ever signed.
 	Checkpoint []byte
