@@ -50,27 +50,17 @@ type TokenAuth struct {
 	subject string
 }
 
-// LoadOrCreateBundleToken is LoadOrCreateToken for the token nexus-authz
-// reads the consent bundle with: its principal is token:consent-bundle,
-// and BundleAuth accepts it for the bundle endpoint only.
-func LoadOrCreateBundleToken(path string) (*TokenAuth, error) {
+// LoadOrCreateScopedToken is LoadOrCreateToken for a token that opens one
+// endpoint only — nexus-authz's for the consent bundle (token:consent-bundle,
+// accepted by BundleAuth) or for leasing decision-log keys
+// (token:key-lease, accepted by LeaseAuth) — naming subject as its
+// principal in the audit log.
+func LoadOrCreateScopedToken(path, subject string) (*TokenAuth, error) {
 	a, err := LoadOrCreateToken(path)
 	if err != nil {
 		return nil, err
 	}
-	a.subject = "consent-bundle"
-	return a, nil
-}
-
-// LoadOrCreateLeaseToken is the token nexus-authz leases decision-log data
-// keys with: its principal is token:key-lease, and LeaseAuth accepts it for
-// POST /api/v1/admin/keys/leases only.
-func LoadOrCreateLeaseToken(path string) (*TokenAuth, error) {
-	a, err := LoadOrCreateToken(path)
-	if err != nil {
-		return nil, err
-	}
-	a.subject = "key-lease"
+	a.subject = subject
 	return a, nil
 }
 

@@ -69,7 +69,7 @@ func newConsentStack(t testing.TB, requesters ...string) *consentStack {
 		t.Fatal(err)
 	}
 	t.Cleanup(svc.Close)
-	bundleAuth, err := admin.LoadOrCreateBundleToken(filepath.Join(dir, "consent-bundle.token"))
+	bundleAuth, err := admin.LoadOrCreateScopedToken(filepath.Join(dir, "consent-bundle.token"), "consent-bundle")
 	if err != nil {
 		t.Fatal(err)
 	}

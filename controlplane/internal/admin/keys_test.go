@@ -196,7 +196,7 @@ func TestDataKeyLeases(t *testing.T) {
 		t.Fatal(err)
 	}
 	auth, _ := admin.LoadOrCreateToken(filepath.Join(dir, "admin.token"))
-	lease, _ := admin.LoadOrCreateLeaseToken(filepath.Join(dir, "key-lease.token"))
+	lease, _ := admin.LoadOrCreateScopedToken(filepath.Join(dir, "key-lease.token"), "key-lease")
 	api := &admin.API{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Auth: auth, Audit: st, Keys: ring, LeaseAuth: lease}
 	srv := httptest.NewServer(api.Handler())
 	defer srv.Close()

@@ -289,7 +289,7 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 	api.Compliance.Keys = keysEvidence{ring: ring, kekRotation: kekRotation}
 	// nexus-authz leases the data keys that seal its decision log's masked
 	// inputs with a token that opens nothing else (NEXUS_KEY_LEASE_TOKEN).
-	if api.LeaseAuth, err = admin.LoadOrCreateLeaseToken(filepath.Join(cfg.DataDir, "key-lease.token")); err != nil {
+	if api.LeaseAuth, err = admin.LoadOrCreateScopedToken(filepath.Join(cfg.DataDir, "key-lease.token"), "key-lease"); err != nil {
 		return err
 	}
 	if cfg.Consent != nil {
@@ -315,7 +315,7 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		access.BreakGlass = breakGlassReview(svc)
 		// nexus-authz reads the consent bundle with a token of its own
 		// that opens nothing else (NEXUS_CONSENT_TOKEN).
-		if api.BundleAuth, err = admin.LoadOrCreateBundleToken(filepath.Join(cfg.DataDir, "consent-bundle.token")); err != nil {
+		if api.BundleAuth, err = admin.LoadOrCreateScopedToken(filepath.Join(cfg.DataDir, "consent-bundle.token"), "consent-bundle"); err != nil {
 			return err
 		}
 		if cfg.PrometheusURL != "" {
