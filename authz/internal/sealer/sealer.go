@@ -50,6 +50,10 @@ func Seal(l Lease, decisionID string, plaintext []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return sealWith(aead, l, decisionID, plaintext)
+}
+
+func sealWith(aead cipher.AEAD, l Lease, decisionID string, plaintext []byte) ([]byte, error) {
 	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plaintext)+aead.Overhead())
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
@@ -109,11 +113,26 @@ func (s *Leaser) Seal(decisionID string, plaintext []byte) (decisionlog.SealedIn
 	if l == nil || !s.now().Before(l.NotAfter) {
 		return decisionlog.SealedInput{}, false
 	}
-	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plaintext)+aead.Overhead())
-	if _, err := rand.Read(nonce); err != nil {
+	data, err := sealWith(aead, *l, decisionID, plaintext)
+	if err != nil {
 		return decisionlog.SealedInput{}, false
 	}
-	return decisionlog.SealedInput{Key: l.ID, Data: aead.Seal(nonce, nonce, plaintext, AAD(l.Class, l.ID, decisionID))}, true
+	return decisionlog.SealedInput{Key: l.ID, Data: data}, true
+}
+
+// Use puts a lease in place, as Renew does with one it fetched.
+func (s *Leaser) Use(l Lease) error {
+	aead, err := gcm(l.Key)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cur != nil {
+		clear(s.cur.Key)
+	}
+	s.cur, s.aead = &l, aead
+	return nil
 }
 
 // Current returns the lease in use (nil before the first).
@@ -135,17 +154,7 @@ func (s *Leaser) Renew(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	aead, err := gcm(l.Key)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	if s.cur != nil {
-		clear(s.cur.Key)
-	}
-	s.cur, s.aead = &l, aead
-	s.mu.Unlock()
-	return nil
+	return s.Use(l)
 }
 
 // Run renews the lease until ctx ends: every 10 s while it fails,
