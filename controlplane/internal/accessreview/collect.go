@@ -2,6 +2,7 @@ package accessreview
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -110,6 +111,19 @@ func (s *Sources) Review(ctx context.Context) (Report, error) {
 		in.BreakGlass = bg
 	}
 	return Build(in), nil
+}
+
+// PolicyData reads a document of the serving policy's data from the first
+// nexus-authz (GET /v1/data/PATH, OPA's data API), as the review reads the
+// grants.
+func (s *Sources) PolicyData(ctx context.Context, path string, v any) error {
+	if len(s.Authz) == 0 {
+		return errors.New("no nexus-authz is configured (--authz-audit-feed)")
+	}
+	if err := s.get(ctx, s.Authz[0], "/v1/data/"+path, v); err != nil {
+		return fmt.Errorf("policy data from %s: %w", s.Authz[0], err)
+	}
+	return nil
 }
 
 func (s *Sources) get(ctx context.Context, base, p string, v any) error {

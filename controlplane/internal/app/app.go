@@ -310,7 +310,7 @@ func Run(ctx context.Context, log *slog.Logger, cfg Config, ready chan<- Ready) 
 		if maxStale <= 0 {
 			maxStale = 5 * time.Second
 		}
-		api.Compliance.Consent = consentEvidence{svc: svc, authz: access.Authz, client: &http.Client{Timeout: 5 * time.Second}, maxStaleness: maxStale}
+		api.Compliance.Consent = consentEvidence{svc: svc, policy: access, maxStaleness: maxStale}
 		api.Compliance.BreakGlass = breakGlassEvidence{svc: svc, reviewWithin: 72 * time.Hour}
 		access.BreakGlass = breakGlassReview(svc)
 		// nexus-authz reads the consent bundle with a token of its own

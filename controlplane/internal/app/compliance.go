@@ -2,11 +2,8 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"path/filepath"
 	"slices"
 	"time"
@@ -171,24 +168,20 @@ var nonConsentBasis = map[string]string{
 // nexus-authz's /v1/data) and how fresh nexus-authz's consent data is.
 type consentEvidence struct {
 	svc          *consent.Service
-	authz        []string
-	client       *http.Client
+	policy       *accessreview.Sources
 	maxStaleness time.Duration
 }
 
 func (c consentEvidence) ConsentEvidence(ctx context.Context) (compliance.ConsentEvidence, error) {
 	e := compliance.ConsentEvidence{Pushed: c.svc.Publisher().LastServed(), MaxStaleness: c.maxStaleness}
-	if len(c.authz) == 0 {
-		return e, errors.New("no nexus-authz is configured (--authz-audit-feed): the policy's purposes cannot be read")
-	}
 	var data struct {
 		Result struct {
 			Purposes []string `json:"purposes"`
 			Required []string `json:"consent_required_purposes"`
 		} `json:"result"`
 	}
-	if err := getJSON(ctx, c.client, c.authz[0]+"/v1/data/nexus", &data); err != nil {
-		return e, fmt.Errorf("policy data from %s: %w", c.authz[0], err)
+	if err := c.policy.PolicyData(ctx, "nexus", &data); err != nil {
+		return e, fmt.Errorf("the policy's purposes cannot be read: %w", err)
 	}
 	for _, p := range data.Result.Purposes {
 		e.Purposes = append(e.Purposes, compliance.Purpose{Name: p, Health: true,
@@ -211,18 +204,27 @@ func (b breakGlassEvidence) BreakGlassEvidence(ctx context.Context) (compliance.
 	}
 	e := compliance.BreakGlassEvidence{ReviewWithin: b.reviewWithin}
 	for _, g := range grants {
-		end := g.ExpiresAt
-		if g.EndedAt != nil {
-			end = *g.EndedAt
-		}
-		who := g.SPIFFEID
-		if who == "" {
-			who = "subject " + g.SubjectID
-		}
-		e.Grants = append(e.Grants, compliance.BreakGlassGrant{ID: g.ID, Principal: who, Reason: g.Reason,
-			Start: g.CreatedAt, End: end, Reviewed: g.ReviewedAt != nil})
+		e.Grants = append(e.Grants, compliance.BreakGlassGrant{ID: g.ID, Principal: grantee(g), Reason: g.Reason,
+			Start: g.CreatedAt, End: grantEnd(g), Reviewed: g.ReviewedAt != nil})
 	}
 	return e, nil
+}
+
+// grantee names whom a break-glass grant is for: a caller's SPIFFE id,
+// or a subject by its keyed hash.
+func grantee(g consent.Grant) string {
+	if g.SPIFFEID != "" {
+		return g.SPIFFEID
+	}
+	return "subject " + g.SubjectID
+}
+
+// grantEnd is when a grant ended, or will.
+func grantEnd(g consent.Grant) time.Time {
+	if g.EndedAt != nil {
+		return *g.EndedAt
+	}
+	return g.ExpiresAt
 }
 
 // breakGlassReview lists the grants for the access review.
@@ -234,37 +236,11 @@ func breakGlassReview(svc *consent.Service) func(context.Context) ([]accessrevie
 		}
 		var out []accessreview.BreakGlass
 		for _, g := range grants {
-			expires := g.ExpiresAt
-			if g.EndedAt != nil {
-				expires = *g.EndedAt
-			}
-			who := g.SPIFFEID
-			if who == "" {
-				who = "subject " + g.SubjectID
-			}
-			out = append(out, accessreview.BreakGlass{ID: g.ID, Who: who, Model: g.Model, Reason: g.Reason,
-				Granted: g.CreatedAt, Expires: expires, Reviewed: g.ReviewedAt != nil})
+			out = append(out, accessreview.BreakGlass{ID: g.ID, Who: grantee(g), Model: g.Model, Reason: g.Reason,
+				Granted: g.CreatedAt, Expires: grantEnd(g), Reviewed: g.ReviewedAt != nil})
 		}
 		return out, nil
 	}
-}
-
-func getJSON(ctx context.Context, client *http.Client, url string, v any) error {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s", resp.Status)
-	}
-	return json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(v)
 }
 
 // keysEvidence is the key manager's inventory: every data key with its

@@ -166,36 +166,3 @@ func (m MemoryNodes) Append(ctx context.Context, index int64, leaf Hash) error {
 	}
 	return nil
 }
-
-// RootBuilder computes a tree's root leaf by leaf in O(log n) memory: it
-// keeps the perfect subtrees the leaves so far decompose into.
-type RootBuilder struct {
-	size  int64
-	stack []Hash // perfect subtrees, largest first
-}
-
-// Add appends the next leaf.
-func (b *RootBuilder) Add(leaf Hash) {
-	h := leaf
-	for n := b.size; n&1 == 1; n >>= 1 {
-		h = nodeHash(b.stack[len(b.stack)-1], h)
-		b.stack = b.stack[:len(b.stack)-1]
-	}
-	b.stack = append(b.stack, h)
-	b.size++
-}
-
-// Size is the number of leaves added.
-func (b *RootBuilder) Size() int64 { return b.size }
-
-// Root is the tree's root (RFC 6962 MTH) over the leaves added.
-func (b *RootBuilder) Root() Hash {
-	if len(b.stack) == 0 {
-		return RootHash(nil)
-	}
-	h := b.stack[len(b.stack)-1]
-	for i := len(b.stack) - 2; i >= 0; i-- {
-		h = nodeHash(b.stack[i], h)
-	}
-	return h
-}
