@@ -19,26 +19,9 @@ import (
 // key endpoints and hands compliance checks the key evidence.
 func TestRunServesDataKeys(t *testing.T) {
 	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan app.Ready, 1)
-	done := make(chan error, 1)
-	cfg := app.Config{MeshFile: exampleMesh, DataDir: dir, XDSAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
-		Keys: app.KeysConfig{Retention: []string{"inference=12h/1h", "capture=48h/6h"}, SweepInterval: 50 * time.Millisecond}}
-	go func() { done <- app.Run(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), cfg, ready) }()
-	var r app.Ready
-	select {
-	case r = <-ready:
-	case err := <-done:
-		t.Fatal(err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("control plane did not start")
-	}
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	ctx := context.Background()
+	r := startApp(t, app.Config{DataDir: dir,
+		Keys: app.KeysConfig{Retention: []string{"inference=12h/1h", "capture=48h/6h"}, SweepInterval: 50 * time.Millisecond}}).ready
 	st, err := os.Stat(filepath.Join(dir, "keys", "kek.json"))
 	if err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("local keyring: %v, %v; want a 0600 file", st, err)

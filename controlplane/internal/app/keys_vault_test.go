@@ -7,8 +7,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -38,26 +36,9 @@ func TestRunWithVaultTransit(t *testing.T) {
 	_, _ = rand.Read(b)
 	name := "nexus-app-" + hex.EncodeToString(b)
 	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan app.Ready, 1)
-	done := make(chan error, 1)
-	cfg := app.Config{MeshFile: exampleMesh, DataDir: dir, XDSAddr: "127.0.0.1:0", AdminAddr: "127.0.0.1:0",
-		Keys: app.KeysConfig{VaultTransit: "transit/" + name, KEKRotation: 4 * time.Hour}}
-	go func() { done <- app.Run(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), cfg, ready) }()
-	var r app.Ready
-	select {
-	case r = <-ready:
-	case err := <-done:
-		t.Fatal(err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("control plane did not start")
-	}
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	ctx := context.Background()
+	r := startApp(t, app.Config{DataDir: dir,
+		Keys: app.KeysConfig{VaultTransit: "transit/" + name, KEKRotation: 4 * time.Hour}}).ready
 	if _, err := os.Stat(filepath.Join(dir, "keys", "kek.json")); err == nil {
 		t.Error("a local keyring was written although the KEK is in Vault")
 	}
