@@ -108,6 +108,7 @@ go.test.fuzz: ## Run each fuzz target for 20s
 	cd controlplane && $(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s ./internal/compliance/
 	cd filters && $(GO) test -run '^$$' -fuzz FuzzAnswerScanner -fuzztime 20s ./transform/
 	cd authz && $(GO) test -run '^$$' -fuzz FuzzOpen -fuzztime 20s ./internal/sealer/
+	cd authz && $(GO) test -run '^$$' -fuzz FuzzConsentBundle -fuzztime 20s ./internal/consentfeed/
 
 test.vault-transit: ## Data keys wrapped by a real Vault or OpenBao Transit engine (VAULT_ADDR, VAULT_TOKEN; Transit mounted at transit/)
 	@test -n "$(VAULT_ADDR)" || { echo "set VAULT_ADDR and VAULT_TOKEN to a Vault or OpenBao with the Transit engine at transit/"; exit 2; }

@@ -1,6 +1,7 @@
 package consentfeed
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
@@ -74,4 +75,38 @@ func TestNewRefusesUnsafeOptions(t *testing.T) {
 			t.Errorf("%+v: %v, want %q", c.opts, err, c.want)
 		}
 	}
+}
+
+// FuzzConsentBundle: whatever tarball the bundle service answers, OPA's
+// reader and consentData refuse it or return only consent and break-glass
+// objects.
+func FuzzConsentBundle(f *testing.F) {
+	good := bundle.Bundle{
+		Manifest: bundle.Manifest{Revision: "r1", Roots: &[]string{RootConsent, RootBreakGlass}},
+		Data:     map[string]any{"nexus": map[string]any{"consent": map[string]any{"s1": map[string]any{"research": map[string]any{"categories": []any{"health"}}}}, "breakglass": map[string]any{}}},
+	}
+	var buf bytes.Buffer
+	if err := bundle.NewWriter(&buf).Write(good); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf.Bytes())
+	f.Add([]byte("not a tarball"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		b, err := bundle.NewReader(bytes.NewReader(raw)).Read()
+		if err != nil {
+			return
+		}
+		out, err := consentData(&b)
+		if err != nil {
+			return
+		}
+		for k, v := range out {
+			if k != "consent" && k != "breakglass" {
+				t.Fatalf("kept data.nexus.%s", k)
+			}
+			if _, ok := v.(map[string]any); !ok {
+				t.Fatalf("data.nexus.%s is not an object", k)
+			}
+		}
+	})
 }
