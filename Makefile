@@ -45,18 +45,11 @@ lint: lint.gofmt lint.govet lint.staticcheck ## gofmt, go vet, staticcheck
 
 ##@ Parts
 
-# filters runs without -race: its code is single-threaded (it runs inside a
-# wasm VM), and the race detector makes wazero's compilation of
-# piiguard.wasm in those tests many times slower.
-# Every vet check runs inside go test (-vet=all, which is go vet's own set,
-# test files included): a separate go vet would compile every dependency a
-# second time without -race, the largest single cost of a cold run.
-go.test.unit: ## go vet + go test (-race for the servers) in every module
-	@set -e; NEXUS_SIGSTORE_VERIFY_DIR=$$(scripts/sigstore-verify.sh); export NEXUS_SIGSTORE_VERIFY_DIR; \
-	  for m in $(MODULES); do echo "== $$m"; race=-race; [ $$m = filters ] && race=; \
-	  (cd $$m && $(GO) test $$race -vet=all -count=1 ./...); done
-	@echo "== filters/scan as built for the .wasm (words dismissed by their first letter)"
-	cd filters && $(GO) test -tags scan_dismiss -count=1 ./scan/
+# Vet runs inside go test (-vet=all, which is go vet's own set, test files
+# included): a separate go vet would compile every dependency a second
+# time without -race, the largest single cost of a cold run.
+go.test.unit: ## go vet + go test (-race for the servers) in every module; see scripts/unit-tests.sh
+	@GO=$(GO) scripts/unit-tests.sh $(MODULES)
 
 go.test.fuzz: ## Run each fuzz target for 20s
 	cd controlplane && $(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 20s ./internal/mesh/

@@ -23,6 +23,7 @@ import (
 // that covers the anchor covers every decision up to it — which
 // nexus-authz verify-log --anchor then checks against the file.
 func TestDecisionLogAnchoredIntoAuditLog(t *testing.T) {
+	t.Parallel()
 	bin := binaries(t)
 	authz := filepath.Join(bin, "nexus-authz")
 	policies := t.TempDir()

@@ -17,6 +17,7 @@ import (
 // chain verifies to its head and the checkpoint covers it — no lost
 // entry, no unverifiable tail.
 func TestAuditSurvivesKill9(t *testing.T) {
+	t.Parallel()
 	bin := binaries(t)
 	m := writeMesh(t)
 	cp, token := m.startControlPlane(t, bin)

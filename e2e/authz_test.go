@@ -21,6 +21,7 @@ import (
 // decision log with its own verify-log command — then shows that verify-log
 // catches an edited line.
 func TestAuthzEndToEnd(t *testing.T) {
+	t.Parallel()
 	bin := binaries(t)
 	authz := filepath.Join(bin, "nexus-authz")
 	if _, err := os.Stat(authz); err != nil {

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -33,22 +35,64 @@ import (
 	"google.golang.org/grpc/credentials"
 )
 
-// binaries builds the commands once per test run, unless NEXUS_BIN points
-// at already-built ones (make e2e does that).
+// binaries returns the directory of the commands: NEXUS_BIN when it is set
+// (make e2e builds them there), otherwise the one build this test binary
+// makes for all its tests. Under -race they are built with -race too, so
+// they reuse the packages the other modules' race tests compiled instead
+// of compiling every dependency a second time, and a race in a real
+// process fails the test that drove it.
 func binaries(t *testing.T) string {
 	t.Helper()
 	if dir := os.Getenv("NEXUS_BIN"); dir != "" {
 		return dir
 	}
-	dir := t.TempDir()
-	for _, pkg := range []string{"../controlplane/cmd/nexus-controlplane", "../controlplane/cmd/nexusctl", "../inference-backend/cmd/nexus-backend", "../authz/cmd/nexus-authz"} {
-		cmd := exec.Command("go", "build", "-o", dir+"/", "./"+filepath.Base(pkg))
-		cmd.Dir = filepath.Dir(pkg)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("build %s: %v\n%s", pkg, err, out)
-		}
+	dir, err := buildBinaries()
+	if err != nil {
+		t.Fatal(err)
 	}
 	return dir
+}
+
+var buildBinaries = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "nexus-e2e-bin-")
+	if err != nil {
+		return "", err
+	}
+	builtDir.Store(&dir)
+	for _, pkg := range []string{"../controlplane/cmd/nexus-controlplane", "../controlplane/cmd/nexusctl", "../inference-backend/cmd/nexus-backend", "../authz/cmd/nexus-authz"} {
+		args := []string{"build", "-o", dir + "/"}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		cmd := exec.Command("go", append(args, "./"+filepath.Base(pkg))...)
+		cmd.Dir = filepath.Dir(pkg)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("build %s: %v\n%s", pkg, err, out)
+		}
+	}
+	return dir, nil
+})
+
+// builtDir is where buildBinaries put the commands, for TestMain to
+// remove once every test is done.
+var builtDir atomic.Pointer[string]
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	// These tests spend their time waiting on processes and clocks
+	// (rollout intervals, Prometheus scrapes), not on the CPU, so more of
+	// them run at once than -parallel's default of one per CPU, unless
+	// -parallel is given.
+	parallelSet := false
+	flag.Visit(func(f *flag.Flag) { parallelSet = parallelSet || f.Name == "test.parallel" })
+	if !parallelSet {
+		_ = flag.Set("test.parallel", "8")
+	}
+	code := m.Run()
+	if dir := builtDir.Load(); dir != nil {
+		_ = os.RemoveAll(*dir)
+	}
+	os.Exit(code)
 }
 
 // freePort returns a port on 127.0.0.1 that a server started next can
@@ -262,6 +306,7 @@ func routeWeights(t *testing.T, r *sotw.Response) map[string]uint32 {
 // API, the shift survives a kill -9 of the control plane, and the backends
 // answer as the versions they are.
 func TestTrafficShiftEndToEnd(t *testing.T) {
+	t.Parallel()
 	bin := binaries(t)
 	m := writeMesh(t)
 	start(t, filepath.Join(bin, "nexus-backend"), "--model", "triage", "--version", "v1", "--addr", m.backend1)

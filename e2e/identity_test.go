@@ -26,6 +26,7 @@ import (
 // decisions, a workload with a valid SVID but another id is refused and
 // logged, a plaintext client gets nothing, and a replayed token is refused.
 func TestIdentityEndToEnd(t *testing.T) {
+	t.Parallel()
 	bin := binaries(t)
 	m := writeMesh(t)
 	_, adminToken := m.startControlPlane(t, bin)
@@ -143,6 +144,7 @@ func TestIdentityEndToEnd(t *testing.T) {
 // an allowed SVID (audited under its SPIFFE id) and refuses, and logs, a
 // workload whose SVID is valid but not allowed.
 func TestAdminOverMTLS(t *testing.T) {
+	t.Parallel()
 	bin := binaries(t)
 	m := writeMesh(t)
 	mtlsAddr := "127.0.0.1:" + itoa(freePort(t))

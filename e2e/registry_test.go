@@ -20,6 +20,7 @@ import (
 // behavioural checks run against the candidate nexus-backend and the
 // serving one, and then traffic allowed.
 func TestRegistryEndToEnd(t *testing.T) {
+	t.Parallel()
 	bin := binaries(t)
 	m := writeMesh(t)
 	backend3 := fmt.Sprintf("127.0.0.1:%d", freePort(t))

@@ -56,6 +56,7 @@ func TestRolloutEndToEnd(t *testing.T) {
 	bin := binaries(t)
 
 	t.Run("healthy canary promoted", func(t *testing.T) {
+		t.Parallel() // each scenario has its own processes and Prometheus; they wait on the clock, not the CPU
 		e := envs[0]
 		e.open(t, bin)
 		e.startBackend(t, "v2")
@@ -100,6 +101,7 @@ func TestRolloutEndToEnd(t *testing.T) {
 	})
 
 	t.Run("failing canary rolled back", func(t *testing.T) {
+		t.Parallel() // each scenario has its own processes and Prometheus; they wait on the clock, not the CPU
 		// The faults begin just before the second evaluation, the case a
 		// gate's query must not miss: the error series has a single sample
 		// in the window when that evaluation reads it.
@@ -168,6 +170,7 @@ func TestRolloutEndToEnd(t *testing.T) {
 	})
 
 	t.Run("idle canary holds", func(t *testing.T) {
+		t.Parallel() // each scenario has its own processes and Prometheus; they wait on the clock, not the CPU
 		e := envs[2]
 		e.open(t, bin)
 		e.startBackend(t, "v2")
@@ -215,6 +218,7 @@ func TestRolloutEndToEnd(t *testing.T) {
 	})
 
 	t.Run("kill -9 mid-rollout resumes", func(t *testing.T) {
+		t.Parallel() // each scenario has its own processes and Prometheus; they wait on the clock, not the CPU
 		e := envs[3]
 		e.open(t, bin)
 		e.startBackend(t, "v2")

@@ -23,6 +23,7 @@ import (
 // destroys the bucket's key is held by the keys package's tests, on a
 // clock: the shortest bucket is a minute.)
 func TestSealedDecisionLogInputs(t *testing.T) {
+	t.Parallel()
 	bin := binaries(t)
 	m := writeMesh(t)
 	_, adminToken := m.startControlPlane(t, bin)

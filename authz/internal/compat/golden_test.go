@@ -10,8 +10,11 @@ import (
 func TestGolden(t *testing.T) {
 	fixtures := mustFixtures(t)
 	ta := newTally()
+	// Cleanup, not a call at the end: it runs once the parallel runs are done.
+	t.Cleanup(func() { ta.report(t) })
 	for _, run := range mustRuns(t) {
 		t.Run(run.Name, func(t *testing.T) {
+			t.Parallel() // each run has its own nexus-authz, on its own ports
 			want, err := LoadExpected(testdata, run.Name)
 			if err != nil {
 				t.Fatal(err)
@@ -36,7 +39,6 @@ func TestGolden(t *testing.T) {
 			}
 		})
 	}
-	ta.report(t)
 }
 
 // TestInputGolden compares the input document nexus-authz builds for each

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -215,6 +216,7 @@ func mustRuns(t *testing.T) []Run {
 // end of a test (and, with COMPAT_REPORT=file, a file listing every
 // difference).
 type tally struct {
+	mu     sync.Mutex // TestGolden's runs add to it in parallel
 	groups map[string]*group
 	lines  []string
 }
@@ -228,6 +230,8 @@ type group struct {
 func newTally() *tally { return &tally{groups: map[string]*group{}} }
 
 func (ta *tally) add(run, fixture string, d Difference) {
+	ta.mu.Lock()
+	defer ta.mu.Unlock()
 	key := run + "\x00" + PathPattern(d.Path)
 	g := ta.groups[key]
 	if g == nil {
@@ -246,9 +250,12 @@ func (ta *tally) add(run, fixture string, d Difference) {
 // $COMPAT_REPORT if set.
 func (ta *tally) report(t *testing.T) {
 	t.Helper()
+	ta.mu.Lock()
+	defer ta.mu.Unlock()
 	if len(ta.lines) == 0 {
 		return
 	}
+	slices.Sort(ta.lines)
 	gs := slices.Collect(maps.Values(ta.groups))
 	slices.SortFunc(gs, func(a, b *group) int {
 		return cmp.Or(cmp.Compare(b.count, a.count), cmp.Compare(a.run, b.run), cmp.Compare(a.pattern, b.pattern))
