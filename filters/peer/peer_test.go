@@ -90,7 +90,7 @@ var presidioFloors = map[string]struct{ recall, precision float64 }{
 	"IP_ADDRESS":         {0.98, 1.00},
 	"IT_FISCAL_CODE":     {0.50, 1.00},
 	"MAC_ADDRESS":        {0.93, 1.00},
-	"MEDICAL_LICENSE":    {0.00, 1.00},
+	"MEDICAL_LICENSE":    {1.00, 1.00},
 	"PERSON":             {0.91, 0.91},
 	"PHONE_NUMBER":       {1.00, 1.00},
 	"UK_NHS":             {0.33, 1.00},
@@ -103,8 +103,9 @@ var presidioFloors = map[string]struct{ recall, precision float64 }{
 }
 
 // presidioOverallFloor is the floor on all scored entities together, at
-// the default floor and with weak guesses.
-var presidioOverallFloor = struct{ recall, precision, weakRecall, weakPrecision float64 }{0.93, 0.99, 0.96, 0.99}
+// the default floor and with weak guesses; the default floor's recall is
+// the issue's bar, 0.95.
+var presidioOverallFloor = struct{ recall, precision, weakRecall, weakPrecision float64 }{0.95, 0.99, 0.96, 0.99}
 
 type presidioCase struct {
 	Recognizer  string          `json:"recognizer"`

@@ -473,14 +473,23 @@ func validDEA(s []byte) bool {
 	return (v(0)+v(2)+v(4)+2*(v(1)+v(3)+v(5)))%10 == v(6)
 }
 
-// matchDEA: alone, two capitals and seven digits are as often a part or
-// policy number, and the check digit passes one in ten of them.
+// matchDEA: a registrant letter, a letter or 9 and seven digits whose
+// check digit passes is a DEA number, as Presidio scores it, unless the
+// words before it name another kind of code: a part or order number has
+// the same shape, and the check digit passes one in ten of those.
 func matchDEA(text []byte, i int) (Finding, bool) {
 	if len(text)-i < 9 || !validDEA(text[i:i+9]) || !endsClean(text, i+9) {
 		return Finding{}, false
 	}
-	return idFinding(text, MedicalLicense, i, i+9, 0.4, &deaPhrases)
+	conf := 0.6
+	if phraseBefore(text, i, &deaDecoys) {
+		conf = 0.4
+	}
+	return idFinding(text, MedicalLicense, i, i+9, conf, &deaPhrases)
 }
+
+// deaDecoys name the codes that share a DEA number's shape.
+var deaDecoys = newIDPhrases("part", "order", "lot", "batch", "item", "sku", "ref", "reference", "invoice", "serial", "model", "policy", "ticket", "tracking", "claim", "product", "catalog", "catalogue", "article", "artikel", "référence", "commande", "pedido", "bestelling", "ordine")
 
 // --- US_ITIN -------------------------------------------------------------
 

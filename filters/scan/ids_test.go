@@ -701,6 +701,9 @@ var idCases = []struct {
 	{"DEA-Nummer AB1234563", MedicalLicense, "AB1234563"},
 	{"MRN: AB1234563", MedicalRecordNumber, "AB1234563"},
 	{"part AB1234563 in stock", "", ""},
+	{"order no. AB1234563 shipped", "", ""},
+	{"Bestellung: Artikel AB1234563", "", ""},
+	{"certificate number is: BB1388568", MedicalLicense, "BB1388568"},
 	{"DEA AB1234567", "", ""},
 	// US_ITIN
 	{"ITIN 912-70-1234 on the W-7", USITIN, "912-70-1234"},
@@ -955,8 +958,9 @@ func TestIDMatchersMatchReference(t *testing.T) {
 	}
 }
 
-// TestIDBareForms: the forms reported below the default floor, found
-// with a lower one; a bare NPI that could be a phone number is not
+// TestIDBareForms: the confidence of each bare form, most of them below
+// the default floor (found with a lower one), a DEA number alone above it
+// unless a word before it names another kind of code; a bare NPI that could be a phone number is not
 // reported at all, and a bare BSN needs its phrase.
 func TestIDBareForms(t *testing.T) {
 	tests := []struct {
@@ -968,7 +972,8 @@ func TestIDBareForms(t *testing.T) {
 		{"2125550139", AUMedicare, 0.4}, // no phone number bare
 		{"2125550149", "", 0},           // the check digit wrong
 		{"021000021", ABARoutingNumber, 0.4},
-		{"AB1234563", MedicalLicense, 0.4},
+		{"AB1234563", MedicalLicense, 0.6},    // a DEA number alone, as Presidio scores it
+		{"lot AB1234563", MedicalLicense, 0.4}, // a code of another kind
 		{"A123456780", DEHealthInsurance, 0.4},
 		{"86095742719", DETaxID, 0.4},
 		{"+49 86095742719", "", 0},
