@@ -972,7 +972,7 @@ func TestIDBareForms(t *testing.T) {
 		{"2125550139", AUMedicare, 0.4}, // no phone number bare
 		{"2125550149", "", 0},           // the check digit wrong
 		{"021000021", ABARoutingNumber, 0.4},
-		{"AB1234563", MedicalLicense, 0.6},    // a DEA number alone, as Presidio scores it
+		{"AB1234563", MedicalLicense, 0.6},     // a DEA number alone, as Presidio scores it
 		{"lot AB1234563", MedicalLicense, 0.4}, // a code of another kind
 		{"A123456780", DEHealthInsurance, 0.4},
 		{"86095742719", DETaxID, 0.4},
