@@ -8,7 +8,8 @@
 // Flags: --n N (timed requests per size, 2000), --warmup N (500),
 // --soak N (16 KiB requests for the memory check, 50000; 0 skips it),
 // --wazero FILE (GuestOwnHost output of the same run, for its column),
-// --wasm PATH (filters/piiguard.wasm), --paired (native Apply timed by
+// --wasm PATH (filters/piiguard.wasm), --env K=V,… (the guest VM's
+// environment, as Envoy's vm_config.environment_variables, e.g. GOGC=400), --paired (native Apply timed by
 // TestV8Inputs -v8.serve in blocks of --block N, 20, between blocks of V8
 // requests), --check (run each case once and write DIR/NAME.got and
 // NAME.got.json for TestGuestUnderV8; no timing). make bench.v8 runs it
@@ -21,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { ProxyWasmHost } from './host.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const opts = { n: 2000, warmup: 500, soak: 50000, wazero: '', wasm: path.join(here, '../../piiguard.wasm'), check: false, paired: false, block: 20 };
+const opts = { n: 2000, warmup: 500, soak: 50000, wazero: '', wasm: path.join(here, '../../piiguard.wasm'), check: false, paired: false, block: 20, env: '' };
 const rest = [];
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i];
@@ -36,6 +37,17 @@ for (let i = 2; i < process.argv.length; i++) {
 if (rest.length !== 1) fail('usage: bench.mjs [--check] [--paired] [--n N] [--warmup N] [--soak N] [--wazero FILE] [--wasm PATH] DIR');
 const dir = rest[0];
 if (!(opts.block >= 1 && opts.block <= 255)) fail('--block must be 1 to 255');
+
+// guestEnv reads --env K=V,K=V (the guest VM's environment, e.g. GOGC=400).
+function guestEnv(spec) {
+  const env = {};
+  for (const kv of spec.split(',').filter(Boolean)) {
+    const i = kv.indexOf('=');
+    if (i <= 0) fail(`--env wants K=V pairs, got ${kv}`);
+    env[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return env;
+}
 
 function fail(msg) {
   process.stderr.write(`bench.mjs: ${msg}\n`);
@@ -62,7 +74,7 @@ const t0 = performance.now();
 const module = new WebAssembly.Module(wasmBytes);
 const t1 = performance.now();
 const newHost = () => {
-  const h = new ProxyWasmHost(module, { pluginConfig: manifest.config });
+  const h = new ProxyWasmHost(module, { pluginConfig: manifest.config, env: guestEnv(opts.env) });
   h.start();
   return h;
 };

@@ -87,7 +87,7 @@ class Stream {
 
 export class ProxyWasmHost {
   // Options: pluginConfig and vmConfig (strings or bytes), log(level, msg).
-  constructor(module, { pluginConfig = '', vmConfig = '', log } = {}) {
+  constructor(module, { pluginConfig = '', vmConfig = '', env = {}, log } = {}) {
     this.module = module;
     this.pluginConfig = toBytes(pluginConfig);
     this.vmConfig = toBytes(vmConfig);
@@ -97,7 +97,8 @@ export class ProxyWasmHost {
     this.stream = null; // the stream whose callback is running
     this.effectiveContext = 0;
     this.tickPeriod = 0;
-    this.wasi = new WASI({ version: 'preview1', args: ['piiguard'], env: {}, returnOnExit: true });
+    // env is the VM's environment, as Envoy's vm_config.environment_variables sets it.
+    this.wasi = new WASI({ version: 'preview1', args: ['piiguard'], env, returnOnExit: true });
     this.instance = new WebAssembly.Instance(module, {
       wasi_snapshot_preview1: this.wasi.wasiImport,
       env: this.#envImports(),
