@@ -102,7 +102,7 @@ func TestIdentityEndToEnd(t *testing.T) {
 	backendSock, _ := agentFor("spiffe://nexus.local/model/triage/v1")
 	backendAddr := "127.0.0.1:" + itoa(freePort(t))
 	healthAddr := "127.0.0.1:" + itoa(freePort(t))
-	start(t, filepath.Join(bin, "nexus-backend"), "--model", "triage", "--version", "v1", "--addr", backendAddr, "--health-addr", healthAddr,
+	backend := start(t, filepath.Join(bin, "nexus-backend"), "--model", "triage", "--version", "v1", "--addr", backendAddr, "--health-addr", healthAddr,
 		"--spiffe-socket", "unix://"+backendSock, "--allow-spiffe-id", "spiffe://nexus.local/model/triage")
 	waitHTTP(t, "http://"+healthAddr+"/readyz")
 	v1ID := spiffeid.RequireFromString("spiffe://nexus.local/model/triage/v1")
@@ -127,6 +127,19 @@ func TestIdentityEndToEnd(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode < 400 {
 			t.Fatal("the backend answered plaintext HTTP")
+		}
+	}
+	// The refused handshakes are logged through slog, as every other line.
+	deadline = time.Now().Add(5 * time.Second)
+	for !strings.Contains(backend.log.String(), `level=WARN msg="http: TLS handshake error from 127.0.0.1:`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no slog warning for the refused handshake:\n%s", backend.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, line := range strings.Split(backend.log.String(), "\n") {
+		if line != "" && !strings.HasPrefix(line, "time=") {
+			t.Errorf("nexus-backend logged a line outside slog: %q", line)
 		}
 	}
 

@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -44,7 +46,7 @@ func main() {
 	fs.StringVar(&cfg.Policies, "policies", "policies", "policy directory, bundle .tar.gz, or bundle service URL")
 	fs.StringVar(&cfg.BundleToken, "bundle-token", os.Getenv("NEXUS_BUNDLE_TOKEN"), "bearer token for a bundle URL ($NEXUS_BUNDLE_TOKEN)")
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:9191", "gRPC listen address (Envoy ext_authz): host:port, or unix:///path for a sidecar on the same host")
-	fs.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:9192", "HTTP listen address for /health, /healthz, /readyz, /metrics and (on loopback) /v1/data")
+	fs.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:9192", "HTTP listen address for /health, /healthz, /readyz, /metrics and (on loopback) /v1/data (default: --addr's host and next port when --addr is given)")
 	fs.StringVar(&cfg.Query, "query", "data.envoy.authz.allow", "decision to evaluate (opa-envoy-plugin's path form envoy/authz/allow works too)")
 	fs.BoolVar(&cfg.DryRun, "dry-run", false, "decide and log, but always allow")
 	fs.BoolVar(&cfg.SkipRequestBodyParse, "skip-request-body-parse", false, "leave input.parsed_body out")
@@ -55,6 +57,18 @@ func main() {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "nexus-authz: unexpected argument %q (policy paths go to --policies, or use `nexus-authz run --server PATH…`)\n", fs.Arg(0))
 		os.Exit(2)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["addr"] && !set["http-addr"] {
+		// A second instance given only its own --addr must not collide
+		// with the first on the default HTTP port.
+		a, err := httpAddrBeside(cfg.Addr, cfg.HTTPAddr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "nexus-authz:", err)
+			os.Exit(2)
+		}
+		cfg.HTTPAddr = a
 	}
 	tuning.apply(&cfg)
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -188,4 +202,28 @@ func verifyLog(args []string) int {
 	}
 	fmt.Printf("decision log OK: %d lines, head %s%s\n", v.Lines, v.Head, note)
 	return 0
+}
+
+// httpAddrBeside is the HTTP address that goes with a gRPC address given
+// without one: the same host and the next port ("10.0.0.5:7000" →
+// "10.0.0.5:7001"), port 0 staying 0. A unix socket keeps the default.
+func httpAddrBeside(grpcAddr, def string) (string, error) {
+	if strings.HasPrefix(grpcAddr, "unix:") {
+		return def, nil
+	}
+	host, port, err := net.SplitHostPort(grpcAddr)
+	if err != nil {
+		return "", fmt.Errorf("--addr %q: %w", grpcAddr, err)
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return "", fmt.Errorf("--addr %q: port %q is not a number from 0 to 65535", grpcAddr, port)
+	}
+	switch {
+	case p == 0:
+		return net.JoinHostPort(host, "0"), nil
+	case p == 65535:
+		return "", fmt.Errorf("--addr %q: no next port for the HTTP listener; give --http-addr", grpcAddr)
+	}
+	return net.JoinHostPort(host, strconv.FormatUint(p+1, 10)), nil
 }

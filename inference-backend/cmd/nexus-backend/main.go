@@ -79,7 +79,10 @@ func main() {
 	}
 	srv.Instruments.CaptureContent = strings.EqualFold(os.Getenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"), "true")
 	srv.Metrics = tel.MetricsHandler()
-	hs := &http.Server{Addr: *addr, Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 120 * time.Second}
+	// The server's own errors (TLS handshakes refused for want of an SVID,
+	// most often) go through slog like every other line, as warnings.
+	errorLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	hs := &http.Server{Addr: *addr, Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: errorLog}
 	if *spiffeSocket != "" {
 		cfg, src, err := identity.ServerTLS(ctx, log, *spiffeSocket, allowed, *trustDomain)
 		if err != nil {
@@ -91,7 +94,7 @@ func main() {
 	}
 	servers := []*http.Server{hs}
 	if *healthAddr != "" {
-		servers = append(servers, &http.Server{Addr: *healthAddr, Handler: srv.HealthHandler(), ReadHeaderTimeout: 5 * time.Second})
+		servers = append(servers, &http.Server{Addr: *healthAddr, Handler: srv.HealthHandler(), ReadHeaderTimeout: 5 * time.Second, ErrorLog: errorLog})
 	}
 	go func() {
 		<-ctx.Done()

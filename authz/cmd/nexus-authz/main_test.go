@@ -1,0 +1,31 @@
+package main
+
+import "testing"
+
+// Given only --addr, the HTTP listener takes the next port on its host, so
+// a second instance does not collide with the first on 9192.
+func TestHTTPAddrBeside(t *testing.T) {
+	const def = "127.0.0.1:9192"
+	for _, tt := range []struct{ grpc, want, err string }{
+		{"127.0.0.1:7000", "127.0.0.1:7001", ""},
+		{"0.0.0.0:9191", "0.0.0.0:9192", ""},
+		{"[::1]:50051", "[::1]:50052", ""},
+		{":7000", ":7001", ""},
+		{"127.0.0.1:0", "127.0.0.1:0", ""},
+		{"unix:///run/nexus/authz.sock", def, ""},
+		{"127.0.0.1:65535", "", `--addr "127.0.0.1:65535": no next port for the HTTP listener; give --http-addr`},
+		{"127.0.0.1:http", "", `--addr "127.0.0.1:http": port "http" is not a number from 0 to 65535`},
+		{"localhost", "", `--addr "localhost": address localhost: missing port in address`},
+	} {
+		got, err := httpAddrBeside(tt.grpc, def)
+		if tt.err != "" {
+			if err == nil || err.Error() != tt.err {
+				t.Errorf("%s: error %v, want %q", tt.grpc, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("%s: %q, %v; want %q", tt.grpc, got, err, tt.want)
+		}
+	}
+}
