@@ -8,6 +8,11 @@ cd "$(dirname "$0")/.."
 DATA=${NEXUS_DATA:-.data}
 LOGS=$DATA/logs
 mkdir -p "$LOGS"
+# Job control puts each process started below in a process group of its
+# own, so a Ctrl-C at the terminal reaches only this script, whose trap
+# stops them all and says so; a process that ends by itself is then told
+# apart from a Ctrl-C.
+set -m
 pids=()
 cleanup() {
   trap - INT TERM EXIT
@@ -15,7 +20,11 @@ cleanup() {
   wait 2>/dev/null || true
   echo "stopped."
 }
-trap cleanup INT TERM EXIT
+# Ctrl-C is how the mesh is meant to stop: everything is stopped and the
+# script ends there, successfully; a TERM ends it the same way with 143.
+trap 'cleanup; exit 0' INT
+trap 'cleanup; exit 143' TERM
+trap cleanup EXIT
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for p in 8001 8002 8101 8102 9191 9192 18000 18080; do
@@ -146,3 +155,4 @@ Ctrl-C stops everything.
 MSG
 wait -n "${pids[@]}" || true
 echo "a process exited; see $LOGS/" >&2
+exit 1
