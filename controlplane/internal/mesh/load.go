@@ -47,7 +47,11 @@ func (e *ValidationError) Error() string {
 	if src == "" {
 		src = "mesh"
 	}
-	fmt.Fprintf(&b, "%s: %d problem(s):", src, len(e.Errors))
+	if len(e.Errors) == 1 {
+		fmt.Fprintf(&b, "%s: 1 problem:", src)
+	} else {
+		fmt.Fprintf(&b, "%s: %d problems:", src, len(e.Errors))
+	}
 	for _, fe := range e.Errors {
 		b.WriteString("\n  ")
 		b.WriteString(fe.Error())

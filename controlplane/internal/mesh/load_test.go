@@ -124,7 +124,7 @@ func TestLoadFileNamesTheFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := mesh.LoadFile(p)
-	if err == nil || !strings.HasPrefix(err.Error(), p+": 1 problem(s):") {
+	if err == nil || !strings.HasPrefix(err.Error(), p+": 1 problem:") {
 		t.Fatalf("error should start with the file name: %v", err)
 	}
 }
