@@ -538,10 +538,13 @@ func jsonKind(t reflect.Type) string {
 	return "a JSON " + t.Kind().String()
 }
 
+// apiError is every error body. Field is always there: the request field
+// the error concerns, or "" when it concerns the request as a whole (its
+// size, content type, or JSON syntax), so a client reads one shape.
 type apiError struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
-	Field   string `json:"field,omitempty"`
+	Field   string `json:"field"`
 }
 
 func writeError(w http.ResponseWriter, status int, code, field, msg string) {

@@ -321,6 +321,7 @@ func FuzzSetTraffic(f *testing.F) {
 // and the field and wording of a body of the wrong JSON shape.
 func TestRequestErrors(t *testing.T) {
 	s := newStack(t, t.TempDir())
+	withAuthority(t, s)
 	send := func(method, path, ctype, body string) (int, http.Header, map[string]any) {
 		t.Helper()
 		req, _ := http.NewRequest(method, s.url+path, strings.NewReader(body))
@@ -352,14 +353,39 @@ func TestRequestErrors(t *testing.T) {
 	if code, _, _ := send("GET", "/api/v1/admin/nope", "", ""); code != 404 {
 		t.Errorf("unknown path: %d, want 404", code)
 	}
+	// Errors about the request as a whole say so with field "", present.
+	wholeRequest := func(out map[string]any, code string) bool {
+		e, _ := out["error"].(map[string]any)
+		f, has := e["field"]
+		return e["code"] == code && has && f == ""
+	}
 	big := `{"weights":{"v1":100},"x":"` + strings.Repeat("a", 64<<10) + `"}`
-	if code, _, out := send("PUT", "/api/v1/admin/models/triage/traffic", "application/json", big); code != 413 {
-		t.Errorf("oversized body: %d %v, want 413", code, out)
+	if code, _, out := send("PUT", "/api/v1/admin/models/triage/traffic", "application/json", big); code != 413 || !wholeRequest(out, "body_too_large") {
+		t.Errorf("oversized body: %d %v, want 413 body_too_large", code, out)
 	}
 	for _, ct := range []string{"", "text/plain"} {
-		if code, _, out := send("PUT", "/api/v1/admin/models/triage/traffic", ct, `{"weights":{"v1":100}}`); code != 415 {
-			t.Errorf("content type %q: %d %v, want 415", ct, code, out)
+		if code, _, out := send("PUT", "/api/v1/admin/models/triage/traffic", ct, `{"weights":{"v1":100}}`); code != 415 || !wholeRequest(out, "unsupported_media_type") {
+			t.Errorf("content type %q: %d %v, want 415 unsupported_media_type", ct, code, out)
 		}
+	}
+	// The join-token revocation reports its body's problems as they are,
+	// not as a missing token.
+	revoke := "/api/v1/admin/identity/join-tokens/revoke"
+	if code, _, out := send("POST", revoke, "application/json", `{"token":"`+strings.Repeat("a", 64<<10)+`"}`); code != 413 || !wholeRequest(out, "body_too_large") {
+		t.Errorf("revoke, oversized body: %d %v", code, out)
+	}
+	if code, _, out := send("POST", revoke, "text/plain", `{"token":"nxjt_x"}`); code != 415 || !wholeRequest(out, "unsupported_media_type") {
+		t.Errorf("revoke, text/plain: %d %v", code, out)
+	}
+	if code, _, out := send("POST", revoke, "application/json", `{"tokn":"nxjt_x"}`); code != 400 {
+		t.Errorf("revoke, unknown field: %d %v", code, out)
+	} else if f, _ := field(out); f != "tokn" {
+		t.Errorf("revoke, unknown field: field %q, want tokn", f)
+	}
+	if code, _, out := send("POST", revoke, "application/json", `{}`); code != 400 {
+		t.Errorf("revoke, no token: %d %v", code, out)
+	} else if f, _ := field(out); f != "token" {
+		t.Errorf("revoke, no token: field %q, want token", f)
 	}
 	code, _, out := send("PUT", "/api/v1/admin/models/triage/traffic", "application/json", `[{"weights":{"v1":100}}]`)
 	if f, m := field(out); code != 400 || !strings.Contains(m, "must be a JSON object, got a JSON array") || strings.Contains(m, "admin.") {

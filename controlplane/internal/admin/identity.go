@@ -83,7 +83,11 @@ func (a *API) revokeJoinToken(w http.ResponseWriter, r *http.Request, p Principa
 	var req struct {
 		Token string `json:"token"`
 	}
-	if err := decodeJSON(r, &req); err != nil || req.Token == "" {
+	if err := decodeJSON(r, &req); err != nil {
+		writeBodyError(w, err)
+		return
+	}
+	if req.Token == "" {
 		writeError(w, http.StatusBadRequest, "invalid_argument", "token", `token: is required, e.g. {"token":"nxjt_…"}`)
 		return
 	}
