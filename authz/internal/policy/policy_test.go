@@ -437,3 +437,41 @@ func TestLoaderSource(t *testing.T) {
 		write(t, users, map[string]string{"users.json": `{"blocked": {"mallory": true}}`})
 	}
 }
+
+// A refused set is logged once per distinct error, not on every reload of
+// a source that stays broken; a new error is logged again.
+func TestRefusalLoggedOncePerError(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, map[string]string{"authz.rego": allowPolicy, "authz_test.rego": allowTest, "data.json": `{"callers": ["spiffe://t/a"]}`})
+	src, err := policy.NewSource(dir, ast.RegoV1, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	m := policy.NewManager(src, policy.Options{Query: "envoy/authz/allow", RegoVersion: ast.RegoV1}, slog.New(slog.NewTextHandler(&logs, nil)))
+	ctx := context.Background()
+	if err := m.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	refusals := func() int { return strings.Count(logs.String(), "policy set refused") }
+
+	write(t, dir, map[string]string{"broken.rego": "package envoy.authz\n\nallow if {\n"})
+	for range 5 {
+		if err := m.Reload(ctx); err == nil {
+			t.Fatal("a broken set was accepted")
+		}
+	}
+	if n := refusals(); n != 1 {
+		t.Fatalf("%d refusal lines for one error over five reloads:\n%s", n, logs.String())
+	}
+	write(t, dir, map[string]string{"broken.rego": "package envoy.authz\n\nx := nosuchfunc(1)\n"})
+	for range 3 {
+		_ = m.Reload(ctx)
+	}
+	if n := refusals(); n != 2 {
+		t.Fatalf("%d refusal lines after a second, different error, want 2:\n%s", n, logs.String())
+	}
+	if decide(t, m, "spiffe://t/a") != true {
+		t.Fatal("the last good set stopped serving")
+	}
+}
