@@ -428,4 +428,25 @@ func TestHalfClosedPUT(t *testing.T) {
 			t.Fatalf("PUT %d answered 200 but the split is %v", i, w)
 		}
 	}
+	// The audit reads run under the same guard: a half-closed GET of the
+	// chain's verification is answered, not cut off.
+	for i := 0; i < 10; i++ {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "GET /api/v1/admin/audit/verify HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nConnection: close\r\n\r\n", addr, s.token)
+		if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		conn.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(got), `"ok": true`) {
+			t.Fatalf("GET audit/verify %d after a half-close: %d %s", i, resp.StatusCode, got)
+		}
+	}
 }
