@@ -6,31 +6,26 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/secureai-nexus/nexus/controlplane/internal/accessreview"
 )
 
-func (c *client) accessReview(ctx context.Context, w io.Writer, args []string) error {
-	fs := flag.NewFlagSet("access-review", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+func accessReviewFlags(fs *flag.FlagSet) runFunc {
 	output := fs.String("o", "table", "output: table or json")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("access-review: %v (usage: nexusctl access-review [-o json])", err)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("access-review takes no arguments, got %q", strings.Join(fs.Args(), " "))
-	}
-	if *output != "table" && *output != "json" {
-		return fmt.Errorf("access-review: -o %q: want table or json", *output)
+	return func(ctx context.Context, e *env, _ []string) error { return e.c.accessReview(ctx, e.stdout, *output) }
+}
+
+func (c *client) accessReview(ctx context.Context, w io.Writer, output string) error {
+	if output != "table" && output != "json" {
+		return fmt.Errorf("access-review: -o %q: want table or json", output)
 	}
 	var rep accessreview.Report
 	if err := c.do(ctx, "GET", "/api/v1/admin/access-review", nil, &rep); err != nil {
 		return err
 	}
-	if *output == "json" {
+	if output == "json" {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)

@@ -14,26 +14,23 @@ import (
 	"github.com/secureai-nexus/nexus/controlplane/internal/audit"
 )
 
-// checkpoint fetches the audit log's signed checkpoint, verifies it with
-// the checkpoint key pinned on first use, proves it extends the last
-// checkpoint this client saw, and keeps it as the new last one: a log
-// that was rewritten or cut back is refused.
-func (c *client) checkpoint(ctx context.Context, w io.Writer, args []string) error {
-	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+func auditVerifyFlags(fs *flag.FlagSet) runFunc {
 	def := ""
 	if d, err := os.UserConfigDir(); err == nil {
 		def = filepath.Join(d, "nexusctl", "audit-checkpoint")
 	}
 	state := fs.String("checkpoint-file", envOr("NEXUS_AUDIT_CHECKPOINT", def), "where the last checkpoint seen and the pinned checkpoint key are kept ($NEXUS_AUDIT_CHECKPOINT)")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("audit verify: %v", err)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("audit verify takes no arguments, got %q", strings.Join(fs.Args(), " "))
-	}
+	return func(ctx context.Context, e *env, _ []string) error { return e.c.auditVerify(ctx, e.stdout, *state) }
+}
+
+// checkpoint fetches the audit log's signed checkpoint, verifies it with
+// the checkpoint key pinned on first use, proves it extends the last
+// checkpoint this client saw, and keeps it as the new last one: a log
+// that was rewritten or cut back is refused. state is the file that keeps
+// the key and the last checkpoint.
+func (c *client) checkpoint(ctx context.Context, w io.Writer, state string) error {
 	var key, prevNote string
-	if raw, err := os.ReadFile(*state); err == nil {
+	if raw, err := os.ReadFile(state); err == nil {
 		key, prevNote, _ = strings.Cut(string(raw), "\n")
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return err
@@ -44,7 +41,7 @@ func (c *client) checkpoint(ctx context.Context, w io.Writer, args []string) err
 			return err
 		}
 		key = strings.TrimSpace(string(raw))
-		fmt.Fprintf(w, "pinned the checkpoint key %s (first use; kept in %s)\n", key, *state)
+		fmt.Fprintf(w, "pinned the checkpoint key %s (first use; kept in %s)\n", key, state)
 	}
 	var signed []byte
 	if err := c.do(ctx, "GET", "/api/v1/admin/audit/checkpoint", nil, &signed); err != nil {
@@ -52,12 +49,12 @@ func (c *client) checkpoint(ctx context.Context, w io.Writer, args []string) err
 	}
 	cp, err := audit.OpenCheckpoint(signed, key)
 	if err != nil {
-		return fmt.Errorf("the control plane's checkpoint does not verify with the key pinned in %s (another control plane, or its key changed: remove the file only if you know why): %w", *state, err)
+		return fmt.Errorf("the control plane's checkpoint does not verify with the key pinned in %s (another control plane, or its key changed: remove the file only if you know why): %w", state, err)
 	}
 	if prevNote != "" {
 		prev, err := audit.OpenCheckpoint([]byte(prevNote), key)
 		if err != nil {
-			return fmt.Errorf("the saved checkpoint in %s: %w", *state, err)
+			return fmt.Errorf("the saved checkpoint in %s: %w", state, err)
 		}
 		switch {
 		case cp.Origin != prev.Origin:
@@ -83,8 +80,8 @@ func (c *client) checkpoint(ctx context.Context, w io.Writer, args []string) err
 	} else {
 		fmt.Fprintf(w, "checkpoint OK: %s (the first seen)\n", plural(cp.Size, "record"))
 	}
-	if err := os.MkdirAll(filepath.Dir(*state), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(state), 0o700); err != nil {
 		return err
 	}
-	return atomicfile.Write(*state, []byte(key+"\n"+string(signed)), 0o600)
+	return atomicfile.Write(state, []byte(key+"\n"+string(signed)), 0o600)
 }

@@ -31,36 +31,62 @@ import (
 	"github.com/secureai-nexus/nexus/controlplane/internal/translate"
 )
 
-const usage = `nexusctl — operate a SecureAI Nexus control plane
+// commands is every nexusctl command, in the order the usage lists them.
+func commands() []command {
+	rolloutVerb := func(verb, summary string) command {
+		return command{name: "rollout " + verb, args: "MODEL", min: 1, max: 1, summary: summary,
+			flags: noFlags(func(ctx context.Context, e *env, args []string) error {
+				return e.c.rolloutVerb(ctx, e.stdout, verb, args[0])
+			})}
+	}
+	return []command{
+		{name: "models", summary: "list models, versions and weights",
+			flags: noFlags(func(ctx context.Context, e *env, _ []string) error { return e.c.models(ctx, e.stdout) })},
+		{name: "traffic", args: "MODEL VERSION=WEIGHT [VERSION=WEIGHT…]", min: 2, max: -1,
+			summary: "set a model's split, e.g. traffic triage v1=90 v2=10",
+			flags:   noFlags(func(ctx context.Context, e *env, args []string) error { return e.c.traffic(ctx, e.stdout, args) })},
+		{name: "proxy-status", summary: "every sidecar and whether it is in sync",
+			flags: noFlags(func(ctx context.Context, e *env, _ []string) error { return e.c.proxyStatus(ctx, e.stdout) })},
+		{name: "rollout start", args: "MODEL VERSION", opts: "[--steps 5,15,…,100] [--interval 30m] [--passes 1] [--rollback immediate|gradual]",
+			min: 2, max: 2, summary: "roll a version out step by step, gated on its metrics", flags: rolloutStartFlags},
+		rolloutVerb("status", "the rollout's phase, weight, gates and history"),
+		rolloutVerb("watch", "redraw the rollout's status until it ends"),
+		rolloutVerb("abort", "roll back to the weights before the rollout and end it"),
+		rolloutVerb("promote", "end the rollout with the canary serving everything"),
+		rolloutVerb("pause", "stop the rollout's evaluations where it is"),
+		rolloutVerb("resume", "continue a paused rollout"),
+		{name: "audit", opts: "[--after N]", summary: "read the audit log", flags: auditFlags},
+		{name: "audit verify", opts: "[--checkpoint-file F]", summary: "verify the audit hash chain and that the log extends the last checkpoint seen",
+			flags: auditVerifyFlags},
+		{name: "access-review", opts: "[-o json]", summary: "every principal that can change anything or call a model, with last use",
+			flags: accessReviewFlags},
+		{name: "validate", args: "MESH_FILE", local: true, min: 1, max: 1, summary: "check a mesh file, listing every problem",
+			flags: noFlags(func(_ context.Context, e *env, args []string) error { return validate(e.stdout, args[0]) })},
+		{name: "model sign", args: "MODEL_DIR", opts: "--key KEY.pem [--out MODEL_DIR/model.sig]", local: true, min: 1, max: 1,
+			required: []string{"key"}, summary: "sign a model directory (OpenSSF Model Signing, key method)", flags: modelSignFlags},
+		{name: "bootstrap", args: "MESH_FILE NODE_ID", min: 2, max: 2, summary: "print a node's Envoy bootstrap (JSON)",
+			flags: noFlags(func(_ context.Context, e *env, args []string) error {
+				return bootstrap(e.stdout, e.dataDir, args[0], args[1])
+			})},
+		{name: "token create", args: "SPIFFE_ID", opts: "[--ttl 10m]", min: 1, max: 1,
+			summary: "mint a single-use join token bound to one SPIFFE id", flags: tokenCreateFlags},
+		{name: "token revoke", args: "TOKEN", min: 1, max: 1, summary: "revoke an unused join token",
+			flags: noFlags(func(ctx context.Context, e *env, args []string) error {
+				return e.c.revokeJoinToken(ctx, e.stdout, args[0])
+			})},
+		{name: "compliance report", opts: "--framework hipaa|gdpr|soc2|iso27001 [--format oscal|md|html] [-o FILE]",
+			required: []string{"framework"}, summary: "evaluate the compliance checks from live evidence", flags: complianceReportFlags},
+		{name: "ca rotate-root", summary: "add a new root to the bundle; it signs after one SVID lifetime",
+			flags: noFlags(func(ctx context.Context, e *env, _ []string) error { return e.c.rotateRoot(ctx, e.stdout) })},
+		{name: "agent", opts: "--join-token-file F --socket S [--server 127.0.0.1:18000] [--bundle .data/controlplane/bundle.pem]",
+			local: true, required: []string{"socket"},
+			summary: "exchange the join token for an SVID and serve it on a\nSPIFFE Workload API socket, renewing at half life", flags: agentFlags},
+	}
+}
 
-Usage:
-  nexusctl [flags] models                      list models, versions and weights
-  nexusctl [flags] traffic MODEL V=W [V=W…]    set a model's split, e.g. traffic triage v1=90 v2=10
-  nexusctl [flags] proxy-status                every sidecar and whether it is in sync
-  nexusctl [flags] rollout start MODEL VERSION [--steps 5,15,…,100] [--interval 30m] [--rollback gradual]
-                                               roll a version out step by step, gated on its metrics
-  nexusctl [flags] rollout status|watch MODEL  the rollout's phase, weight, gates and history
-  nexusctl [flags] rollout abort|promote|pause|resume MODEL
-  nexusctl [flags] audit [--after N]           read the audit log
-  nexusctl [flags] audit verify                verify the audit hash chain
-  nexusctl [flags] access-review [-o json]     every principal that can change anything or call a model, with last use
-  nexusctl validate MESH_FILE                  check a mesh file, listing every problem
-  nexusctl model sign MODEL_DIR --key KEY.pem  sign a model directory (OpenSSF Model Signing, key method)
-  nexusctl bootstrap MESH_FILE NODE_ID         print a node's Envoy bootstrap (JSON)
-  nexusctl [flags] token create SPIFFE_ID [--ttl 10m]
-                                               mint a single-use join token bound to one SPIFFE id
-  nexusctl [flags] token revoke TOKEN          revoke an unused join token
-  nexusctl [flags] compliance report --framework hipaa|gdpr|soc2|iso27001 [--format oscal|md|html] [-o FILE]
-                                               evaluate the compliance checks from live evidence
-  nexusctl [flags] ca rotate-root              add a new root to the bundle; it signs after one SVID lifetime
-  nexusctl agent --join-token-file F --socket S [--server 127.0.0.1:18000] [--bundle .data/controlplane/bundle.pem]
-                                               exchange the join token for an SVID and serve it on a
-                                               SPIFFE Workload API socket, renewing at half life
-
-Flags:
-`
-
-// Run executes nexusctl with args and returns the exit code.
+// Run executes nexusctl with args and returns the exit code: 0 done (or
+// help asked for), 1 failed, 2 called wrongly (the error is printed once,
+// with the command's usage).
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return RunTraced(ctx, nil, nil, args, stdout, stderr)
 }
@@ -75,88 +101,48 @@ func RunTraced(ctx context.Context, tp trace.TracerProvider, prop propagation.Te
 		prop = propagation.TraceContext{}
 	}
 	fs := flag.NewFlagSet("nexusctl", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	server := fs.String("server", envOr("NEXUS_ADMIN_URL", "http://127.0.0.1:18080"), "admin API base URL ($NEXUS_ADMIN_URL)")
 	dataDir := fs.String("data-dir", envOr("NEXUS_DATA_DIR", ".data/controlplane"), "control plane data dir, for bootstrap's node credential and bundle ($NEXUS_DATA_DIR)")
 	tokenFile := fs.String("token-file", envOr("NEXUS_TOKEN_FILE", ".data/controlplane/admin.token"), "file holding the bearer token ($NEXUS_TOKEN_FILE); $NEXUS_TOKEN wins if set")
 	spiffeSocket := fs.String("spiffe-socket", "", "authenticate to an --admin-mtls-addr listener with the SVID from this Workload API (unix:///path) instead of a token")
 	cpID := fs.String("controlplane-id", "spiffe://nexus.local/nexus/controlplane", "with --spiffe-socket: the SPIFFE id the control plane must present")
-	printUsage := func(w io.Writer) {
-		fs.SetOutput(w)
-		fmt.Fprint(w, usage)
-		fs.PrintDefaults()
-		fs.SetOutput(stderr)
-	}
-	// A flag error is printed once by the flag package, then the usage;
-	// help asked for goes to stdout and is no error.
-	fs.Usage = func() {}
+	cmds := commands()
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			printUsage(stdout)
+			printGlobalUsage(stdout, cmds, fs)
 			return 0
 		}
-		printUsage(stderr)
+		fmt.Fprintf(stderr, "nexusctl: %v\n\n", err)
+		printGlobalUsage(stderr, cmds, fs)
 		return 2
 	}
 	rest := fs.Args()
 	if len(rest) == 0 {
-		printUsage(stderr)
+		printGlobalUsage(stderr, cmds, fs)
 		return 2
 	}
-	if rest[0] == "help" || slices.ContainsFunc(rest[1:], func(a string) bool { return a == "-h" || a == "-help" || a == "--help" }) {
-		printUsage(stdout)
-		return 0
+	if rest[0] == "help" {
+		return help(stdout, stderr, cmds, fs, rest[1:])
 	}
-	c := &client{base: strings.TrimRight(*server, "/"), tokenFile: *tokenFile, http: &http.Client{Timeout: 30 * time.Second},
-		tracer: tp.Tracer("github.com/secureai-nexus/nexus/controlplane/nexusctl"), prop: prop}
-	if *spiffeSocket != "" {
-		closeSource, err := c.useSVID(ctx, *spiffeSocket, *cpID)
+	setup := func(cmd *command) (*env, func(), error) {
+		e := &env{stdout: stdout, stderr: stderr, dataDir: *dataDir}
+		if cmd.local {
+			return e, func() {}, nil
+		}
+		e.c = &client{base: strings.TrimRight(*server, "/"), tokenFile: *tokenFile, http: &http.Client{Timeout: 30 * time.Second},
+			tracer: tp.Tracer("github.com/secureai-nexus/nexus/controlplane/nexusctl"), prop: prop}
+		if *spiffeSocket == "" {
+			return e, func() {}, nil
+		}
+		closeSource, err := e.c.useSVID(ctx, *spiffeSocket, *cpID)
 		if err != nil {
-			fmt.Fprintln(stderr, "nexusctl:", err)
-			return 1
+			return nil, nil, err
 		}
-		defer closeSource()
+		return e, closeSource, nil
 	}
-	var err error
-	switch rest[0] {
-	case "models", "proxy-status":
-		if len(rest) > 1 {
-			err = fmt.Errorf("%s takes no arguments, got %q (see nexusctl help)", rest[0], strings.Join(rest[1:], " "))
-		} else if rest[0] == "models" {
-			err = c.models(ctx, stdout)
-		} else {
-			err = c.proxyStatus(ctx, stdout)
-		}
-	case "traffic":
-		err = c.traffic(ctx, stdout, rest[1:])
-	case "audit":
-		err = c.audit(ctx, stdout, rest[1:])
-	case "access-review":
-		err = c.accessReview(ctx, stdout, rest[1:])
-	case "rollout":
-		err = c.rollout(ctx, stdout, rest[1:])
-	case "validate":
-		err = validate(stdout, rest[1:])
-	case "model":
-		err = model(stdout, rest[1:])
-	case "bootstrap":
-		err = bootstrap(stdout, *dataDir, rest[1:])
-	case "token":
-		err = c.joinToken(ctx, stdout, rest[1:])
-	case "ca":
-		err = c.ca(ctx, stdout, rest[1:])
-	case "compliance":
-		err = c.compliance(ctx, stdout, rest[1:])
-	case "agent":
-		err = runAgent(ctx, stderr, rest[1:])
-	default:
-		err = fmt.Errorf("unknown command %q (see nexusctl help)", rest[0])
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "nexusctl:", err)
-		return 1
-	}
-	return 0
+	return dispatch(ctx, cmds, rest, stdout, stderr, setup)
 }
 
 // plural writes a count and its noun, singular for one.
@@ -293,9 +279,6 @@ func (c *client) models(ctx context.Context, w io.Writer) error {
 }
 
 func (c *client) traffic(ctx context.Context, w io.Writer, args []string) error {
-	if len(args) < 2 {
-		return errors.New("usage: nexusctl traffic MODEL VERSION=WEIGHT [VERSION=WEIGHT…]")
-	}
 	weights := map[string]int64{}
 	for _, a := range args[1:] {
 		v, ws, ok := strings.Cut(a, "=")
@@ -373,29 +356,32 @@ func (c *client) proxyStatus(ctx context.Context, w io.Writer) error {
 	return nil
 }
 
-func (c *client) audit(ctx context.Context, w io.Writer, args []string) error {
-	if len(args) > 0 && args[0] == "verify" {
-		var v struct {
-			OK       bool   `json:"ok"`
-			Records  int64  `json:"records"`
-			Head     string `json:"head"`
-			BrokenAt int64  `json:"broken_at"`
-			Reason   string `json:"reason"`
-		}
-		if err := c.do(ctx, "GET", "/api/v1/admin/audit/verify", nil, &v); err != nil {
-			return err
-		}
-		if !v.OK {
-			return fmt.Errorf("audit chain BROKEN at record %d: %s", v.BrokenAt, v.Reason)
-		}
-		fmt.Fprintf(w, "audit chain OK: %s, head %s\n", plural(v.Records, "record"), v.Head)
-		return c.checkpoint(ctx, w, args[1:])
-	}
-	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
+func auditFlags(fs *flag.FlagSet) runFunc {
 	after := fs.Int64("after", 0, "show records after this sequence number")
-	if err := fs.Parse(args); err != nil {
+	return func(ctx context.Context, e *env, _ []string) error { return e.c.audit(ctx, e.stdout, *after) }
+}
+
+// auditVerify verifies the hash chain, then the log against the last
+// checkpoint seen.
+func (c *client) auditVerify(ctx context.Context, w io.Writer, stateFile string) error {
+	var v struct {
+		OK       bool   `json:"ok"`
+		Records  int64  `json:"records"`
+		Head     string `json:"head"`
+		BrokenAt int64  `json:"broken_at"`
+		Reason   string `json:"reason"`
+	}
+	if err := c.do(ctx, "GET", "/api/v1/admin/audit/verify", nil, &v); err != nil {
 		return err
 	}
+	if !v.OK {
+		return fmt.Errorf("audit chain BROKEN at record %d: %s", v.BrokenAt, v.Reason)
+	}
+	fmt.Fprintf(w, "audit chain OK: %s, head %s\n", plural(v.Records, "record"), v.Head)
+	return c.checkpoint(ctx, w, stateFile)
+}
+
+func (c *client) audit(ctx context.Context, w io.Writer, after int64) error {
 	var out struct {
 		Records []struct {
 			Seq    int64           `json:"seq"`
@@ -407,7 +393,7 @@ func (c *client) audit(ctx context.Context, w io.Writer, args []string) error {
 			After  json.RawMessage `json:"after"`
 		} `json:"records"`
 	}
-	if err := c.do(ctx, "GET", fmt.Sprintf("/api/v1/admin/audit?after=%d&limit=1000", *after), nil, &out); err != nil {
+	if err := c.do(ctx, "GET", fmt.Sprintf("/api/v1/admin/audit?after=%d&limit=1000", after), nil, &out); err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -418,46 +404,40 @@ func (c *client) audit(ctx context.Context, w io.Writer, args []string) error {
 	return tw.Flush()
 }
 
-func validate(w io.Writer, args []string) error {
-	if len(args) != 1 {
-		return errors.New("usage: nexusctl validate MESH_FILE")
-	}
-	m, err := mesh.LoadFile(args[0])
+func validate(w io.Writer, file string) error {
+	m, err := mesh.LoadFile(file)
 	if err != nil {
 		return err
 	}
 	if _, err := translate.Translate(m); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "%s: valid: %s, %s, %s\n", args[0], plural(len(m.Models), "model"), plural(len(m.Services), "service"), plural(len(m.Nodes()), "sidecar node"))
+	fmt.Fprintf(w, "%s: valid: %s, %s, %s\n", file, plural(len(m.Models), "model"), plural(len(m.Services), "service"), plural(len(m.Nodes()), "sidecar node"))
 	return nil
 }
 
-func bootstrap(w io.Writer, dataDir string, args []string) error {
-	if len(args) != 2 {
-		return errors.New("usage: nexusctl bootstrap MESH_FILE NODE_ID")
-	}
-	m, err := mesh.LoadFile(args[0])
+func bootstrap(w io.Writer, dataDir, file, nodeID string) error {
+	m, err := mesh.LoadFile(file)
 	if err != nil {
 		return err
 	}
 	var creds translate.BootstrapCredentials
-	if m.Identity.Provider == mesh.IdentityBuiltin && slices.ContainsFunc(m.Nodes(), func(n mesh.Node) bool { return n.ID == args[1] }) {
-		if creds.Token, err = identity.ReadNodeCredential(dataDir, args[1]); err != nil {
+	if m.Identity.Provider == mesh.IdentityBuiltin && slices.ContainsFunc(m.Nodes(), func(n mesh.Node) bool { return n.ID == nodeID }) {
+		if creds.Token, err = identity.ReadNodeCredential(dataDir, nodeID); err != nil {
 			return err
 		}
 		if creds.BundleSDSFile, err = filepath.Abs(identity.BundleSDSPath(dataDir)); err != nil {
 			return err
 		}
 	}
-	bs, err := translate.Bootstrap(m, args[1], creds)
+	bs, err := translate.Bootstrap(m, nodeID, creds)
 	if err != nil {
 		ids := []string{}
 		for _, n := range m.Nodes() {
 			ids = append(ids, n.ID)
 		}
 		slices.Sort(ids)
-		return fmt.Errorf("%w (nodes in %s: %s)", err, filepath.Base(args[0]), strings.Join(ids, ", "))
+		return fmt.Errorf("%w (nodes in %s: %s)", err, filepath.Base(file), strings.Join(ids, ", "))
 	}
 	j, err := translate.ToJSON(bs)
 	if err != nil {

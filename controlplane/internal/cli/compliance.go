@@ -6,38 +6,29 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"strings"
 
 	"github.com/secureai-nexus/nexus/controlplane/internal/atomicfile"
 	"github.com/secureai-nexus/nexus/controlplane/internal/compliance"
 )
 
-// compliance runs `nexusctl compliance report`: the control plane
-// evaluates the catalogue from its live evidence; the report is written
-// as it came, to stdout or a file.
-func (c *client) compliance(ctx context.Context, w io.Writer, args []string) error {
-	if len(args) == 0 || args[0] != "report" {
-		return fmt.Errorf("compliance: want `compliance report --framework hipaa|gdpr|soc2|iso27001 [--format oscal|md|html] [-o FILE]`")
-	}
-	fs := flag.NewFlagSet("compliance report", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+func complianceReportFlags(fs *flag.FlagSet) runFunc {
 	framework := fs.String("framework", "", "hipaa, gdpr, soc2 or iso27001 (required)")
 	format := fs.String("format", "oscal", "oscal (OSCAL Assessment Results JSON), md or html")
 	outFile := fs.String("o", "", "write the report to this file instead of stdout")
-	if err := fs.Parse(args[1:]); err != nil {
-		return fmt.Errorf("compliance report: %v", err)
+	return func(ctx context.Context, e *env, _ []string) error {
+		return e.c.complianceReport(ctx, e.stdout, *framework, *format, *outFile)
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("compliance report takes no arguments, got %q", strings.Join(fs.Args(), " "))
-	}
-	if *framework == "" {
-		return fmt.Errorf("compliance report: --framework is required (hipaa, gdpr, soc2 or iso27001)")
-	}
-	fw, err := compliance.ParseFramework(*framework)
+}
+
+// complianceReport runs `nexusctl compliance report`: the control plane
+// evaluates the catalogue from its live evidence; the report is written
+// as it came, to stdout or a file.
+func (c *client) complianceReport(ctx context.Context, w io.Writer, framework, format, outFile string) error {
+	fw, err := compliance.ParseFramework(framework)
 	if err != nil {
 		return fmt.Errorf("compliance report: --framework: %w", err)
 	}
-	f, err := compliance.ParseFormat(*format)
+	f, err := compliance.ParseFormat(format)
 	if err != nil {
 		return fmt.Errorf("compliance report: --format: %w", err)
 	}
@@ -46,13 +37,13 @@ func (c *client) compliance(ctx context.Context, w io.Writer, args []string) err
 	if err := c.do(ctx, "GET", "/api/v1/admin/compliance/report?"+q.Encode(), nil, &body); err != nil {
 		return err
 	}
-	if *outFile == "" {
+	if outFile == "" {
 		_, err := w.Write(body)
 		return err
 	}
-	if err := atomicfile.Write(*outFile, body, 0o600); err != nil {
+	if err := atomicfile.Write(outFile, body, 0o600); err != nil {
 		return fmt.Errorf("compliance report: %w", err)
 	}
-	fmt.Fprintf(w, "wrote the %s report (%s) to %s\n", fw, f, *outFile)
+	fmt.Fprintf(w, "wrote the %s report (%s) to %s\n", fw, f, outFile)
 	return nil
 }

@@ -1,10 +1,10 @@
 package cli
 
 import (
+	"context"
 	"crypto"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,39 +14,22 @@ import (
 	"github.com/secureai-nexus/nexus/controlplane/internal/registry/oms"
 )
 
-const modelUsage = `usage:
-  nexusctl model sign MODEL_DIR --key PRIVATE_KEY.pem [--out MODEL_DIR/model.sig]
-      sign a model directory in the OpenSSF Model Signing format (key method)`
-
-// model signs a model directory, as model_signing's `sign key` does.
-func model(w io.Writer, args []string) error {
-	if len(args) == 0 || args[0] != "sign" {
-		return errors.New(modelUsage)
-	}
-	fs := flag.NewFlagSet("model sign", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	keyFile := fs.String("key", "", "PEM private key (ECDSA P-256/384/521 or Ed25519; PKCS#8 or SEC 1)")
+func modelSignFlags(fs *flag.FlagSet) runFunc {
+	keyFile := fs.String("key", "", "PEM private key (ECDSA P-256/384/521 or Ed25519; PKCS#8 or SEC 1) (required)")
 	out := fs.String("out", "", "where to write the signature (default MODEL_DIR/model.sig)")
-	var pos []string
-	rest := args[1:]
-	for len(rest) > 0 {
-		if err := fs.Parse(rest); err != nil {
-			return fmt.Errorf("model sign: %v\n%s", err, modelUsage)
-		}
-		rest = fs.Args()
-		if len(rest) > 0 {
-			pos, rest = append(pos, rest[0]), rest[1:]
-		}
+	return func(_ context.Context, e *env, args []string) error {
+		return signModel(e.stdout, args[0], *keyFile, *out)
 	}
-	if len(pos) != 1 || *keyFile == "" {
-		return errors.New(modelUsage)
-	}
-	signer, err := readPrivateKey(*keyFile)
+}
+
+// signModel signs a model directory in the OpenSSF Model Signing format,
+// as model_signing's `sign key` does.
+func signModel(w io.Writer, dir, keyFile, out string) error {
+	signer, err := readPrivateKey(keyFile)
 	if err != nil {
 		return err
 	}
-	dir := pos[0]
-	target := *out
+	target := out
 	if target == "" {
 		target = filepath.Join(dir, oms.DefaultSignatureFile)
 	}

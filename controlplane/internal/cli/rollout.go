@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,67 +13,47 @@ import (
 	"github.com/secureai-nexus/nexus/controlplane/internal/rollout"
 )
 
-const rolloutUsage = `usage:
-  nexusctl rollout start MODEL VERSION [--steps 5,15,…,100] [--interval 30m] [--passes 1] [--rollback immediate|gradual]
-  nexusctl rollout status MODEL
-  nexusctl rollout watch MODEL          redraw the status until the rollout ends
-  nexusctl rollout abort|promote|pause|resume MODEL`
-
-func (c *client) rollout(ctx context.Context, w io.Writer, args []string) error {
-	if len(args) == 0 {
-		return errors.New(rolloutUsage)
-	}
-	verb, rest := args[0], args[1:]
+// rolloutVerb runs rollout status, watch, abort, promote, pause or resume.
+func (c *client) rolloutVerb(ctx context.Context, w io.Writer, verb, model string) error {
 	switch verb {
-	case "start":
-		return c.rolloutStart(ctx, w, rest)
-	case "status", "watch", "abort", "promote", "pause", "resume":
-		if len(rest) != 1 {
-			return fmt.Errorf("rollout %s takes one MODEL\n%s", verb, rolloutUsage)
-		}
-		model := rest[0]
-		switch verb {
-		case "status":
-			st, err := c.rolloutState(ctx, model)
-			if err != nil {
-				return err
-			}
-			return printRollout(w, st, time.Now())
-		case "watch":
-			return c.rolloutWatch(ctx, w, model)
-		}
-		var st rollout.State
-		if err := c.do(ctx, "POST", "/api/v1/admin/models/"+model+"/rollouts/current/"+verb, nil, &st); err != nil {
+	case "status":
+		st, err := c.rolloutState(ctx, model)
+		if err != nil {
 			return err
 		}
 		return printRollout(w, st, time.Now())
+	case "watch":
+		return c.rolloutWatch(ctx, w, model)
 	}
-	return fmt.Errorf("unknown rollout command %q\n%s", verb, rolloutUsage)
+	var st rollout.State
+	if err := c.do(ctx, "POST", "/api/v1/admin/models/"+model+"/rollouts/current/"+verb, nil, &st); err != nil {
+		return err
+	}
+	return printRollout(w, st, time.Now())
 }
 
-func (c *client) rolloutStart(ctx context.Context, w io.Writer, args []string) error {
-	fs := flag.NewFlagSet("rollout start", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	steps := fs.String("steps", "", "the canary's weight at each step, e.g. 5,15,25,50,100 (default 5, then +10 per step)")
-	interval := fs.Duration("interval", 0, "time between evaluations (default 30m)")
-	passes := fs.Int("passes", 0, "consecutive passing evaluations per step (default 1)")
-	rollback := fs.String("rollback", "", "immediate (default) or gradual")
-	var pos []string
-	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
-			return fmt.Errorf("rollout start: %v\n%s", err, rolloutUsage)
-		}
-		args = fs.Args()
-		if len(args) > 0 {
-			pos, args = append(pos, args[0]), args[1:]
-		}
+// rolloutOptions is what `nexusctl rollout start` is called with.
+type rolloutOptions struct {
+	steps, rollback string
+	interval        time.Duration
+	passes          int
+}
+
+func rolloutStartFlags(fs *flag.FlagSet) runFunc {
+	var o rolloutOptions
+	fs.StringVar(&o.steps, "steps", "", "the canary's weight at each step, e.g. 5,15,25,50,100 (default 5, then +10 per step)")
+	fs.DurationVar(&o.interval, "interval", 0, "time between evaluations (default 30m)")
+	fs.IntVar(&o.passes, "passes", 0, "consecutive passing evaluations per step (default 1)")
+	fs.StringVar(&o.rollback, "rollback", "", "immediate (default) or gradual")
+	return func(ctx context.Context, e *env, args []string) error {
+		return e.c.rolloutStart(ctx, e.stdout, args[0], args[1], o)
 	}
-	if len(pos) != 2 {
-		return fmt.Errorf("rollout start takes MODEL VERSION\n%s", rolloutUsage)
-	}
-	spec := rollout.Spec{Version: pos[1], Passes: *passes, Rollback: *rollback, Interval: rollout.Duration(*interval)}
-	if *steps != "" {
-		for _, s := range strings.Split(*steps, ",") {
+}
+
+func (c *client) rolloutStart(ctx context.Context, w io.Writer, model, version string, o rolloutOptions) error {
+	spec := rollout.Spec{Version: version, Passes: o.passes, Rollback: o.rollback, Interval: rollout.Duration(o.interval)}
+	if o.steps != "" {
+		for _, s := range strings.Split(o.steps, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(s))
 			if err != nil {
 				return fmt.Errorf("--steps: %q is not a number", s)
@@ -83,7 +62,7 @@ func (c *client) rolloutStart(ctx context.Context, w io.Writer, args []string) e
 		}
 	}
 	var st rollout.State
-	if err := c.do(ctx, "POST", "/api/v1/admin/models/"+pos[0]+"/rollouts", spec, &st); err != nil {
+	if err := c.do(ctx, "POST", "/api/v1/admin/models/"+model+"/rollouts", spec, &st); err != nil {
 		return err
 	}
 	return printRollout(w, st, time.Now())
