@@ -406,23 +406,10 @@ func TestHalfClosedPUT(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		v1 := 10 + i
 		body := fmt.Sprintf(`{"weights":{"v1":%d,"v2":%d}}`, v1, 100-v1)
-		conn, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(conn, "PUT /api/v1/admin/models/triage/traffic HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
-			addr, s.token, len(body), body)
-		if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, _ := io.ReadAll(resp.Body)
-		conn.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("PUT %d after a half-close: %d %s", i, resp.StatusCode, got)
+		code, got := halfClosed(t, addr, fmt.Sprintf("PUT /api/v1/admin/models/triage/traffic HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+			addr, s.token, len(body), body))
+		if code != 200 {
+			t.Fatalf("PUT %d after a half-close: %d %s", i, code, got)
 		}
 		if w := weights(t, s); w["v1"] != float64(v1) {
 			t.Fatalf("PUT %d answered 200 but the split is %v", i, w)
@@ -431,22 +418,32 @@ func TestHalfClosedPUT(t *testing.T) {
 	// The audit reads run under the same guard: a half-closed GET of the
 	// chain's verification is answered, not cut off.
 	for i := 0; i < 10; i++ {
-		conn, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(conn, "GET /api/v1/admin/audit/verify HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nConnection: close\r\n\r\n", addr, s.token)
-		if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, _ := io.ReadAll(resp.Body)
-		conn.Close()
-		if resp.StatusCode != 200 || !strings.Contains(string(got), `"ok": true`) {
-			t.Fatalf("GET audit/verify %d after a half-close: %d %s", i, resp.StatusCode, got)
+		code, got := halfClosed(t, addr, fmt.Sprintf("GET /api/v1/admin/audit/verify HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nConnection: close\r\n\r\n", addr, s.token))
+		if code != 200 || !strings.Contains(string(got), `"ok": true`) {
+			t.Fatalf("GET audit/verify %d after a half-close: %d %s", i, code, got)
 		}
 	}
+}
+
+// halfClosed sends a raw HTTP request, closes its side of the connection
+// at once, and returns the answer's status and body.
+func halfClosed(t *testing.T, addr, request string) (int, []byte) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, request); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, got
 }
