@@ -164,6 +164,9 @@ func start(t *testing.T, bin string, args ...string) *proc {
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		_ = cmd.Wait()
+		if strings.Contains(log.String(), "WARNING: DATA RACE") {
+			t.Errorf("%s reported a data race", filepath.Base(bin))
+		}
 		if t.Failed() {
 			t.Logf("%s log:\n%s", filepath.Base(bin), log.String())
 		}

@@ -8,11 +8,6 @@ cd "$(dirname "$0")/.."
 DATA=${NEXUS_DATA:-.data}
 LOGS=$DATA/logs
 mkdir -p "$LOGS"
-# Job control puts each process started below in a process group of its
-# own, so a Ctrl-C at the terminal reaches only this script, whose trap
-# stops them all and says so; a process that ends by itself is then told
-# apart from a Ctrl-C.
-set -m
 pids=()
 cleanup() {
   trap - INT TERM EXIT

@@ -46,7 +46,7 @@ func main() {
 	fs.StringVar(&cfg.Policies, "policies", "policies", "policy directory, bundle .tar.gz, or bundle service URL")
 	fs.StringVar(&cfg.BundleToken, "bundle-token", os.Getenv("NEXUS_BUNDLE_TOKEN"), "bearer token for a bundle URL ($NEXUS_BUNDLE_TOKEN)")
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:9191", "gRPC listen address (Envoy ext_authz): host:port, or unix:///path for a sidecar on the same host")
-	fs.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:9192", "HTTP listen address for /health, /healthz, /readyz, /metrics and (on loopback) /v1/data (default: --addr's host and next port when --addr is given)")
+	fs.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:9192", "HTTP listen address for /health, /healthz, /readyz, /metrics and (on loopback) /v1/data (given only --addr: its next port, on its host if loopback, else 127.0.0.1)")
 	fs.StringVar(&cfg.Query, "query", "data.envoy.authz.allow", "decision to evaluate (opa-envoy-plugin's path form envoy/authz/allow works too)")
 	fs.BoolVar(&cfg.DryRun, "dry-run", false, "decide and log, but always allow")
 	fs.BoolVar(&cfg.SkipRequestBodyParse, "skip-request-body-parse", false, "leave input.parsed_body out")
@@ -205,8 +205,10 @@ func verifyLog(args []string) int {
 }
 
 // httpAddrBeside is the HTTP address that goes with a gRPC address given
-// without one: the same host and the next port ("10.0.0.5:7000" →
-// "10.0.0.5:7001"), port 0 staying 0. A unix socket keeps the default.
+// without one: the next port ("127.0.0.1:7000" → "127.0.0.1:7001"), port 0
+// staying 0, on the same host when that is loopback and on 127.0.0.1
+// otherwise — plain HTTP never leaves loopback unless --http-addr says so.
+// A unix socket keeps the default.
 func httpAddrBeside(grpcAddr, def string) (string, error) {
 	if strings.HasPrefix(grpcAddr, "unix:") {
 		return def, nil
@@ -215,9 +217,12 @@ func httpAddrBeside(grpcAddr, def string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("--addr %q: %w", grpcAddr, err)
 	}
-	p, err := strconv.ParseUint(port, 10, 16)
+	p, err := net.LookupPort("tcp", port)
 	if err != nil {
-		return "", fmt.Errorf("--addr %q: port %q is not a number from 0 to 65535", grpcAddr, port)
+		return "", fmt.Errorf("--addr %q: port %q is not a port number or service name", grpcAddr, port)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		host = "127.0.0.1"
 	}
 	switch {
 	case p == 0:
@@ -225,5 +230,5 @@ func httpAddrBeside(grpcAddr, def string) (string, error) {
 	case p == 65535:
 		return "", fmt.Errorf("--addr %q: no next port for the HTTP listener; give --http-addr", grpcAddr)
 	}
-	return net.JoinHostPort(host, strconv.FormatUint(p+1, 10)), nil
+	return net.JoinHostPort(host, strconv.Itoa(p+1)), nil
 }

@@ -8,13 +8,17 @@ func TestHTTPAddrBeside(t *testing.T) {
 	const def = "127.0.0.1:9192"
 	for _, tt := range []struct{ grpc, want, err string }{
 		{"127.0.0.1:7000", "127.0.0.1:7001", ""},
-		{"0.0.0.0:9191", "0.0.0.0:9192", ""},
 		{"[::1]:50051", "[::1]:50052", ""},
-		{":7000", ":7001", ""},
+		{"localhost:7000", "localhost:7001", ""},
+		// Plain HTTP stays on loopback when the gRPC listener does not.
+		{"0.0.0.0:9191", "127.0.0.1:9192", ""},
+		{":7000", "127.0.0.1:7001", ""},
+		{"10.0.0.5:7000", "127.0.0.1:7001", ""},
 		{"127.0.0.1:0", "127.0.0.1:0", ""},
 		{"unix:///run/nexus/authz.sock", def, ""},
 		{"127.0.0.1:65535", "", `--addr "127.0.0.1:65535": no next port for the HTTP listener; give --http-addr`},
-		{"127.0.0.1:http", "", `--addr "127.0.0.1:http": port "http" is not a number from 0 to 65535`},
+		{"127.0.0.1:http", "127.0.0.1:81", ""},
+		{"127.0.0.1:nosuch", "", `--addr "127.0.0.1:nosuch": port "nosuch" is not a port number or service name`},
 		{"localhost", "", `--addr "localhost": address localhost: missing port in address`},
 	} {
 		got, err := httpAddrBeside(tt.grpc, def)

@@ -129,7 +129,10 @@ func readInput(name string, stdin io.Reader) ([]byte, error) {
 	}
 	in, err := io.ReadAll(io.LimitReader(r, maxInput+1))
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", displayName(name), err)
+		if name != "-" {
+			return nil, err // a file's error names its path already
+		}
+		return nil, fmt.Errorf("read standard input: %w", err)
 	}
 	if len(in) > maxInput {
 		return nil, fmt.Errorf("%s: input is larger than %d bytes", displayName(name), maxInput)

@@ -105,6 +105,9 @@ func main() {
 			_ = s.Shutdown(shutdown)
 		}
 	}()
+	// Read before the servers start: serving TLS configures HTTP/2 on
+	// hs.TLSConfig, so reading it afterwards races that write.
+	mtls := hs.TLSConfig != nil
 	errc := make(chan error, len(servers))
 	for _, s := range servers {
 		go func() {
@@ -120,7 +123,7 @@ func main() {
 			errc <- err
 		}()
 	}
-	log.Info("nexus-backend serving", "addr", *addr, "mtls", hs.TLSConfig != nil, "health", *healthAddr, "telemetry", telemetry.Describe(nil))
+	log.Info("nexus-backend serving", "addr", *addr, "mtls", mtls, "health", *healthAddr, "telemetry", telemetry.Describe(nil))
 	for range servers {
 		if err := <-errc; err != nil {
 			fmt.Fprintln(os.Stderr, "nexus-backend:", err)
