@@ -18,9 +18,6 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 GO="${GO:-go}"
 
-NEXUS_SIGSTORE_VERIFY_DIR=$(scripts/sigstore-verify.sh) || exit 1
-export NEXUS_SIGSTORE_VERIFY_DIR
-
 race=()
 filters=false
 for m in "$@"; do
@@ -30,6 +27,9 @@ if ((${#race[@]} == 0)) && ! $filters; then
   echo "usage: scripts/unit-tests.sh MODULE..." >&2
   exit 2
 fi
+
+NEXUS_SIGSTORE_VERIFY_DIR=$(scripts/sigstore-verify.sh) || exit 1
+export NEXUS_SIGSTORE_VERIFY_DIR
 
 filters_log=$(mktemp)
 trap 'rm -f "$filters_log"' EXIT
